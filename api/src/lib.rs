@@ -1,0 +1,1 @@
+//! certscan-api (being written).

@@ -1,0 +1,19 @@
+//! The certscan domain: the exam roster the portal sends, the FIS FRDO registration-number import, and
+//! the payload of the machine-readable code printed on every certificate. Pure data and rules; it talks
+//! to nothing (no files, no network, no environment).
+//!
+//! # Layout
+//! - [`roster`]: exams, applications, outcomes, validated ids (the portal's JSON, `contracts.md`).
+//! - [`fis`]: the all-or-nothing FIS FRDO import (CSV in UTF-8 or Windows-1251, XLSX).
+//! - [`payload`]: the versioned grammar of the certificate code (`docs/payload.md`).
+//! - [`certificate`]: one printable certificate: what a page shows and what its code carries.
+
+pub mod certificate;
+pub mod fis;
+pub mod payload;
+pub mod roster;
+
+pub use certificate::Certificate;
+pub use fis::{import_fis, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
+pub use payload::{CertificatePayload, PayloadError};
+pub use roster::{Application, Outcome, Roster, RosterError};

@@ -1,0 +1,166 @@
+//! One typed `Settings`, layered: defaults in code, then an optional TOML file (`CERTSCAN_CONFIG`, or
+//! `certscan.toml` in the working folder when present), then `CERTSCAN_*` environment variables
+//! (`CERTSCAN_DATA_DIR`, `CERTSCAN_PDFIUM_LIBRARY`, ...). The embedded default needs no configuration.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The folder the setup puts `libpdfium.so` in, relative to the project.
+pub const PDFIUM_DIR: &str = ".pdfium";
+const PDFIUM_FILE: &str = "libpdfium.so";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where certscan keeps what it stores (calibration, outputs). Default: `certscan-data` in the working folder.
+    pub data_dir: PathBuf,
+    /// Path of `libpdfium.so`. Default: `.pdfium/libpdfium.so` in the working folder or any folder above it,
+    /// then beside the executable or any folder above it (where the README's setup puts it).
+    pub pdfium_library: Option<PathBuf>,
+    /// Folder of printer profiles (`NAME.toml`). Default: `<data_dir>/calibration`.
+    pub calibration_dir: Option<PathBuf>,
+    /// A template TOML file for another blank design. Default: the embedded reference blank.
+    pub template: Option<PathBuf>,
+    /// `text` or `json` logs. Default: `text`.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("certscan-data"),
+            pdfium_library: None,
+            calibration_dir: None,
+            template: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("libpdfium.so not found: set CERTSCAN_PDFIUM_LIBRARY, or run the README's setup (it puts the library in {PDFIUM_DIR}/); looked in: {looked}")]
+    PdfiumNotFound { looked: String },
+}
+
+impl Settings {
+    /// Reads the layers from the process environment.
+    pub fn load() -> Result<Settings, SettingsError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Settings::load_from(&env, Path::new("."))
+    }
+
+    /// Reads the layers from the given environment and working folder (tests pass their own).
+    pub fn load_from(env: &[(String, String)], cwd: &Path) -> Result<Settings, SettingsError> {
+        let var = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match var("CERTSCAN_CONFIG") {
+            Some(path) => {
+                let path = cwd.join(path);
+                if !path.is_file() {
+                    return Err(SettingsError::Invalid(format!("CERTSCAN_CONFIG names {}, which is not a file", path.display())));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file(cwd.join("certscan.toml"))),
+        }
+        let vars: Vec<(String, String)> = env
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("CERTSCAN_").map(|rest| (rest.to_ascii_lowercase(), v.clone())))
+            .filter(|(k, _)| k != "config")
+            .collect();
+        for (key, value) in vars {
+            figment = figment.merge((key, value));
+        }
+        figment.extract().map_err(|e| SettingsError::Invalid(e.to_string()))
+    }
+
+    pub fn calibration_dir(&self) -> PathBuf {
+        self.calibration_dir.clone().unwrap_or_else(|| self.data_dir.join("calibration"))
+    }
+
+    /// Where `libpdfium.so` is: the setting when given (it must exist), else the first of the default places.
+    pub fn pdfium_library(&self) -> Result<PathBuf, SettingsError> {
+        if let Some(path) = &self.pdfium_library {
+            return if path.is_file() {
+                Ok(path.clone())
+            } else {
+                Err(SettingsError::PdfiumNotFound { looked: path.display().to_string() })
+            };
+        }
+        let mut looked = Vec::new();
+        let cwd = std::env::current_dir().ok();
+        let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        for start in [cwd, exe_dir].into_iter().flatten() {
+            for dir in start.ancestors() {
+                let candidate = dir.join(PDFIUM_DIR).join(PDFIUM_FILE);
+                if candidate.is_file() {
+                    return Ok(candidate);
+                }
+                looked.push(candidate.display().to_string());
+            }
+        }
+        Err(SettingsError::PdfiumNotFound { looked: looked.join(", ") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_from(&[], dir.path()).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.calibration_dir(), PathBuf::from("certscan-data/calibration"));
+    }
+
+    #[test]
+    fn a_file_is_overridden_by_environment_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("certscan.toml"), "data_dir = \"/srv/a\"\nlog_format = \"json\"\n").unwrap();
+        let s = Settings::load_from(&env(&[("CERTSCAN_DATA_DIR", "/srv/b")]), dir.path()).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/b"));
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_not_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("certscan.toml"), "data_dri = \"/srv/a\"\n").unwrap();
+        let err = Settings::load_from(&[], dir.path()).unwrap_err();
+        assert!(err.to_string().contains("data_dri"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_config_file_named_by_the_variable_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(&env(&[("CERTSCAN_CONFIG", "nope.toml")]), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_pdfium_path_that_does_not_exist_is_reported() {
+        let s = Settings { pdfium_library: Some("/nonexistent/libpdfium.so".into()), ..Settings::default() };
+        let err = s.pdfium_library().unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/libpdfium.so"), "{err}");
+    }
+}
