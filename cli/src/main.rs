@@ -1,1 +1,52 @@
-fn main() {}
+//! The `certscan` binary: argument parsing and wiring only. Every command resolves `Settings`, reads its
+//! inputs, calls the library crates and writes its outputs atomically; errors name the file and reason.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "certscan", version, about = "Prints exam certificates and reads their scans back")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import the FIS FRDO file and write the printable certificates PDF.
+    Generate(commands::GenerateArgs),
+    /// Write a printer's calibration sheet, or store its offsets.
+    Calibrate(commands::CalibrateArgs),
+    /// Simulate printing onto blanks and scanning the stack (for tests, benchmarks and demos).
+    Simulate(commands::SimulateArgs),
+    /// Run the round trip on a generated sample exam.
+    Demo(commands::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match certscan_workers::Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    commands::init_logging(&settings);
+    let result = match cli.command {
+        Command::Generate(args) => commands::generate(&settings, &args),
+        Command::Calibrate(args) => commands::calibrate(&settings, &args),
+        Command::Simulate(args) => commands::simulate(&settings, &args),
+        Command::Demo(args) => commands::demo(&settings, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -16,4 +16,4 @@ pub mod roster;
 pub use certificate::Certificate;
 pub use fis::{import_fis, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
 pub use payload::{CertificatePayload, PayloadError};
-pub use roster::{Application, Outcome, Roster, RosterError};
+pub use roster::{Application, NotReady, Outcome, Roster, RosterError};

@@ -84,7 +84,39 @@ pub fn is_valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Why certificates cannot be generated for an exam yet (status `not_ready` of `domain.md`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotReady {
+    #[error("exam {exam_id}: the commission protocol is not approved yet")]
+    ProtocolNotApproved { exam_id: String },
+    #[error("exam {exam_id}: {} application(s) have no final outcome yet: {}", .application_ids.len(), .application_ids.join(", "))]
+    PendingApplications { exam_id: String, application_ids: Vec<String> },
+    #[error("exam {exam_id}: no application passed, there is nothing to print")]
+    NobodyPassed { exam_id: String },
+}
+
 impl Roster {
+    /// Certificates are generated only when every application is final and the protocol is approved.
+    pub fn check_ready_for_generation(&self) -> Result<(), NotReady> {
+        if !self.protocol_approved {
+            return Err(NotReady::ProtocolNotApproved { exam_id: self.exam_id.clone() });
+        }
+        let pending: Vec<String> = self
+            .applications
+            .iter()
+            .filter(|a| a.outcome == Outcome::Pending)
+            .map(|a| a.application_id.clone())
+            .collect();
+        if !pending.is_empty() {
+            return Err(NotReady::PendingApplications { exam_id: self.exam_id.clone(), application_ids: pending });
+        }
+        if self.passed().next().is_none() {
+            return Err(NotReady::NobodyPassed { exam_id: self.exam_id.clone() });
+        }
+        Ok(())
+    }
+
     /// Parses and validates a roster JSON document; `file` names it in errors.
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<Roster, RosterError> {
         let roster: Roster = serde_json::from_slice(bytes).map_err(|e| RosterError::Malformed {
@@ -159,6 +191,17 @@ mod tests {
             Roster::from_json("exam.json", bad.as_bytes()),
             Err(RosterError::DuplicateApplication { .. })
         ));
+    }
+
+    #[test]
+    fn generation_waits_for_the_protocol_and_every_outcome() {
+        let mut r = Roster::from_json("exam.json", ROSTER.as_bytes()).unwrap();
+        assert_eq!(r.check_ready_for_generation(), Ok(()));
+        r.applications[1].outcome = Outcome::Pending;
+        let err = r.check_ready_for_generation().unwrap_err();
+        assert!(err.to_string().contains("A-000124"), "{err}");
+        r.protocol_approved = false;
+        assert!(matches!(r.check_ready_for_generation(), Err(NotReady::ProtocolNotApproved { .. })));
     }
 
     #[test]

@@ -1,1 +1,6 @@
-//! Integration suite.
+//! The integration suite: one test binary, one module per area (ripgrep's tests/tests.rs).
+
+mod support;
+
+mod calibrate;
+mod generate;

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's demo command: installs what is missing, then runs `certscan demo` on generated data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export OMP_THREAD_LIMIT=1
+cargo run --release --locked -p certscan -- demo "$@"
