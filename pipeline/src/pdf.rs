@@ -91,6 +91,14 @@ impl PdfEngine {
         self.with_document(bytes, |doc| (0..doc.pages().len() as usize).map(|i| render(doc, i, dpi)).collect())
     }
 
+    /// Takes one page (0-based) out for recognition under the lock, as cheaply as it allows: a page that is
+    /// one full-page JPEG (what scanners write) gives its encoded bytes, to be decoded outside the lock;
+    /// anything else is rendered at `policy.render_dpi`, lowered so the bitmap stays within
+    /// `policy.max_pixels`. An embedded image over the limit is refused before PDFium decodes it.
+    pub fn extract_page(&self, bytes: &[u8], page: usize, policy: &ExtractPolicy) -> Result<PdfPageRaster, PdfError> {
+        self.with_document(bytes, |doc| extract(doc, page, policy))
+    }
+
     /// The text PDFium extracts from one page (0-based).
     pub fn page_text(&self, bytes: &[u8], page: usize) -> Result<String, PdfError> {
         self.with_document(bytes, |doc| {
@@ -101,7 +109,90 @@ impl PdfEngine {
     }
 }
 
-fn get_page<'a>(doc: &'a PdfDocument<'a>, page: usize) -> Result<PdfPage<'a>, PdfError> {
+/// How [`PdfEngine::extract_page`] renders and what it refuses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExtractPolicy {
+    /// Resolution for pages that must be rendered (vector pages, non-JPEG images).
+    pub render_dpi: f32,
+    /// Upper bound for a rendered bitmap and for an embedded image's pixel count.
+    pub max_pixels: u64,
+}
+
+impl Default for ExtractPolicy {
+    fn default() -> Self {
+        ExtractPolicy { render_dpi: 300.0, max_pixels: 60_000_000 }
+    }
+}
+
+/// One page taken out of a PDF.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PdfPageRaster {
+    /// The page is a single upright full-page JPEG: its encoded (DCTDecode) bytes, exactly as stored.
+    Jpeg { data: Vec<u8>, dpi: f32 },
+    /// The page rendered by PDFium.
+    Rendered { image: RgbImage, dpi: f32 },
+}
+
+fn extract(doc: &PdfDocument<'_>, page: usize, policy: &ExtractPolicy) -> Result<PdfPageRaster, PdfError> {
+    let p = get_page(doc, page)?;
+    let page_err = |reason: String| PdfError::Page { page: page + 1, reason };
+    let (width_in, height_in) = (p.width().to_inches(), p.height().to_inches());
+    if !(width_in > 0.1 && height_in > 0.1) {
+        return Err(page_err(format!("page size {width_in:.2}x{height_in:.2} in is not a sheet")));
+    }
+    let mut images = Vec::new();
+    let mut other_visible = 0usize;
+    for object in p.objects().iter() {
+        if object.as_image_object().is_some() {
+            images.push(object);
+        } else if object.object_type() != PdfPageObjectType::Text {
+            // Text may be an invisible OCR layer a scanner added; anything else is drawn over the image.
+            other_visible += 1;
+        }
+    }
+    let mut native_dpi = None;
+    if let [object] = images.as_slice() {
+        let image = object.as_image_object().expect("filtered to image objects");
+        let (w, h) = match (image.width(), image.height()) {
+            (Ok(w), Ok(h)) => (w as u64, h as u64),
+            _ => (0, 0),
+        };
+        if w * h > policy.max_pixels {
+            return Err(page_err(format!("its image has {w}x{h} pixels, over the limit of {}", policy.max_pixels)));
+        }
+        let bounds = object.bounds().map(|q| q.to_rect()).ok();
+        let covers = bounds.is_some_and(|b| {
+            b.width().value * b.height().value >= 0.95 * p.width().value * p.height().value
+        });
+        if covers && w > 0 {
+            native_dpi = Some(w as f32 / width_in);
+        }
+        let upright = object.matrix().is_ok_and(|m| m.a() > 0.0 && m.d() > 0.0 && m.b().abs() < 1e-3 && m.c().abs() < 1e-3);
+        let unrotated = matches!(p.rotation(), Ok(PdfPageRenderRotation::None));
+        let filters = image.filters();
+        let jpeg = filters.len() == 1 && filters.get(0).is_ok_and(|f| f.name() == "DCTDecode");
+        let plain_colour = matches!(image.color_space(), Ok(PdfColorSpace::DeviceGray | PdfColorSpace::DeviceRGB));
+        if covers && upright && unrotated && jpeg && plain_colour && other_visible == 0 {
+            let data = image.get_raw_image_data().map_err(|e| page_err(e.to_string()))?;
+            if !data.is_empty() {
+                return Ok(PdfPageRaster::Jpeg { data, dpi: native_dpi.unwrap_or(policy.render_dpi) });
+            }
+        }
+    }
+    // Render at the scan's own resolution when it has one (no detail to gain above it), within limits.
+    let mut dpi = native_dpi.map_or(policy.render_dpi, |d| d.clamp(150.0, policy.render_dpi.max(150.0)));
+    let pixels = |dpi: f32| (width_in * dpi) as f64 * (height_in * dpi) as f64;
+    if pixels(dpi) > policy.max_pixels as f64 {
+        dpi *= (policy.max_pixels as f64 / pixels(dpi)).sqrt() as f32 * 0.999;
+    }
+    if dpi < 50.0 {
+        return Err(page_err(format!("a {width_in:.0}x{height_in:.0} in page cannot be rendered within the pixel limit")));
+    }
+    render(doc, page, dpi).map(|image| PdfPageRaster::Rendered { image, dpi })
+}
+
+fn get_page<'a>(doc: &PdfDocument<'a>, page: usize) -> Result<PdfPage<'a>, PdfError> {
     let count = doc.pages().len() as usize;
     if page >= count {
         return Err(PdfError::NoSuchPage { page: page + 1, count });

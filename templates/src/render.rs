@@ -26,15 +26,6 @@ impl Default for PrintOffset {
     }
 }
 
-impl PrintOffset {
-    fn x(&self, x_mm: f32) -> f32 {
-        self.dx_mm + x_mm * self.scale
-    }
-    fn y(&self, y_mm: f32) -> f32 {
-        self.dy_mm + y_mm * self.scale
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RenderError {
@@ -74,6 +65,7 @@ pub fn render_certificates(template: &Template, certificates: &[Certificate], of
 }
 
 /// A placed line: its left edge and the size it ended up at.
+#[derive(Debug)]
 struct Placed {
     x_mm: f32,
     size_pt: f32,
