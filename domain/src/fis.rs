@@ -517,6 +517,7 @@ fn read_csv(file: &str, text: &str) -> Result<Vec<RawRow>, FisImportError> {
         .flexible(true)
         .delimiter(detect_delimiter(text))
         .from_reader(text.as_bytes());
+    let line_starts = line_starts(text);
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -531,10 +532,27 @@ fn read_csv(file: &str, text: &str) -> Result<Vec<RawRow>, FisImportError> {
         if cells.iter().all(Cell::is_empty) {
             continue;
         }
-        let line = record.position().map_or(rows.len() + 1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
-        rows.push(RawRow { line, cells });
+        // csv's own line counter lags behind (it counts a terminator only when it reads the next record
+        // and does not see the empty lines it skips), so the line comes from the byte offset instead.
+        let mut start = record.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+        while matches!(text.as_bytes().get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        rows.push(RawRow { line: line_starts.partition_point(|&s| s <= start), cells });
     }
     Ok(rows)
+}
+
+/// Byte offsets where the lines of `text` start; a line ends with `\n`, `\r\n` or a lone `\r`.
+fn line_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            starts.push(i + 1);
+        }
+    }
+    starts
 }
 
 fn read_xlsx(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FisImportError> {
@@ -746,7 +764,8 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
     }
     let mut claimed: HashMap<&str, usize> = HashMap::new();
     let mut numbers: HashMap<String, usize> = HashMap::new();
-    // Applications an ambiguous row may stand for: not reported as missing on top of the ambiguity.
+    // Applications a row may stand for but could not be tied to (ambiguous name, bad birth date): not
+    // reported as missing on top of that row's own error.
     let mut maybe_claimed: HashSet<&str> = HashSet::new();
     let mut records = Vec::new();
 
@@ -785,6 +804,14 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
             }
             if let Ok(None) = birth_date {
                 errors.push(columns.missing(Field::BirthDate));
+            }
+            if let (Some(surname), Some(name), Err(()) | Ok(None)) = (&surname, &name, birth_date) {
+                // Without a usable birth date the row still most likely stands for the applications with
+                // this name: they are not reported missing on top of the bad date.
+                let key = person_key(surname, name, patronymic.as_deref());
+                maybe_claimed.extend(
+                    by_person.iter().filter(|((k, _), _)| *k == key).flat_map(|(_, apps)| apps).map(|a| a.application_id.as_str()),
+                );
             }
             match (complete, &surname, &name, birth_date) {
                 (true, Some(surname), Some(name), Ok(Some(birth))) => {
@@ -948,5 +975,792 @@ impl PersonCheck<'_> {
             in_roster: roster_person(app),
             differing,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(id: &str, surname: &str, name: &str, patronymic: Option<&str>, birth: &str, outcome: Outcome) -> Application {
+        Application {
+            application_id: id.to_string(),
+            surname: surname.to_string(),
+            name: name.to_string(),
+            patronymic: patronymic.map(str::to_string),
+            birth_date: birth.parse().unwrap(),
+            outcome,
+        }
+    }
+
+    /// Three passed applications (one without patronymic, one with ё), one no-show, one failed.
+    fn roster() -> Roster {
+        Roster {
+            exam_id: "EX-1".to_string(),
+            site: "Площадка № 2237".to_string(),
+            date: "2025-12-20".parse().unwrap(),
+            protocol_approved: true,
+            applications: vec![
+                app("A-1", "Иванова", "Мария", Some("Андреевна"), "1994-08-04", Outcome::Passed),
+                app("A-2", "Ким", "Олег", None, "1990-01-02", Outcome::Passed),
+                app("A-3", "Петров", "Пётр", Some("Иванович"), "1990-02-01", Outcome::NoShow),
+                app("A-4", "Семёнов", "Алексей", Some("Петрович"), "1985-05-05", Outcome::Passed),
+                app("A-5", "Орлова", "Анна", Some("Сергеевна"), "1999-09-09", Outcome::Failed),
+            ],
+        }
+    }
+
+    /// The roster plus two passed applications of namesakes born the same day.
+    fn roster_with_twins() -> Roster {
+        let mut r = roster();
+        r.applications.push(app("A-6", "Смирнов", "Иван", Some("Иванович"), "1980-03-03", Outcome::Passed));
+        r.applications.push(app("A-7", "Смирнов", "Иван", Some("Иванович"), "1980-03-03", Outcome::Passed));
+        r
+    }
+
+    const HEADER: &str = "Фамилия;Имя;Отчество;Дата рождения;Регистрационный номер;Дата выдачи";
+    const IVANOVA: &str = "Иванова;Мария;Андреевна;04.08.1994;77-0000001;31.12.2025";
+    const KIM: &str = "Ким;Олег;;1990-01-02;77-0000002;2025-12-31";
+    const SEMENOV: &str = "Семёнов;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025";
+
+    fn csv(lines: &[&str]) -> Vec<u8> {
+        let mut s = lines.join("\r\n");
+        s.push_str("\r\n");
+        s.into_bytes()
+    }
+
+    fn cp1251(lines: &[&str]) -> Vec<u8> {
+        let text = String::from_utf8(csv(lines)).unwrap();
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(&text);
+        assert!(!unmappable);
+        assert!(std::str::from_utf8(&bytes).is_err(), "the test text must not be valid UTF-8");
+        bytes.into_owned()
+    }
+
+    #[derive(Clone, Copy)]
+    enum X<'a> {
+        S(&'a str),
+        N(f64),
+        D(u16, u8, u8),
+        B(bool),
+    }
+
+    fn xlsx(rows: &[Vec<X>]) -> Vec<u8> {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        let date_format = Format::new().set_num_format("dd.mm.yyyy");
+        for (r, row) in rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let (r, c) = (r as u32, c as u16);
+                match *cell {
+                    X::S("") => continue,
+                    X::S(s) => ws.write_string(r, c, s),
+                    X::N(n) => ws.write_number(r, c, n),
+                    X::D(y, m, d) => {
+                        ws.write_datetime_with_format(r, c, ExcelDateTime::from_ymd(y, m, d).unwrap(), &date_format)
+                    }
+                    X::B(b) => ws.write_boolean(r, c, b),
+                }
+                .unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    }
+
+    /// An XLSX whose first sheet holds the `;`-separated lines as text cells, line i on row i.
+    fn xlsx_text(lines: &[&str]) -> Vec<u8> {
+        let rows: Vec<Vec<X>> = lines.iter().map(|l| l.split(';').map(X::S).collect()).collect();
+        xlsx(&rows)
+    }
+
+    fn import(roster: &Roster, bytes: &[u8]) -> Result<FisImport, FisImportError> {
+        import_fis(roster, "fis.csv", bytes)
+    }
+
+    fn row_errors(result: Result<FisImport, FisImportError>) -> Vec<RowError> {
+        match result {
+            Err(FisImportError::Rows { file, rows }) => {
+                assert_eq!(file, "fis.csv");
+                assert!(!rows.is_empty());
+                rows
+            }
+            other => panic!("expected row errors, got {other:?}"),
+        }
+    }
+
+    /// The single error of a file that has exactly one problem.
+    fn only_error(result: Result<FisImport, FisImportError>) -> RowError {
+        let rows = row_errors(result);
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        rows.into_iter().next().unwrap()
+    }
+
+    fn assert_happy(import: &FisImport) {
+        let got: Vec<(usize, &str, &str, String)> = import
+            .records
+            .iter()
+            .map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str(), r.issue_date.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "A-1", "77-0000001", "2025-12-31".to_string()),
+                (3, "A-2", "77-0000002", "2025-12-31".to_string()),
+                (4, "A-4", "77-0000003", "2025-12-31".to_string()),
+            ]
+        );
+    }
+
+    // ---- happy paths -------------------------------------------------------------------------------
+
+    #[test]
+    fn a_utf8_csv_with_semicolons_imports() {
+        let r = roster();
+        let import = import(&r, &csv(&[HEADER, IVANOVA, KIM, SEMENOV])).unwrap();
+        assert_happy(&import);
+        let certs = import.certificates(&r);
+        assert_eq!(certs.len(), 3);
+        assert_eq!(certs[0].full_name, "Иванова Мария Андреевна");
+        assert_eq!(certs[1].full_name, "Ким Олег");
+        assert_eq!(certs[2].registration_number, "77-0000003");
+    }
+
+    #[test]
+    fn a_utf8_csv_with_bom_and_commas_imports() {
+        let mut bytes = UTF8_BOM.to_vec();
+        bytes.extend(csv(&[
+            "Фамилия,Имя,Отчество,Дата рождения,Регистрационный номер,Дата выдачи,\"Примечание; любое\"",
+            "\"Иванова\",Мария,Андреевна,04.08.1994,77-0000001,31.12.2025,\"с запятой, внутри\"",
+            "Ким,Олег,,1990-01-02,77-0000002,2025-12-31",
+            "Семёнов,Алексей,Петрович,05.05.1985,\"77-0000003\",31.12.2025,",
+        ]));
+        assert_happy(&import(&roster(), &bytes).unwrap());
+    }
+
+    #[test]
+    fn a_windows_1251_csv_with_semicolons_imports() {
+        assert_happy(&import(&roster(), &cp1251(&[HEADER, IVANOVA, KIM, SEMENOV])).unwrap());
+    }
+
+    #[test]
+    fn an_xlsx_with_text_cells_imports() {
+        let bytes = xlsx_text(&[HEADER, IVANOVA, KIM, SEMENOV]);
+        assert_happy(&import_fis(&roster(), "fis.xlsx", &bytes).unwrap());
+    }
+
+    #[test]
+    fn an_xlsx_with_real_date_cells_and_numeric_registration_numbers_imports() {
+        let h: Vec<X> = HEADER.split(';').map(X::S).collect();
+        let bytes = xlsx(&[
+            h,
+            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::D(1994, 8, 4), X::N(123456.0), X::D(2025, 12, 31)],
+            // An unformatted serial (46022 = 2025-12-31) and a text date in a spreadsheet.
+            vec![X::S("Ким"), X::S("Олег"), X::S(""), X::S("02.01.1990"), X::N(7.0), X::N(46022.0)],
+            vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::S("2025-12-31")],
+        ]);
+        let import = import_fis(&roster(), "fis.xlsx", &bytes).unwrap();
+        let got: Vec<(&str, &str, String)> = import
+            .records
+            .iter()
+            .map(|r| (r.application_id.as_str(), r.registration_number.as_str(), r.issue_date.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A-1", "123456", "2025-12-31".to_string()),
+                ("A-2", "7", "2025-12-31".to_string()),
+                ("A-4", "77-3", "2025-12-31".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_are_matched_by_application_id_when_it_is_given() {
+        let import = import(
+            &roster_with_twins(),
+            &csv(&[
+                "Номер заявки;Фамилия;Имя;Отчество;Дата рождения;Регистрационный номер;Дата выдачи",
+                "A-7;Смирнов;Иван;Иванович;03.03.1980;77-7;31.12.2025",
+                // Only the id: the names are not needed.
+                "A-6;;;;;77-6;31.12.2025",
+                // An empty id cell falls back to the name.
+                ";Иванова;Мария;Андреевна;04.08.1994;77-1;31.12.2025",
+                "A-2;Ким;Олег;;;77-2;31.12.2025",
+                "A-4;СЕМЕНОВ;алексей;Петрович;05.05.1985;77-4;31.12.2025",
+            ]),
+        )
+        .unwrap();
+        let got: Vec<(usize, &str, &str)> =
+            import.records.iter().map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str())).collect();
+        assert_eq!(got, vec![(4, "A-1", "77-1"), (5, "A-2", "77-2"), (6, "A-4", "77-4"), (3, "A-6", "77-6"), (2, "A-7", "77-7")]);
+    }
+
+    #[test]
+    fn names_match_ignoring_case_yo_and_extra_spaces() {
+        let import = import(
+            &roster(),
+            &csv(&[
+                HEADER,
+                "  ИВАНОВА ; мАРИЯ ;андреевна;04.08.1994; 77-0000001 ;31.12.2025",
+                "ким;ОЛЕГ;  ;1990-01-02;77-0000002;2025-12-31",
+                "Семенов;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025",
+            ]),
+        )
+        .unwrap();
+        assert_happy(&import);
+
+        // And the other way round: ё in the file, е in the roster.
+        let mut r = roster();
+        r.applications[3].surname = "Семенов".to_string();
+        let import = super::import_fis(&r, "fis.csv", &csv(&[HEADER, IVANOVA, KIM, "СЁМЕНОВ;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025"]));
+        assert_happy(&import.unwrap());
+    }
+
+    #[test]
+    fn headers_in_mixed_case_with_extra_spaces_and_another_order_are_found() {
+        let import = import(
+            &roster(),
+            &csv(&[
+                "  Дата   ВЫДАЧИ ;Примечание;РЕЕСТРОВЫЙ  номер;Birth_Date; surname ;ИМЯ;Patronymic",
+                "31.12.2025;что угодно;77-0000001;04.08.1994;Иванова;Мария;Андреевна",
+                "2025-12-31;;77-0000002;1990-01-02;Ким;Олег;",
+                "31.12.2025;;77-0000003;05.05.1985;Семёнов;Алексей;Петрович",
+            ]),
+        )
+        .unwrap();
+        assert_happy(&import);
+    }
+
+    #[test]
+    fn blank_lines_and_multi_line_cells_keep_line_numbers_true_to_the_file() {
+        let bytes = csv(&[
+            "",
+            "Примечание;Фамилия;Имя;Отчество;Дата рождения;Регистрационный номер;Дата выдачи",
+            ";;;;;;",
+            "\"две",
+            "строки\";Иванова;Мария;Андреевна;04.08.1994;77-1;31.12.2025",
+            "",
+            ";Ким;Олег;;1990-01-02;77-2;31.12.2025",
+            ";Сидоров;Сидор;;1990-01-02;77-9;31.12.2025",
+            ";Семёнов;Алексей;Петрович;05.05.1985;77-3;31.12.2025",
+        ]);
+        let e = only_error(import(&roster(), &bytes));
+        assert_eq!(e.line, Some(8));
+        assert_eq!(e.kind.code(), "unknown_person");
+
+        let ok = import(&roster(), &bytes.replace_line(8, "")).unwrap();
+        let lines: Vec<usize> = ok.records.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![4, 7, 9]);
+    }
+
+    trait ReplaceLine {
+        fn replace_line(&self, line: usize, with: &str) -> Vec<u8>;
+    }
+    impl ReplaceLine for Vec<u8> {
+        fn replace_line(&self, line: usize, with: &str) -> Vec<u8> {
+            let text = String::from_utf8(self.clone()).unwrap();
+            let lines: Vec<&str> =
+                text.split("\r\n").enumerate().map(|(i, l)| if i + 1 == line { with } else { l }).collect();
+            lines.join("\r\n").into_bytes()
+        }
+    }
+
+    #[test]
+    fn an_exam_without_passed_applications_imports_a_header_only_file() {
+        let mut r = roster();
+        r.applications.retain(|a| a.outcome != Outcome::Passed);
+        assert_eq!(import(&r, &csv(&[HEADER])).unwrap().records, vec![]);
+    }
+
+    // ---- row errors --------------------------------------------------------------------------------
+
+    #[test]
+    fn an_unknown_person_in_a_utf8_csv_is_reported_with_the_name_as_given() {
+        let e = only_error(import(
+            &roster(),
+            &csv(&[HEADER, IVANOVA, KIM, SEMENOV, "Петров;Пётр;Иванович;01.02.1991;77-9;31.12.2025"]),
+        ));
+        assert_eq!(e.line, Some(5));
+        assert!(matches!(&e.kind, RowErrorKind::UnknownPerson { person } if person.surname == "Петров"));
+        assert_eq!(
+            e.to_string(),
+            "line 5: unknown person Петров Пётр Иванович, born 01.02.1991: no application of this exam matches"
+        );
+    }
+
+    #[test]
+    fn an_unknown_person_in_an_xlsx_is_reported() {
+        let bytes = xlsx_text(&[HEADER, IVANOVA, KIM, "Сидоров;Сидор;;1990-01-02;77-9;31.12.2025", SEMENOV]);
+        let e = only_error(import(&roster(), &bytes));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.kind.code(), "unknown_person");
+        assert!(e.to_string().contains("Сидоров Сидор, born 02.01.1990"), "{e}");
+    }
+
+    #[test]
+    fn a_person_with_a_patronymic_does_not_match_an_application_without_one() {
+        let codes = |bytes: Vec<u8>| -> Vec<(Option<usize>, &'static str)> {
+            row_errors(import(&roster(), &bytes)).iter().map(|e| (e.line, e.kind.code())).collect()
+        };
+        assert_eq!(
+            codes(csv(&[HEADER, IVANOVA, "Ким;Олег;Иванович;1990-01-02;77-2;31.12.2025", SEMENOV])),
+            vec![(Some(3), "unknown_person"), (None, "passed_application_missing")]
+        );
+        assert_eq!(
+            codes(csv(&[HEADER, "Иванова;Мария;;04.08.1994;77-1;31.12.2025", KIM, SEMENOV])),
+            vec![(Some(2), "unknown_person"), (None, "passed_application_missing")]
+        );
+    }
+
+    #[test]
+    fn an_ambiguous_person_in_a_windows_1251_csv_lists_the_candidates() {
+        let e = only_error(import(
+            &roster_with_twins(),
+            &cp1251(&[HEADER, IVANOVA, KIM, SEMENOV, "Смирнов;Иван;Иванович;03.03.1980;77-6;31.12.2025"]),
+        ));
+        assert_eq!(e.line, Some(5));
+        match &e.kind {
+            RowErrorKind::AmbiguousPerson { person, application_ids } => {
+                assert_eq!(person.name, "Иван");
+                assert_eq!(application_ids, &["A-6", "A-7"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let msg = e.to_string();
+        assert!(msg.starts_with("line 5: ambiguous person Смирнов Иван Иванович, born 03.03.1980"), "{msg}");
+        assert!(msg.contains("A-6, A-7"), "{msg}");
+    }
+
+    #[test]
+    fn an_ambiguous_person_in_an_xlsx_is_reported() {
+        let smirnov = "Смирнов;Иван;Иванович;03.03.1980;77-6;31.12.2025";
+        let rows = row_errors(import(&roster_with_twins(), &xlsx_text(&[HEADER, smirnov, IVANOVA, KIM, SEMENOV, smirnov])));
+        let got: Vec<(Option<usize>, &str)> = rows.iter().map(|e| (e.line, e.kind.code())).collect();
+        assert_eq!(
+            got,
+            vec![(Some(2), "ambiguous_person"), (Some(6), "ambiguous_person"), (Some(6), "duplicate_registration_number")]
+        );
+    }
+
+    #[test]
+    fn a_not_passed_application_in_a_windows_1251_csv_names_the_outcome() {
+        let e = only_error(import(
+            &roster(),
+            &cp1251(&[HEADER, IVANOVA, "Петров;Пётр;Иванович;01.02.1990;77-9;31.12.2025", KIM, SEMENOV]),
+        ));
+        assert_eq!(e.line, Some(3));
+        assert!(matches!(&e.kind, RowErrorKind::NotPassed { application_id, outcome: Outcome::NoShow, .. } if application_id == "A-3"));
+        let msg = e.to_string();
+        assert!(msg.contains("A-3 (Петров Пётр Иванович)") && msg.contains("no_show") && msg.contains("Не явился"), "{msg}");
+    }
+
+    #[test]
+    fn a_not_passed_application_in_an_xlsx_is_reported() {
+        let bytes = xlsx_text(&[HEADER, IVANOVA, KIM, SEMENOV, "Орлова;Анна;Сергеевна;1999-09-09;77-9;31.12.2025"]);
+        let e = only_error(import(&roster(), &bytes));
+        assert_eq!(e.line, Some(5));
+        assert!(matches!(e.kind, RowErrorKind::NotPassed { outcome: Outcome::Failed, .. }));
+        assert!(e.to_string().contains("\"failed\""), "{e}");
+    }
+
+    #[test]
+    fn a_duplicate_registration_number_in_a_csv_names_the_first_line() {
+        let e = only_error(import(
+            &roster(),
+            &csv(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000001;31.12.2025"]),
+        ));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(
+            e.kind,
+            RowErrorKind::DuplicateRegistrationNumber { registration_number: "77-0000001".to_string(), first_line: 2 }
+        );
+        assert_eq!(e.to_string(), "line 4: registration number \"77-0000001\" is already given on line 2");
+    }
+
+    #[test]
+    fn a_duplicate_registration_number_in_an_xlsx_is_reported() {
+        let h: Vec<X> = HEADER.split(';').map(X::S).collect();
+        let person = |s, n, p, b| vec![X::S(s), X::S(n), X::S(p), X::S(b), X::N(555.0), X::S("31.12.2025")];
+        let bytes = xlsx(&[
+            h,
+            person("Иванова", "Мария", "Андреевна", "04.08.1994"),
+            person("Ким", "Олег", "", "02.01.1990"),
+            person("Семёнов", "Алексей", "Петрович", "05.05.1985"),
+        ]);
+        let rows = row_errors(import(&roster(), &bytes));
+        assert_eq!(
+            rows,
+            vec![
+                RowError {
+                    line: Some(3),
+                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
+                },
+                RowError {
+                    line: Some(4),
+                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_same_application_in_two_rows_is_reported_on_the_later_one() {
+        let e = only_error(import(
+            &roster(),
+            &csv(&[HEADER, IVANOVA, KIM, SEMENOV, "иванова;мария;андреевна;04.08.1994;77-0000009;31.12.2025"]),
+        ));
+        assert_eq!(e.line, Some(5));
+        assert_eq!(e.kind.code(), "duplicate_application");
+        assert_eq!(e.to_string(), "line 5: application A-1 (Иванова Мария Андреевна) already has a row on line 2");
+    }
+
+    #[test]
+    fn an_unknown_application_id_is_reported() {
+        let e = only_error(import(
+            &roster(),
+            &csv(&[
+                "application_id;surname;name;patronymic;birth_date;registration_number;issue_date",
+                "A-1;;;;;77-1;31.12.2025",
+                "A-2;;;;;77-2;31.12.2025",
+                "A-4;;;;;77-4;31.12.2025",
+                "A-99;;;;;77-99;31.12.2025",
+            ]),
+        ));
+        assert_eq!(e.line, Some(5));
+        assert_eq!(e.kind, RowErrorKind::UnknownApplication { application_id: "A-99".into() });
+        assert!(e.to_string().contains("unknown application id \"A-99\""));
+    }
+
+    #[test]
+    fn a_row_whose_person_contradicts_its_application_id_is_reported() {
+        let rows = row_errors(import(
+            &roster(),
+            &csv(&[
+                "Номер заявки;Фамилия;Имя;Отчество;Дата рождения;Регистрационный номер;Дата выдачи",
+                "A-1;Иванова;Мария;Андреевна;05.08.1994;77-1;31.12.2025",
+                "A-2;Кан;Олег;;;77-2;31.12.2025",
+                "A-4;Семенов;Алексей;;05.05.1985;77-4;31.12.2025",
+            ]),
+        ));
+        let got: Vec<(Option<usize>, Vec<&str>)> = rows
+            .iter()
+            .map(|e| match &e.kind {
+                RowErrorKind::PersonMismatch { differing, .. } => (e.line, differing.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(got, vec![(Some(2), vec!["birth_date"]), (Some(3), vec!["surname"]), (Some(4), vec!["patronymic"])]);
+        assert_eq!(
+            rows[0].to_string(),
+            "line 2: application A-1 belongs to Иванова Мария Андреевна, born 04.08.1994, but the row names \
+             Иванова Мария Андреевна, born 05.08.1994 (birth date differs)"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_in_a_csv_names_the_column() {
+        let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, "Ким;Олег;;1990-01-02;  ;2025-12-31", SEMENOV])));
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.kind,
+            RowErrorKind::MissingField { field: "registration_number", column: "Регистрационный номер".into() }
+        );
+        assert_eq!(e.to_string(), "line 3: missing registration number: column \"Регистрационный номер\" is empty");
+    }
+
+    #[test]
+    fn missing_fields_in_an_xlsx_are_all_reported() {
+        let bytes = xlsx_text(&[HEADER, IVANOVA, ";Олег;;;77-2;", SEMENOV]);
+        let rows = row_errors(import(&roster(), &bytes));
+        let got: Vec<(Option<usize>, &str)> = rows
+            .iter()
+            .map(|e| match &e.kind {
+                RowErrorKind::MissingField { field, .. } => (e.line, *field),
+                RowErrorKind::PassedApplicationMissing { application_id, .. } => (e.line, application_id.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Some(3), "surname"), (Some(3), "birth_date"), (Some(3), "issue_date"), (None, "A-2")]
+        );
+    }
+
+    #[test]
+    fn a_malformed_date_in_a_windows_1251_csv_names_column_and_value() {
+        let e = only_error(import(
+            &roster(),
+            &cp1251(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000003;31.02.2025"]),
+        ));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(
+            e.kind,
+            RowErrorKind::MalformedDate { field: "issue_date", column: "Дата выдачи".into(), value: "31.02.2025".into() }
+        );
+        assert_eq!(
+            e.to_string(),
+            "line 4: malformed date \"31.02.2025\" in column \"Дата выдачи\": expected DD.MM.YYYY or YYYY-MM-DD"
+        );
+    }
+
+    #[test]
+    fn a_malformed_date_in_an_xlsx_is_reported() {
+        let h: Vec<X> = HEADER.split(';').map(X::S).collect();
+        let bytes = xlsx(&[
+            h,
+            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::S("1994/08/04"), X::S("77-1"), X::D(2025, 12, 31)],
+            vec![X::S("Ким"), X::S("Олег"), X::S(""), X::D(1990, 1, 2), X::S("77-2"), X::B(true)],
+            vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::N(-5.0)],
+        ]);
+        let rows = row_errors(import(&roster(), &bytes));
+        let got: Vec<(Option<usize>, &str, &str)> = rows
+            .iter()
+            .map(|e| match &e.kind {
+                RowErrorKind::MalformedDate { field, value, .. } => (e.line, *field, value.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Some(2), "birth_date", "1994/08/04"), (Some(3), "issue_date", "true"), (Some(4), "issue_date", "-5")]
+        );
+    }
+
+    #[test]
+    fn malformed_registration_numbers_are_reported() {
+        let long = "9".repeat(65);
+        let bell = "Ким;Олег;;1990-01-02;77\u{7}2;2025-12-31".to_string();
+        let too_long = format!("Семёнов;Алексей;Петрович;05.05.1985;{long};31.12.2025");
+        let rows = row_errors(import(&roster(), &csv(&[HEADER, IVANOVA, &bell, &too_long])));
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        assert_eq!(rows[0].line, Some(3));
+        assert_eq!(
+            rows[0].kind,
+            RowErrorKind::MalformedRegistrationNumber { value: "77\u{7}2".into(), reason: "it contains control characters" }
+        );
+        assert_eq!(rows[1].line, Some(4));
+        assert_eq!(rows[1].kind.code(), "malformed_registration_number");
+        assert!(rows[1].to_string().contains("longer than 64"), "{}", rows[1]);
+
+        // 64 characters are fine.
+        let ok = format!("Семёнов;Алексей;Петрович;05.05.1985;{};31.12.2025", &long[1..]);
+        assert!(import(&roster(), &csv(&[HEADER, IVANOVA, KIM, &ok])).is_ok());
+    }
+
+    #[test]
+    fn a_passed_application_missing_from_a_csv_is_reported_without_a_line() {
+        let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, SEMENOV])));
+        assert_eq!(e.line, None);
+        assert_eq!(
+            e.kind,
+            RowErrorKind::PassedApplicationMissing { application_id: "A-2".into(), full_name: "Ким Олег".into() }
+        );
+        assert_eq!(e.to_string(), "passed application missing from the file: A-2 Ким Олег");
+    }
+
+    #[test]
+    fn passed_applications_missing_from_an_xlsx_are_all_reported() {
+        let rows = row_errors(import(&roster(), &xlsx_text(&[HEADER, KIM])));
+        let ids: Vec<(Option<usize>, &str)> = rows
+            .iter()
+            .map(|e| match &e.kind {
+                RowErrorKind::PassedApplicationMissing { application_id, .. } => (e.line, application_id.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, vec![(None, "A-1"), (None, "A-4")]);
+    }
+
+    #[test]
+    fn a_file_with_several_bad_rows_reports_every_one_with_its_line() {
+        let result = import(
+            &roster(),
+            &cp1251(&[
+                HEADER,
+                "",
+                "Сидоров;Сидор;;01.01.1970;77-1;31.12.2025",
+                IVANOVA,
+                "Петров;Пётр;Иванович;01.02.1990;77-2;31.12.2025",
+                ";;;;;;",
+                "Иванова;Мария;Андреевна;04.08.1994;77-0000001;2025-13-01",
+                "Ким;Олег;;02.01.1990;;31.12.2025",
+            ]),
+        );
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), "bad_rows");
+        let got: Vec<(Option<usize>, &str)> = err.rows().iter().map(|e| (e.line, e.kind.code())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(3), "unknown_person"),
+                (Some(5), "not_passed"),
+                (Some(7), "malformed_date"),
+                (Some(7), "duplicate_application"),
+                (Some(7), "duplicate_registration_number"),
+                (Some(8), "missing_field"),
+                (None, "passed_application_missing"),
+            ]
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("fis.csv: nothing imported, 7 problem(s) found:\n- line 3: unknown person Сидоров"), "{msg}");
+        assert!(msg.contains("A-4 Семёнов Алексей Петрович"), "{msg}");
+    }
+
+    #[test]
+    fn row_errors_serialize_with_their_code() {
+        let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, SEMENOV])));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"line": null, "code": "passed_application_missing", "application_id": "A-2",
+                               "full_name": "Ким Олег"})
+        );
+    }
+
+    // ---- file-level errors -------------------------------------------------------------------------
+
+    #[test]
+    fn missing_columns_are_all_named_in_one_error() {
+        let err = import(&roster(), &csv(&["Фамилия;Имя;Отчество;Дата выдачи", "Ким;Олег;;31.12.2025"])).unwrap_err();
+        assert_eq!(
+            err,
+            FisImportError::MissingColumns { file: "fis.csv".into(), missing: vec!["birth_date", "registration_number"] }
+        );
+        assert_eq!(
+            err.to_string(),
+            "fis.csv: missing columns: birth_date / дата рождения, registration_number / регистрационный номер / \
+             реестровый номер"
+        );
+    }
+
+    #[test]
+    fn missing_columns_in_an_xlsx_are_reported() {
+        let err = import_fis(&roster(), "fis.xlsx", &xlsx_text(&["Номер заявки;Регистрационный номер", "A-1;77-1"]))
+            .unwrap_err();
+        assert!(matches!(&err, FisImportError::MissingColumns { missing, .. }
+            if missing == &["surname", "name", "birth_date", "issue_date"]));
+        assert!(err.to_string().starts_with("fis.xlsx: missing columns: surname"));
+    }
+
+    #[test]
+    fn a_first_row_without_known_columns_is_not_a_header() {
+        let err = import(&roster(), &csv(&["", IVANOVA, KIM])).unwrap_err();
+        assert_eq!(err, FisImportError::NoHeader { file: "fis.csv".into(), line: 2 });
+        assert!(err.to_string().starts_with("fis.csv: line 2 is not a header row"), "{err}");
+    }
+
+    #[test]
+    fn two_columns_for_the_same_field_are_refused() {
+        let err =
+            import(&roster(), &csv(&[&format!("{HEADER};Реестровый номер"), &format!("{IVANOVA};77-1")])).unwrap_err();
+        assert_eq!(err.code(), "duplicate_column");
+        assert_eq!(
+            err.to_string(),
+            "fis.csv: columns \"Регистрационный номер\" and \"Реестровый номер\" both hold the registration number; \
+             keep only one"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_refused() {
+        for bytes in [&b""[..], b"\xEF\xBB\xBF", b"\r\n  \r\n", b";;;\n ; ;\n"] {
+            let err = import(&roster(), bytes).unwrap_err();
+            assert_eq!(err, FisImportError::Empty { file: "fis.csv".into() }, "{bytes:?}");
+            assert_eq!(err.to_string(), "fis.csv: the file is empty");
+        }
+        let err = import_fis(&roster(), "fis.xlsx", &xlsx(&[])).unwrap_err();
+        assert_eq!(err, FisImportError::Empty { file: "fis.xlsx".into() });
+    }
+
+    #[test]
+    fn garbage_bytes_are_refused_as_unsupported() {
+        let garbage: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let err = import(&roster(), &garbage).unwrap_err();
+        assert_eq!(err.code(), "unsupported_file");
+        assert!(err.to_string().starts_with("fis.csv: unsupported file: "), "{err}");
+
+        let err = import(&roster(), b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0\0").unwrap_err();
+        assert!(err.to_string().contains(".xls"), "{err}");
+        let err = import(&roster(), b"\xFF\xFEa\0b\0").unwrap_err();
+        assert!(err.to_string().contains("UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn garbage_text_without_nul_bytes_is_not_a_header() {
+        let garbage: Vec<u8> = (0..2000u32).map(|i| ((i.wrapping_mul(2_654_435_761) >> 13) as u8) | 0x20).collect();
+        let err = import(&roster(), &garbage).unwrap_err();
+        assert!(matches!(err, FisImportError::NoHeader { .. } | FisImportError::MissingColumns { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_broken_xlsx_is_refused_as_unreadable() {
+        let mut bytes = xlsx_text(&[HEADER, IVANOVA]);
+        bytes.truncate(bytes.len() / 2);
+        let err = import_fis(&roster(), "fis.xlsx", &bytes).unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        assert!(err.to_string().starts_with("fis.xlsx: cannot read the file: "), "{err}");
+
+        let err = import_fis(&roster(), "fis.xlsx", b"PK\x03\x04 definitely not a zip").unwrap_err();
+        assert_eq!(err.code(), "unreadable_file");
+        assert_eq!(err.file(), "fis.xlsx");
+    }
+
+    #[test]
+    fn every_row_error_kind_has_its_stable_code() {
+        let person = FisPerson {
+            surname: "Ким".into(),
+            name: "Олег".into(),
+            patronymic: None,
+            birth_date: "1990-01-02".parse().unwrap(),
+        };
+        let kinds = [
+            (RowErrorKind::UnknownPerson { person: person.clone() }, "unknown_person"),
+            (RowErrorKind::AmbiguousPerson { person, application_ids: vec![] }, "ambiguous_person"),
+            (RowErrorKind::UnknownApplication { application_id: "x".into() }, "unknown_application"),
+            (
+                RowErrorKind::PersonMismatch {
+                    application_id: "x".into(),
+                    in_file: "a".into(),
+                    in_roster: "b".into(),
+                    differing: vec!["name"],
+                },
+                "person_mismatch",
+            ),
+            (RowErrorKind::NotPassed { application_id: "x".into(), full_name: "y".into(), outcome: Outcome::Failed }, "not_passed"),
+            (
+                RowErrorKind::DuplicateRegistrationNumber { registration_number: "1".into(), first_line: 2 },
+                "duplicate_registration_number",
+            ),
+            (
+                RowErrorKind::DuplicateApplication { application_id: "x".into(), full_name: "y".into(), first_line: 2 },
+                "duplicate_application",
+            ),
+            (RowErrorKind::MissingField { field: "name", column: "Имя".into() }, "missing_field"),
+            (RowErrorKind::MalformedDate { field: "issue_date", column: "d".into(), value: "v".into() }, "malformed_date"),
+            (
+                RowErrorKind::MalformedRegistrationNumber { value: "v".into(), reason: "r" },
+                "malformed_registration_number",
+            ),
+            (
+                RowErrorKind::PassedApplicationMissing { application_id: "x".into(), full_name: "y".into() },
+                "passed_application_missing",
+            ),
+        ];
+        for (kind, code) in kinds {
+            assert_eq!(kind.code(), code);
+            assert_eq!(serde_json::to_value(&kind).unwrap()["code"], code);
+        }
+    }
+
+    #[test]
+    fn dates_parse_only_in_the_two_text_formats() {
+        let d = |s| parse_text_date(s).map(|d| d.to_string());
+        assert_eq!(d("31.12.2025"), Some("2025-12-31".into()));
+        assert_eq!(d("1.2.2025"), Some("2025-02-01".into()));
+        assert_eq!(d("2025-12-31"), Some("2025-12-31".into()));
+        for bad in ["31/12/2025", "31.12.25", "2025-12-31T00:00", "+2025-01-01", "31.12.2025.", "", "29.02.2025", "2025-1-"] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
     }
 }

@@ -1,11 +1,33 @@
 //! The recognition core: bytes in, typed results out. No async, no database, no queue, no environment;
-//! the caller passes everything in (including where the PDFium library is).
+//! the caller passes everything in (including where the PDFium library is and which OCR engine to use).
+//! CPU work runs on rayon; Tesseract must be single-threaded inside (`OMP_THREAD_LIMIT=1`, set by the
+//! process that hosts this library).
 //!
 //! # Layout
-//! - [`pdf`]: the PDFium binding behind one process-wide lock: page count, rendering, text.
-//! - [`qr`]: reading QR codes from raster images (rqrr).
+//! - [`source`]: a scan file (PDF, TIFF, JPEG, PNG) → pages, one at a time, with a pixel limit.
+//! - [`pdf`]: the PDFium binding behind one process-wide lock: page count, rendering, text, page extraction.
+//! - [`qr`]: finding and reading the code, escalating through strategies.
+//! - [`orient`]: orientation and skew, from the code or from the page itself.
+//! - [`locate`]: the sheet's pose on the page; template rectangles → upright crops.
+//! - [`ocr`]: the OCR trait, Tesseract behind it, and the blank-number reader.
+//! - [`page`]: one page, start to finish → [`PageReading`].
+//! - [`scan`]: a whole file, pages in parallel with bounded memory.
+//! - [`raster`]: pixel helpers the stages share.
+//! - [`matching`]: evidence of every page → attached, duplicate, ignored or review with a reason.
 
+pub mod locate;
+pub mod matching;
+pub mod ocr;
+pub mod orient;
+pub mod page;
 pub mod pdf;
 pub mod qr;
+pub mod raster;
+pub mod scan;
+pub mod source;
 
+pub use ocr::{BlankNumberReading, Ocr, OcrError, OcrLine, TesseractOcr};
+pub use page::{read_decoded, read_page, CodeReading, PageOptions, PageReading, PageTimings, Straightening};
 pub use pdf::{PdfEngine, PdfError};
+pub use scan::{read_file, read_file_with, ScanError, ScanOptions};
+pub use source::{PageImage, PageSource, ScanFormat, SourceError, SourceOptions};

@@ -1,6 +1,21 @@
-//! Reading QR codes from a raster page with rqrr: every grid found, decoded, with where it lies.
+//! Finding and reading the certificate's QR code on a page with rqrr. [`decode_all`] reads every symbol
+//! in one image; [`find_code`] escalates through strategies, cheapest first, and stops at the first
+//! symbol whose text is a certscan payload:
+//! 1. the whole page reduced to ~150 dpi (most clean scans end here);
+//! 2. the expected code zone of the template in each of the 4 orientations, at full resolution, then
+//!    with the stamp-dropping ink channel, local-mean and Otsu binarisation, and blurred;
+//! 3. the whole page at full resolution, then a scale pyramid (100 and 200 dpi), then binarised.
+//!
+//! Corners come back in page pixels, in the symbol's own order, so `orient` can tell the rotation.
+//! Talks to nothing; `certscan_domain` decides whether a text is ours.
 
 use image::GrayImage;
+
+use certscan_domain::CertificatePayload;
+use certscan_templates::Template;
+
+use crate::locate::{grow, SheetPose};
+use crate::raster;
 
 /// One decoded QR symbol.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,12 +29,230 @@ pub struct DecodedCode {
 /// Every QR symbol rqrr can decode in the image.
 pub fn decode_all(image: &GrayImage) -> Vec<DecodedCode> {
     let mut prepared = rqrr::PreparedImage::prepare(image.clone());
-    prepared
-        .detect_grids()
+    let grids = prepared.detect_grids();
+    decode_grids(grids)
+}
+
+/// Every QR symbol in a binary image (0 = ink).
+fn decode_binary(binary: &GrayImage) -> Vec<DecodedCode> {
+    let (w, raw) = (binary.width() as usize, binary.as_raw());
+    let mut prepared = rqrr::PreparedImage::prepare_from_bitmap(w, binary.height() as usize, |x, y| raw[y * w + x] < 128);
+    let grids = prepared.detect_grids();
+    decode_grids(grids)
+}
+
+fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode> {
+    grids
         .into_iter()
         .filter_map(|grid| {
             let corners = grid.bounds.map(|p| (p.x, p.y));
             grid.decode().ok().map(|(_, text)| DecodedCode { text, corners })
         })
         .collect()
+}
+
+/// Which strategy found the code; kept in the page's reading so weak spots show up in statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QrStrategy {
+    /// Whole page, reduced to about 150 dpi.
+    PageReduced,
+    /// The template's code zone, assuming the page is turned by `orientation_deg`.
+    Zone { orientation_deg: u32, variant: ZoneVariant },
+    /// Whole page at working resolution.
+    PageFull,
+    /// Whole page at another scale of the pyramid.
+    PagePyramid { dpi: u32 },
+    /// Whole page reduced and binarised with local means.
+    PageBinarised,
+}
+
+/// How a code-zone crop was prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneVariant {
+    /// Luminance, rqrr's own thresholding.
+    Plain,
+    /// Brightest channel: a coloured stamp over the code fades out.
+    InkChannel,
+    /// Local-mean binarisation (uneven lighting, grey paper).
+    LocalMean,
+    /// One global Otsu threshold.
+    Otsu,
+    /// Halved, which averages out JPEG noise and speckle.
+    Reduced,
+    /// Box-blurred then Otsu: broken modules close up.
+    Blurred,
+}
+
+/// A code found on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundCode {
+    pub text: String,
+    /// Symbol corners in page pixels, in symbol order (top-left, top-right, bottom-right, bottom-left
+    /// as printed).
+    pub corners: [(f64, f64); 4],
+    pub strategy: QrStrategy,
+}
+
+/// The outcome of a search: the code (a certscan payload if any was found, else the first foreign
+/// code) and how many decode attempts it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeSearch {
+    pub code: Option<FoundCode>,
+    pub attempts: usize,
+}
+
+/// What the search looks at: one page, in grey and (for colour scans) the ink channel.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSearchInput<'a> {
+    pub gray: &'a GrayImage,
+    /// The brightest-channel image, when the page has colour.
+    pub ink: Option<&'a GrayImage>,
+    /// Page pixels per inch of the sheet (from the file or estimated from the page size).
+    pub dpi: f64,
+    pub template: &'a Template,
+}
+
+/// How far the search goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeSearchOptions {
+    /// Stop after the reduced whole-page pass (fast, for clean pages); the default goes all the way.
+    pub quick_only: bool,
+    /// Millimetres of play around the expected code zone (printer offset + paper shift + skew).
+    pub zone_margin_mm: u32,
+}
+
+impl Default for CodeSearchOptions {
+    fn default() -> Self {
+        CodeSearchOptions { quick_only: false, zone_margin_mm: 16 }
+    }
+}
+
+struct Search {
+    attempts: usize,
+    foreign: Option<FoundCode>,
+}
+
+impl Search {
+    /// Runs one decode; returns a certscan code if this attempt found one.
+    fn attempt(
+        &mut self,
+        strategy: QrStrategy,
+        decode: impl FnOnce() -> Vec<DecodedCode>,
+        to_page: impl Fn((i32, i32)) -> (f64, f64),
+    ) -> Option<FoundCode> {
+        self.attempts += 1;
+        let mut ours = None;
+        for code in decode() {
+            let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, strategy };
+            if CertificatePayload::parse(&found.text).is_ok() {
+                ours = Some(found);
+                break;
+            }
+            self.foreign.get_or_insert(found);
+        }
+        ours
+    }
+}
+
+/// Looks for the certificate code on a page, cheapest strategy first.
+pub fn find_code(input: CodeSearchInput<'_>, options: &CodeSearchOptions) -> CodeSearch {
+    let mut search = Search { attempts: 0, foreign: None };
+    let found = run_strategies(&input, options, &mut search);
+    CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
+}
+
+fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, search: &mut Search) -> Option<FoundCode> {
+    let gray = input.gray;
+    let dpi = input.dpi.max(1.0);
+    let scaled = |factor: f64| move |(x, y): (i32, i32)| (x as f64 * factor, y as f64 * factor);
+
+    // 1. Whole page at ~150 dpi.
+    let factor = (dpi / 150.0).max(1.0);
+    let reduced = raster::downscale(gray, factor as f32);
+    let factor_x = gray.width() as f64 / reduced.width() as f64;
+    if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(&reduced), scaled(factor_x)) {
+        return Some(found);
+    }
+    if options.quick_only {
+        return None;
+    }
+
+    // 2. The code zone in each orientation, most likely orientations (by aspect) first.
+    let landscape = gray.width() > gray.height();
+    let orientations: [u32; 4] = if landscape { [90, 270, 0, 180] } else { [0, 180, 90, 270] };
+    let sheet = (input.template.page.width_mm as f64, input.template.page.height_mm as f64);
+    let zone = grow(&input.template.code.symbol_rect(), options.zone_margin_mm as f32);
+    let variants = [
+        ZoneVariant::Plain,
+        ZoneVariant::InkChannel,
+        ZoneVariant::LocalMean,
+        ZoneVariant::Reduced,
+        ZoneVariant::Otsu,
+        ZoneVariant::Blurred,
+    ];
+    // Crops first for every orientation with the cheap variant, then the heavier variants.
+    let crops: Vec<_> = orientations
+        .iter()
+        .filter_map(|&o| {
+            let pose = SheetPose::centred(sheet, (gray.width(), gray.height()), dpi, o, 0.0);
+            let (x, y, w, h) = pose.page_box(&zone);
+            let crop = raster::crop(gray, x, y, w, h)?;
+            let ink = input.ink.and_then(|ink| raster::crop(ink, x, y, w, h));
+            Some((o, x.max(0) as f64, y.max(0) as f64, crop, ink))
+        })
+        .collect();
+    let module_px = input.template.code.size_mm as f64 / 37.0 * dpi / 25.4;
+    for variant in variants {
+        for (o, x0, y0, crop, ink) in &crops {
+            let strategy = QrStrategy::Zone { orientation_deg: *o, variant };
+            let at = |factor: f64| move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor);
+            let found = match variant {
+                ZoneVariant::Plain => search.attempt(strategy, || decode_all(crop), at(1.0)),
+                ZoneVariant::InkChannel => match ink {
+                    Some(ink) => search.attempt(strategy, || decode_all(ink), at(1.0)),
+                    None => None,
+                },
+                ZoneVariant::LocalMean => {
+                    let window = (module_px * 6.0).round().max(15.0) as u32 | 1;
+                    search.attempt(strategy, || decode_binary(&raster::local_mean_binarise(crop, window, 12)), at(1.0))
+                }
+                ZoneVariant::Otsu => {
+                    search.attempt(strategy, || decode_binary(&raster::threshold(crop, raster::otsu(crop))), at(1.0))
+                }
+                ZoneVariant::Reduced => {
+                    let half = raster::downscale(crop, 2.0);
+                    let f = crop.width() as f64 / half.width() as f64;
+                    search.attempt(strategy, || decode_all(&half), at(f))
+                }
+                ZoneVariant::Blurred => {
+                    let radius = (module_px / 4.0).round().max(1.0) as u32;
+                    let blurred = imageproc::filter::box_filter(crop, radius, radius);
+                    search.attempt(strategy, || decode_binary(&raster::threshold(&blurred, raster::otsu(&blurred))), at(1.0))
+                }
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+
+    // 3. The whole page: full resolution, the pyramid, then binarised.
+    if let Some(found) = search.attempt(QrStrategy::PageFull, || decode_all(gray), scaled(1.0)) {
+        return Some(found);
+    }
+    for target in [100u32, 200] {
+        let factor = dpi / target as f64;
+        if factor <= 1.05 {
+            continue;
+        }
+        let img = raster::downscale(gray, factor as f32);
+        let f = gray.width() as f64 / img.width() as f64;
+        if let Some(found) = search.attempt(QrStrategy::PagePyramid { dpi: target }, || decode_all(&img), scaled(f)) {
+            return Some(found);
+        }
+    }
+    let window = ((module_px / factor_x) * 6.0).round().max(15.0) as u32 | 1;
+    let binary = raster::local_mean_binarise(&reduced, window, 12);
+    search.attempt(QrStrategy::PageBinarised, || decode_binary(&binary), scaled(factor_x))
 }

@@ -1,0 +1,233 @@
+//! Where the sheet lies on the page: a [`SheetPose`] maps millimetres on the upright template sheet to
+//! page pixels (scale, rotation = quarter-turn orientation + skew, translation), fitted from the code's
+//! corners or assumed from the page's own orientation. [`cut`] takes a template rectangle (plus search
+//! margins for the print house's and the scanner's play) out of the page as an upright, deskewed crop.
+//! Pure geometry on `image` buffers; talks to nothing.
+
+use image::{GrayImage, Luma, RgbImage};
+
+use certscan_templates::Rect;
+
+/// A similarity transform from sheet millimetres (origin top-left of the upright sheet, y down) to page
+/// pixels: `page = t + s·R(θ)·mm`. θ is clockwise on the page (pixel y points down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SheetPose {
+    /// Page pixels per sheet millimetre.
+    pub px_per_mm: f64,
+    /// Total rotation of the sheet on the page, degrees clockwise, in (-180, 180].
+    pub rotation_deg: f64,
+    /// Where the sheet's top-left corner (0, 0 mm) lands, in page pixels.
+    pub origin_px: (f64, f64),
+}
+
+impl SheetPose {
+    /// The sheet turned by `orientation_deg` (a quarter-turn multiple) plus `skew_deg`, scaled at `dpi`,
+    /// and centred on a `page_w`×`page_h` pixel page: what a scanner does to a sheet fed whole.
+    pub fn centred(sheet_mm: (f64, f64), page_px: (u32, u32), dpi: f64, orientation_deg: u32, skew_deg: f64) -> SheetPose {
+        let mut pose = SheetPose {
+            px_per_mm: dpi / 25.4,
+            rotation_deg: normalise_deg(orientation_deg as f64 + skew_deg),
+            origin_px: (0.0, 0.0),
+        };
+        let centre = pose.to_page(sheet_mm.0 / 2.0, sheet_mm.1 / 2.0);
+        pose.origin_px = (page_px.0 as f64 / 2.0 - centre.0, page_px.1 as f64 / 2.0 - centre.1);
+        pose
+    }
+
+    /// Least-squares similarity from point pairs (sheet mm → page px); None for fewer than 2 distinct
+    /// points.
+    pub fn fit(pairs: &[((f64, f64), (f64, f64))]) -> Option<SheetPose> {
+        let n = pairs.len() as f64;
+        if pairs.len() < 2 {
+            return None;
+        }
+        let (mut wx, mut wy, mut zx, mut zy) = (0.0, 0.0, 0.0, 0.0);
+        for ((x, y), (u, v)) in pairs {
+            wx += x;
+            wy += y;
+            zx += u;
+            zy += v;
+        }
+        let (wx, wy, zx, zy) = (wx / n, wy / n, zx / n, zy / n);
+        // Complex least squares: a = Σ conj(w - w̄)(z - z̄) / Σ |w - w̄|².
+        let (mut re, mut im, mut norm) = (0.0, 0.0, 0.0);
+        for ((x, y), (u, v)) in pairs {
+            let (a, b) = (x - wx, y - wy);
+            let (c, d) = (u - zx, v - zy);
+            re += a * c + b * d;
+            im += a * d - b * c;
+            norm += a * a + b * b;
+        }
+        if norm < 1e-9 {
+            return None;
+        }
+        let (ar, ai) = (re / norm, im / norm);
+        let px_per_mm = (ar * ar + ai * ai).sqrt();
+        let rotation_deg = ai.atan2(ar).to_degrees();
+        // t = z̄ - a·w̄
+        let origin_px = (zx - (ar * wx - ai * wy), zy - (ai * wx + ar * wy));
+        Some(SheetPose { px_per_mm, rotation_deg: normalise_deg(rotation_deg), origin_px })
+    }
+
+    /// The nearest quarter turn (0, 90, 180, 270): the page's orientation.
+    pub fn orientation_deg(&self) -> u32 {
+        (((self.rotation_deg / 90.0).round() as i64).rem_euclid(4) * 90) as u32
+    }
+
+    /// What is left after the quarter turn: the skew, degrees clockwise.
+    pub fn skew_deg(&self) -> f64 {
+        normalise_deg(self.rotation_deg - self.orientation_deg() as f64)
+    }
+
+    /// Page dpi implied by the scale.
+    pub fn dpi(&self) -> f64 {
+        self.px_per_mm * 25.4
+    }
+
+    pub fn to_page(&self, x_mm: f64, y_mm: f64) -> (f64, f64) {
+        let (s, c) = self.rotation_deg.to_radians().sin_cos();
+        let k = self.px_per_mm;
+        (self.origin_px.0 + k * (c * x_mm - s * y_mm), self.origin_px.1 + k * (s * x_mm + c * y_mm))
+    }
+
+    pub fn to_sheet(&self, x_px: f64, y_px: f64) -> (f64, f64) {
+        let (s, c) = self.rotation_deg.to_radians().sin_cos();
+        let (dx, dy) = ((x_px - self.origin_px.0) / self.px_per_mm, (y_px - self.origin_px.1) / self.px_per_mm);
+        (c * dx + s * dy, -s * dx + c * dy)
+    }
+
+    /// The same pose moved by `(dx, dy)` sheet millimetres.
+    pub fn shifted_mm(&self, dx: f64, dy: f64) -> SheetPose {
+        let a = self.to_page(dx, dy);
+        let o = self.to_page(0.0, 0.0);
+        SheetPose { origin_px: (self.origin_px.0 + a.0 - o.0, self.origin_px.1 + a.1 - o.1), ..*self }
+    }
+
+    /// The axis-aligned page-pixel box around a sheet rectangle.
+    pub fn page_box(&self, rect: &Rect) -> (i64, i64, i64, i64) {
+        let corners = [
+            self.to_page(rect.x as f64, rect.y as f64),
+            self.to_page(rect.right() as f64, rect.y as f64),
+            self.to_page(rect.right() as f64, rect.bottom() as f64),
+            self.to_page(rect.x as f64, rect.bottom() as f64),
+        ];
+        let x0 = corners.iter().map(|c| c.0).fold(f64::MAX, f64::min).floor() as i64;
+        let y0 = corners.iter().map(|c| c.1).fold(f64::MAX, f64::min).floor() as i64;
+        let x1 = corners.iter().map(|c| c.0).fold(f64::MIN, f64::max).ceil() as i64;
+        let y1 = corners.iter().map(|c| c.1).fold(f64::MIN, f64::max).ceil() as i64;
+        (x0, y0, x1 - x0, y1 - y0)
+    }
+}
+
+fn normalise_deg(d: f64) -> f64 {
+    let r = d.rem_euclid(360.0);
+    if r > 180.0 {
+        r - 360.0
+    } else {
+        r
+    }
+}
+
+/// A template rectangle grown by `margin_mm` on every side.
+pub fn grow(rect: &Rect, margin_mm: f32) -> Rect {
+    Rect { x: rect.x - margin_mm, y: rect.y - margin_mm, w: rect.w + 2.0 * margin_mm, h: rect.h + 2.0 * margin_mm }
+}
+
+/// Cuts `rect` (sheet mm) out of the page as an upright crop at `px_per_mm`, sampling bilinearly through
+/// the pose; what falls outside the page is white.
+pub fn cut(page: &RgbImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> RgbImage {
+    let w = ((rect.w as f64 * px_per_mm).round() as u32).max(1);
+    let h = ((rect.h as f64 * px_per_mm).round() as u32).max(1);
+    let origin = pose.to_page(rect.x as f64, rect.y as f64);
+    let step_x = {
+        let p = pose.to_page(rect.x as f64 + 1.0 / px_per_mm, rect.y as f64);
+        (p.0 - origin.0, p.1 - origin.1)
+    };
+    let step_y = {
+        let p = pose.to_page(rect.x as f64, rect.y as f64 + 1.0 / px_per_mm);
+        (p.0 - origin.0, p.1 - origin.1)
+    };
+    let (pw, ph) = (page.width() as i64, page.height() as i64);
+    let raw = page.as_raw();
+    let sample = |x: i64, y: i64| -> [f64; 3] {
+        if x < 0 || y < 0 || x >= pw || y >= ph {
+            return [255.0; 3];
+        }
+        let i = ((y * pw + x) * 3) as usize;
+        [raw[i] as f64, raw[i + 1] as f64, raw[i + 2] as f64]
+    };
+    let mut out = RgbImage::new(w, h);
+    for v in 0..h {
+        for u in 0..w {
+            let (u, v) = (u as f64 + 0.5, v as f64 + 0.5);
+            let x = origin.0 + u * step_x.0 + v * step_y.0 - 0.5;
+            let y = origin.1 + u * step_x.1 + v * step_y.1 - 0.5;
+            let (x0, y0) = (x.floor(), y.floor());
+            let (fx, fy) = (x - x0, y - y0);
+            let (xi, yi) = (x0 as i64, y0 as i64);
+            let (a, b, c, d) = (sample(xi, yi), sample(xi + 1, yi), sample(xi, yi + 1), sample(xi + 1, yi + 1));
+            let mut px = [0u8; 3];
+            for k in 0..3 {
+                let top = a[k] + (b[k] - a[k]) * fx;
+                let bottom = c[k] + (d[k] - c[k]) * fx;
+                px[k] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+            }
+            out.put_pixel(u as u32, v as u32, image::Rgb(px));
+        }
+    }
+    out
+}
+
+/// [`cut`] for a grey page.
+pub fn cut_gray(page: &GrayImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> GrayImage {
+    let w = ((rect.w as f64 * px_per_mm).round() as u32).max(1);
+    let h = ((rect.h as f64 * px_per_mm).round() as u32).max(1);
+    let (pw, ph) = (page.width() as i64, page.height() as i64);
+    let mut out = GrayImage::new(w, h);
+    for v in 0..h {
+        for u in 0..w {
+            let x_mm = rect.x as f64 + (u as f64 + 0.5) / px_per_mm;
+            let y_mm = rect.y as f64 + (v as f64 + 0.5) / px_per_mm;
+            let (x, y) = pose.to_page(x_mm, y_mm);
+            let (xi, yi) = (x.floor() as i64, y.floor() as i64);
+            let value = if xi < 0 || yi < 0 || xi >= pw || yi >= ph { 255 } else { page.get_pixel(xi as u32, yi as u32).0[0] };
+            out.put_pixel(u, v, Luma([value]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fitted_pose_recovers_rotation_scale_and_translation() {
+        let truth = SheetPose { px_per_mm: 11.8, rotation_deg: 93.5, origin_px: (3400.0, 120.0) };
+        let pts = [(10.0, 20.0), (180.0, 25.0), (100.0, 280.0), (30.0, 200.0)];
+        let pairs: Vec<_> = pts.iter().map(|&(x, y)| ((x, y), truth.to_page(x, y))).collect();
+        let fit = SheetPose::fit(&pairs).unwrap();
+        assert!((fit.px_per_mm - 11.8).abs() < 1e-6);
+        assert!((fit.rotation_deg - 93.5).abs() < 1e-6);
+        assert_eq!(fit.orientation_deg(), 90);
+        assert!((fit.skew_deg() - 3.5).abs() < 1e-6);
+        let back = fit.to_sheet(truth.to_page(55.0, 66.0).0, truth.to_page(55.0, 66.0).1);
+        assert!((back.0 - 55.0).abs() < 1e-6 && (back.1 - 66.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_page_turned_upside_down_maps_the_top_left_corner_to_the_bottom_right() {
+        let pose = SheetPose::centred((210.0, 297.0), (2100, 2970), 254.0, 180, 0.0);
+        let (x, y) = pose.to_page(0.0, 0.0);
+        assert!((x - 2100.0).abs() < 1e-6 && (y - 2970.0).abs() < 1e-6, "{x},{y}");
+        assert_eq!(pose.orientation_deg(), 180);
+        assert!(pose.skew_deg().abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_negative_skew_is_kept_negative() {
+        let pose = SheetPose::centred((210.0, 297.0), (2970, 2100), 254.0, 270, -4.0);
+        assert_eq!(pose.orientation_deg(), 270);
+        assert!((pose.skew_deg() + 4.0).abs() < 1e-9);
+    }
+}

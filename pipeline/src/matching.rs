@@ -1,0 +1,351 @@
+//! Deciding what each page is, never guessing: every page of a scan gets exactly one outcome — attached to
+//! an application, ignored (blank), a duplicate scan of an attached certificate, or review with a stable
+//! reason a person acts on. Any conflict between sources of evidence means review, never attach.
+//! Pure: evidence and the exam's expectations in, decisions out.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use certscan_domain::{CertificatePayload, FisRecord, Outcome as ApplicationOutcome, PayloadError, Roster};
+
+/// What recognition established about one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageEvidence {
+    /// 1-based, in file order.
+    pub page: usize,
+    /// The page could not be decoded or was over the pixel limit (reason).
+    pub unreadable: Option<String>,
+    /// Almost no ink: an empty sheet.
+    pub blank: bool,
+    /// The code found on the page, parsed; `None` when no code was read.
+    pub code: Option<Result<CertificatePayload, PayloadError>>,
+    /// The blank number when read AND valid against the template's pattern, with its confidence (0–1).
+    pub blank_number: Option<(String, f32)>,
+}
+
+/// Why a page waits for a person. The codes are stable: the portal and staff tools rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReviewReason {
+    /// No certscan code could be read (or it was damaged: checksum, grammar).
+    CodeUnreadable,
+    /// The code names an application this exam does not have.
+    UnknownApplication,
+    /// The code names an application that did not pass (no certificate is due).
+    ApplicationNotPassed,
+    /// The code belongs to another exam.
+    OtherExam,
+    /// The code's registration number differs from the imported one (or none was imported).
+    RegistrationMismatch,
+    /// The pre-printed blank number could not be read with certainty.
+    BlankNumberUnreadable,
+    /// Two different sheets claim one application, or one blank number is claimed by two applications.
+    ConflictingScans,
+    /// The page itself could not be decoded (corrupt, over the pixel limit).
+    UnreadablePage,
+}
+
+impl ReviewReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReviewReason::CodeUnreadable => "code_unreadable",
+            ReviewReason::UnknownApplication => "unknown_application",
+            ReviewReason::ApplicationNotPassed => "application_not_passed",
+            ReviewReason::OtherExam => "other_exam",
+            ReviewReason::RegistrationMismatch => "registration_mismatch",
+            ReviewReason::BlankNumberUnreadable => "blank_number_unreadable",
+            ReviewReason::ConflictingScans => "conflicting_scans",
+            ReviewReason::UnreadablePage => "unreadable_page",
+        }
+    }
+}
+
+/// The decision for one page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Decision {
+    Attached {
+        application_id: String,
+        registration_number: String,
+        issue_date: NaiveDate,
+        blank_number: String,
+        confidence: f32,
+    },
+    Review {
+        reason: ReviewReason,
+        /// The application the page seems to belong to, when the code said so.
+        application_id: Option<String>,
+        /// What a reviewer should know, in one sentence.
+        detail: String,
+    },
+    /// An empty sheet.
+    Ignored,
+    /// A second scan of the certificate attached from `of_page`.
+    Duplicate { application_id: String, of_page: usize, blank_number: String },
+}
+
+/// A page whose own evidence is complete and consistent with the exam: a candidate for attachment.
+#[derive(Debug, Clone)]
+struct Candidate {
+    page: usize,
+    application_id: String,
+    registration_number: String,
+    issue_date: NaiveDate,
+    blank_number: String,
+    confidence: f32,
+}
+
+/// Decides every page. `records` are the imported FIS FRDO numbers of the exam.
+pub fn decide(roster: &Roster, records: &[FisRecord], pages: &[PageEvidence]) -> Vec<(usize, Decision)> {
+    let mut decisions: BTreeMap<usize, Decision> = BTreeMap::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for ev in pages {
+        match judge_page(roster, records, ev) {
+            Ok(c) => candidates.push(c),
+            Err(d) => {
+                decisions.insert(ev.page, d);
+            }
+        }
+    }
+
+    // Conflicts across pages: one application, several sheets; or one sheet number, several applications.
+    let mut by_application: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+    let mut by_blank: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+    for c in &candidates {
+        by_application.entry(&c.application_id).or_default().push(c);
+        by_blank.entry(&c.blank_number).or_default().push(c);
+    }
+    for c in &candidates {
+        let same_app = &by_application[c.application_id.as_str()];
+        let same_blank = &by_blank[c.blank_number.as_str()];
+        let other_sheet = same_app.iter().find(|o| o.blank_number != c.blank_number);
+        let other_app = same_blank.iter().find(|o| o.application_id != c.application_id);
+        let decision = if let Some(o) = other_sheet {
+            Decision::Review {
+                reason: ReviewReason::ConflictingScans,
+                application_id: Some(c.application_id.clone()),
+                detail: format!(
+                    "pages {} and {} both carry application {} but on blanks {} and {}",
+                    c.page, o.page, c.application_id, c.blank_number, o.blank_number
+                ),
+            }
+        } else if let Some(o) = other_app {
+            Decision::Review {
+                reason: ReviewReason::ConflictingScans,
+                application_id: Some(c.application_id.clone()),
+                detail: format!(
+                    "blank {} is read on page {} (application {}) and on page {} (application {})",
+                    c.blank_number, c.page, c.application_id, o.page, o.application_id
+                ),
+            }
+        } else {
+            // Same application, same blank: one sheet scanned more than once; the first in file order counts.
+            let first = same_app.iter().map(|o| o.page).min().unwrap_or(c.page);
+            if first == c.page {
+                Decision::Attached {
+                    application_id: c.application_id.clone(),
+                    registration_number: c.registration_number.clone(),
+                    issue_date: c.issue_date,
+                    blank_number: c.blank_number.clone(),
+                    confidence: c.confidence,
+                }
+            } else {
+                Decision::Duplicate { application_id: c.application_id.clone(), of_page: first, blank_number: c.blank_number.clone() }
+            }
+        };
+        decisions.insert(c.page, decision);
+    }
+    decisions.into_iter().collect()
+}
+
+/// One page on its own evidence: a candidate, or its final decision.
+fn judge_page(roster: &Roster, records: &[FisRecord], ev: &PageEvidence) -> Result<Candidate, Decision> {
+    let review = |reason, application_id: Option<&str>, detail: String| Decision::Review {
+        reason,
+        application_id: application_id.map(str::to_string),
+        detail,
+    };
+    if let Some(reason) = &ev.unreadable {
+        return Err(review(ReviewReason::UnreadablePage, None, reason.clone()));
+    }
+    let payload = match &ev.code {
+        None if ev.blank => return Err(Decision::Ignored),
+        None => return Err(review(ReviewReason::CodeUnreadable, None, "no code could be read on the page".into())),
+        Some(Err(e)) => return Err(review(ReviewReason::CodeUnreadable, None, format!("a code was found but {e}"))),
+        Some(Ok(p)) => p,
+    };
+    let app_id = payload.application_id.as_str();
+    if payload.exam_id != roster.exam_id {
+        return Err(review(
+            ReviewReason::OtherExam,
+            None,
+            format!("the code is for exam {} (application {}), not {}", payload.exam_id, app_id, roster.exam_id),
+        ));
+    }
+    let Some(application) = roster.application(app_id) else {
+        return Err(review(ReviewReason::UnknownApplication, None, format!("exam {} has no application {app_id}", roster.exam_id)));
+    };
+    if application.outcome != ApplicationOutcome::Passed {
+        return Err(review(
+            ReviewReason::ApplicationNotPassed,
+            Some(app_id),
+            format!("application {app_id} is {:?}, no certificate is due", application.outcome),
+        ));
+    }
+    let Some(record) = records.iter().find(|r| r.application_id == app_id) else {
+        return Err(review(
+            ReviewReason::RegistrationMismatch,
+            Some(app_id),
+            format!("no FIS FRDO number is imported for application {app_id}"),
+        ));
+    };
+    if record.registration_number != payload.registration_number {
+        return Err(review(
+            ReviewReason::RegistrationMismatch,
+            Some(app_id),
+            format!(
+                "the code says registration number {}, FIS FRDO gave {}",
+                payload.registration_number, record.registration_number
+            ),
+        ));
+    }
+    let Some((blank_number, confidence)) = &ev.blank_number else {
+        return Err(review(
+            ReviewReason::BlankNumberUnreadable,
+            Some(app_id),
+            format!("the code says application {app_id}, but the blank number could not be read"),
+        ));
+    };
+    Ok(Candidate {
+        page: ev.page,
+        application_id: app_id.to_string(),
+        registration_number: record.registration_number.clone(),
+        issue_date: record.issue_date,
+        blank_number: blank_number.clone(),
+        confidence: confidence.clamp(0.0, 1.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certscan_domain::Application;
+
+    fn roster() -> Roster {
+        let app = |id: &str, outcome| Application {
+            application_id: id.into(),
+            surname: "Иванова".into(),
+            name: "Мария".into(),
+            patronymic: None,
+            birth_date: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+            outcome,
+        };
+        Roster {
+            exam_id: "EX-1".into(),
+            site: "Площадка".into(),
+            date: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+            protocol_approved: true,
+            applications: vec![app("A-1", ApplicationOutcome::Passed), app("A-2", ApplicationOutcome::Passed), app("A-3", ApplicationOutcome::Failed)],
+        }
+    }
+
+    fn records() -> Vec<FisRecord> {
+        ["A-1", "A-2"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| FisRecord {
+                line: i + 2,
+                application_id: id.to_string(),
+                registration_number: format!("R-{id}"),
+                issue_date: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
+            })
+            .collect()
+    }
+
+    fn page(n: usize, exam: &str, app: &str, reg: &str, blank: Option<&str>) -> PageEvidence {
+        PageEvidence {
+            page: n,
+            unreadable: None,
+            blank: false,
+            code: Some(Ok(CertificatePayload { exam_id: exam.into(), application_id: app.into(), registration_number: reg.into() })),
+            blank_number: blank.map(|b| (b.to_string(), 0.9)),
+        }
+    }
+
+    fn reason(d: &Decision) -> Option<ReviewReason> {
+        match d {
+            Decision::Review { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_consistent_page_is_attached_with_the_imported_number_and_date() {
+        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001"))]);
+        assert!(matches!(&d[0].1, Decision::Attached { application_id, blank_number, .. } if application_id == "A-1" && blank_number == "77 0000001"));
+    }
+
+    #[test]
+    fn the_same_sheet_scanned_twice_is_attached_once_and_the_later_page_is_a_duplicate() {
+        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(4, "EX-1", "A-1", "R-A-1", Some("77 0000001"))]);
+        assert!(matches!(&d[0].1, Decision::Attached { .. }));
+        assert!(matches!(&d[1].1, Decision::Duplicate { of_page: 1, .. }));
+    }
+
+    #[test]
+    fn two_sheets_for_one_application_both_go_to_review() {
+        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-1", "R-A-1", Some("77 0000002"))]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::ConflictingScans));
+        assert_eq!(reason(&d[1].1), Some(ReviewReason::ConflictingScans));
+    }
+
+    #[test]
+    fn one_blank_number_read_for_two_applications_attaches_neither() {
+        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-2", "R-A-2", Some("77 0000001"))]);
+        assert!(d.iter().all(|(_, d)| reason(d) == Some(ReviewReason::ConflictingScans)));
+    }
+
+    #[test]
+    fn every_kind_of_doubt_has_its_reason() {
+        let mut unreadable = page(1, "EX-1", "A-1", "R-A-1", None);
+        unreadable.unreadable = Some("over the pixel limit".into());
+        let mut no_code = page(2, "EX-1", "A-1", "R-A-1", None);
+        no_code.code = None;
+        let mut damaged = page(3, "EX-1", "A-1", "R-A-1", None);
+        damaged.code = Some(Err(PayloadError::Checksum));
+        let mut blank = page(9, "EX-1", "A-1", "R-A-1", None);
+        blank.code = None;
+        blank.blank = true;
+        let pages = vec![
+            unreadable,
+            no_code,
+            damaged,
+            page(4, "EX-2", "A-1", "R-A-1", Some("77 0000004")),
+            page(5, "EX-1", "A-9", "R-A-9", Some("77 0000005")),
+            page(6, "EX-1", "A-3", "R-A-3", Some("77 0000006")),
+            page(7, "EX-1", "A-2", "R-X", Some("77 0000007")),
+            page(8, "EX-1", "A-2", "R-A-2", None),
+            blank,
+        ];
+        let d = decide(&roster(), &records(), &pages);
+        let got: Vec<Option<ReviewReason>> = d.iter().map(|(_, d)| reason(d)).collect();
+        assert_eq!(
+            got,
+            vec![
+                Some(ReviewReason::UnreadablePage),
+                Some(ReviewReason::CodeUnreadable),
+                Some(ReviewReason::CodeUnreadable),
+                Some(ReviewReason::OtherExam),
+                Some(ReviewReason::UnknownApplication),
+                Some(ReviewReason::ApplicationNotPassed),
+                Some(ReviewReason::RegistrationMismatch),
+                Some(ReviewReason::BlankNumberUnreadable),
+                None,
+            ]
+        );
+        assert_eq!(d[8].1, Decision::Ignored);
+    }
+}

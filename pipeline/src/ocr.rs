@@ -1,0 +1,316 @@
+//! Reading the pre-printed blank number. The OCR engine sits behind the small [`Ocr`] trait (one line of
+//! text in, text and confidence out) so tests can swap it; [`TesseractOcr`] is the real one (leptess,
+//! page-segmentation mode 7 "single line", whitelist = the template's charset, one engine per thread
+//! because Tesseract is not `Sync`). Tesseract must run single-threaded inside (`OMP_THREAD_LIMIT=1`,
+//! set by the process that runs us; this library never touches the environment) since rayon owns the
+//! cores.
+//!
+//! [`read_blank_number`] cuts the template's zone out of the straightened page, drops stamp colour,
+//! finds the printed line inside the zone, and reads a few variants (threshold levels, grey, a wider
+//! cut); only a text matching the template's pattern counts, and agreement between variants raises the
+//! confidence.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use image::{GrayImage, RgbImage};
+use regex::Regex;
+
+use certscan_templates::model::BlankNumberZone;
+use certscan_templates::Rect;
+
+use crate::locate::{cut, grow, SheetPose};
+use crate::raster;
+
+/// One line of recognised text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcrLine {
+    pub text: String,
+    /// Mean confidence, 0..1.
+    pub confidence: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OcrError {
+    #[error("cannot start the OCR engine (language {language:?}): {reason}")]
+    Init { language: String, reason: String },
+    #[error("OCR failed: {0}")]
+    Engine(String),
+}
+
+/// An OCR engine that reads one line of text restricted to `charset`.
+pub trait Ocr: Send + Sync {
+    fn read_line(&self, image: &GrayImage, charset: &str) -> Result<OcrLine, OcrError>;
+}
+
+/// Tesseract through leptess.
+#[derive(Debug, Clone)]
+pub struct TesseractOcr {
+    /// The tessdata folder; None = Tesseract's compiled-in default.
+    data_path: Option<String>,
+    language: String,
+}
+
+impl TesseractOcr {
+    /// Checks that the engine starts with `language` (e.g. "eng") on this thread.
+    pub fn new(data_path: Option<&str>, language: &str) -> Result<TesseractOcr, OcrError> {
+        let ocr = TesseractOcr { data_path: data_path.map(str::to_owned), language: language.to_owned() };
+        ocr.with_engine(|_| Ok(()))?;
+        Ok(ocr)
+    }
+
+    fn with_engine<T>(&self, f: impl FnOnce(&mut leptess::LepTess) -> Result<T, OcrError>) -> Result<T, OcrError> {
+        thread_local! {
+            // Engines are expensive to start (~50 ms) and not Sync: one per thread and configuration.
+            static ENGINES: RefCell<HashMap<(Option<String>, String), leptess::LepTess>> = RefCell::new(HashMap::new());
+        }
+        ENGINES.with(|engines| {
+            let mut engines = engines.borrow_mut();
+            let key = (self.data_path.clone(), self.language.clone());
+            if !engines.contains_key(&key) {
+                let engine = leptess::LepTess::new(self.data_path.as_deref(), &self.language)
+                    .map_err(|e| OcrError::Init { language: self.language.clone(), reason: e.to_string() })?;
+                engines.insert(key.clone(), engine);
+            }
+            f(engines.get_mut(&key).expect("inserted above"))
+        })
+    }
+}
+
+impl Ocr for TesseractOcr {
+    fn read_line(&self, image: &GrayImage, charset: &str) -> Result<OcrLine, OcrError> {
+        // Leptonica reads PNM from memory without any codec library.
+        let mut pnm = Vec::with_capacity(image.as_raw().len() + 32);
+        write!(pnm, "P5\n{} {}\n255\n", image.width(), image.height()).expect("writing to a Vec");
+        pnm.extend_from_slice(image.as_raw());
+        self.with_engine(|engine| {
+            let var = |e: &mut leptess::LepTess, name, value: &str| {
+                e.set_variable(name, value).map_err(|_| OcrError::Engine(format!("cannot set {value:?}")))
+            };
+            var(engine, leptess::Variable::TesseditPagesegMode, "7")?;
+            var(engine, leptess::Variable::TesseditCharWhitelist, charset)?;
+            engine.set_image_from_mem(&pnm).map_err(|e| OcrError::Engine(e.to_string()))?;
+            engine.set_source_resolution(300);
+            let text = engine.get_utf8_text().map_err(|e| OcrError::Engine(e.to_string()))?;
+            let confidence = engine.mean_text_conf().clamp(0, 100) as f32 / 100.0;
+            Ok(OcrLine { text, confidence })
+        })
+    }
+}
+
+/// The blank number read from a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlankNumberReading {
+    /// Normalised text matching the template's pattern, e.g. `77 0012345`.
+    pub text: String,
+    /// 0..1: the OCR's own confidence, raised when variants agree, lowered when they disagree.
+    pub confidence: f32,
+    /// How many variants read exactly this text.
+    pub agreeing: usize,
+    /// How many variants produced a text matching the pattern at all.
+    pub matching: usize,
+}
+
+/// Crop resolution for OCR: characters 3.5–5 mm tall come out 35–50 px, what Tesseract reads best.
+const OCR_PX_PER_MM: f64 = 10.0;
+
+/// Reads the blank number from the page, with the zone placed through `pose` and grown by `margin_mm`
+/// of play. `colour`: the page is a colour scan (stamps can be told apart by colour).
+pub fn read_blank_number(
+    page: &RgbImage,
+    pose: &SheetPose,
+    zone: &BlankNumberZone,
+    margin_mm: f32,
+    colour: bool,
+    ocr: &dyn Ocr,
+) -> Result<Option<BlankNumberReading>, OcrError> {
+    let pattern = Regex::new(&zone.pattern).map_err(|e| OcrError::Engine(format!("bad blank number pattern: {e}")))?;
+    let area = grow(&zone.rect, margin_mm);
+    let crop = cut(page, pose, &area, OCR_PX_PER_MM);
+    let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
+    let Some(line) = find_text_line(&gray) else {
+        return Ok(None);
+    };
+    let level = raster::otsu(&line.tight);
+    // Variants, most likely first; stop as soon as two agree.
+    let variants: [Box<dyn Fn() -> GrayImage>; 5] = [
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level), 12)),
+        Box::new(|| raster::pad_white(&raster::stretch_contrast(&line.tight), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level.saturating_sub(25)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level.saturating_add(25).min(235)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.wide, raster::otsu(&line.wide)), 12)),
+    ];
+    let mut votes: Vec<(String, usize, f32)> = Vec::new();
+    let mut matching = 0usize;
+    for variant in &variants {
+        let result = ocr.read_line(&variant(), &zone.charset)?;
+        if let Some(text) = normalise(&result.text, &pattern, &zone.example) {
+            matching += 1;
+            match votes.iter_mut().find(|v| v.0 == text) {
+                Some(v) => {
+                    v.1 += 1;
+                    v.2 = v.2.max(result.confidence);
+                }
+                None => votes.push((text, 1, result.confidence)),
+            }
+            if votes.iter().any(|v| v.1 >= 2) {
+                break;
+            }
+        }
+    }
+    votes.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
+    Ok(votes.into_iter().next().map(|(text, agreeing, confidence)| {
+        // One lone reading is worth less; disagreeing readings pull it down further.
+        let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
+        let consensus = agreeing as f32 / matching as f32;
+        BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
+    }))
+}
+
+/// Collapses whitespace; if that does not match, regroups the characters the way the template's
+/// example groups them (Tesseract often drops or adds a space in `77 0012345`).
+fn normalise(raw: &str, pattern: &Regex, example: &str) -> Option<String> {
+    let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if pattern.is_match(&collapsed) {
+        return Some(collapsed);
+    }
+    let bare: Vec<char> = collapsed.chars().filter(|c| !c.is_whitespace()).collect();
+    let groups: Vec<usize> = example.split_whitespace().map(|g| g.chars().count()).collect();
+    if groups.iter().sum::<usize>() != bare.len() {
+        return None;
+    }
+    let mut out = String::new();
+    let mut at = 0;
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.extend(&bare[at..at + g]);
+        at += g;
+    }
+    pattern.is_match(&out).then_some(out)
+}
+
+/// The printed line inside a zone crop: a tight crop around it and a slightly wider one.
+struct TextLine {
+    tight: GrayImage,
+    wide: GrayImage,
+}
+
+/// Finds the densest band of ink rows 2–9 mm tall after removing the blank's frame lines (rows or
+/// columns inked across most of the crop), and the ink's extent along it.
+fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let level = raster::otsu(gray).min(170);
+    let raw = gray.as_raw();
+    let mut ink: Vec<bool> = raw.iter().map(|&v| v <= level).collect();
+    // Long lines are the frame or a rule, never characters.
+    for y in 0..h {
+        if ink[y * w..(y + 1) * w].iter().filter(|&&b| b).count() * 10 > w * 6 {
+            ink[y * w..(y + 1) * w].fill(false);
+        }
+    }
+    for x in 0..w {
+        if (0..h).filter(|&y| ink[y * w + x]).count() * 10 > h * 6 {
+            for y in 0..h {
+                ink[y * w + x] = false;
+            }
+        }
+    }
+    let rows: Vec<usize> = (0..h).map(|y| ink[y * w..(y + 1) * w].iter().filter(|&&b| b).count()).collect();
+    let mm = OCR_PX_PER_MM as usize;
+    // Bands of inked rows, merging gaps under 0.6 mm.
+    let mut bands: Vec<(usize, usize, usize)> = Vec::new();
+    let min_row_ink = (w / 200).max(2);
+    for (y, &n) in rows.iter().enumerate() {
+        if n < min_row_ink {
+            continue;
+        }
+        match bands.last_mut() {
+            Some(b) if y <= b.1 + mm * 6 / 10 => {
+                b.1 = y;
+                b.2 += n;
+            }
+            _ => bands.push((y, y, n)),
+        }
+    }
+    let (top, bottom, _) = bands
+        .into_iter()
+        .filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm)
+        .max_by_key(|b| b.2)?;
+    // Columns of the band; clusters separated by more than 5 mm are different things.
+    let cols: Vec<bool> = (0..w).map(|x| (top..=bottom).any(|y| ink[y * w + x])).collect();
+    let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
+    for (x, &c) in cols.iter().enumerate() {
+        if !c {
+            continue;
+        }
+        let n = (top..=bottom).filter(|&y| ink[y * w + x]).count();
+        match clusters.last_mut() {
+            Some(cl) if x <= cl.1 + 5 * mm => {
+                cl.1 = x;
+                cl.2 += n;
+            }
+            _ => clusters.push((x, x, n)),
+        }
+    }
+    let (left, right, _) = clusters.into_iter().max_by_key(|c| c.2)?;
+    let pad = mm as i64;
+    let tight_box = (left as i64 - pad, top as i64 - pad, (right - left) as i64 + 2 * pad, (bottom - top) as i64 + 2 * pad);
+    let tight = raster::crop(gray, tight_box.0, tight_box.1, tight_box.2, tight_box.3)?;
+    let more = 2 * pad;
+    let wide = raster::crop(gray, tight_box.0 - more, tight_box.1 - more / 2, tight_box.2 + 2 * more, tight_box.3 + more)?;
+    Some(TextLine { tight, wide })
+}
+
+/// Where a rectangle of the sheet should be read with a pose that may be a few millimetres off.
+pub fn search_margin_mm(pose_from_code: bool) -> f32 {
+    // The print house's offset (±2 mm) against certscan's print; without a code, also the paper's
+    // shift on the scanner bed.
+    if pose_from_code {
+        4.0
+    } else {
+        7.0
+    }
+}
+
+/// OCR of an arbitrary template rectangle as one line (the registration-number fallback).
+pub fn read_zone_line(
+    page: &RgbImage,
+    pose: &SheetPose,
+    rect: &Rect,
+    charset: &str,
+    ocr: &dyn Ocr,
+) -> Result<Option<OcrLine>, OcrError> {
+    let crop = cut(page, pose, &grow(rect, 2.0), OCR_PX_PER_MM);
+    let gray = raster::luminance(&crop);
+    let Some(line) = find_text_line(&gray) else {
+        return Ok(None);
+    };
+    let binary = raster::pad_white(&raster::threshold(&line.tight, raster::otsu(&line.tight)), 12);
+    ocr.read_line(&binary, charset).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern() -> Regex {
+        Regex::new("^[0-9]{2} [0-9]{7}$").unwrap()
+    }
+
+    #[test]
+    fn a_dropped_space_is_restored_from_the_example_grouping() {
+        assert_eq!(normalise("770012345\n", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+        assert_eq!(normalise(" 77  0012345 ", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+        assert_eq!(normalise("7 70 012345", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+    }
+
+    #[test]
+    fn a_text_of_the_wrong_length_is_not_a_blank_number() {
+        assert_eq!(normalise("77 001234", &pattern(), "77 0012345"), None);
+        assert_eq!(normalise("", &pattern(), "77 0012345"), None);
+    }
+}

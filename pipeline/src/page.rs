@@ -1,0 +1,355 @@
+//! One page, start to finish: blank-page check, the code (cheap pass first), the sheet's pose (from the
+//! code, else from the page), the blank number, and the typed [`PageReading`]. When the cheap code pass
+//! fails, the full code search and the page-pose OCR run side by side (`rayon::join`), since either may
+//! be the one that places the page. Talks to `qr`, `orient`, `locate` and `ocr`; nothing else.
+
+use std::time::Instant;
+
+use image::RgbImage;
+
+use certscan_domain::{CertificatePayload, PayloadError};
+use certscan_templates::{fonts, Align, Rect, Template};
+
+use crate::locate::SheetPose;
+use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, Ocr, OcrError};
+use crate::orient::{orientation_from_page, pose_from_code, InkMap};
+use crate::qr::{find_code, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy};
+use crate::raster;
+use crate::source::{DecodedPage, PageOrigin};
+
+/// What a page reader does; the defaults suit 200–600 dpi scans of the reference blank.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageOptions {
+    pub code: CodeSearchOptions,
+    /// Pages above this resolution are reduced to it first: more detail buys nothing, costs time.
+    pub max_working_dpi: f32,
+    /// A page with less inner ink than this share is blank (0.2 % ≈ a few specks).
+    pub blank_ink_fraction: f32,
+    /// Also OCR the printed registration-number line (a fallback identity when no code is read).
+    pub read_registration_number: bool,
+}
+
+impl Default for PageOptions {
+    fn default() -> Self {
+        PageOptions {
+            code: CodeSearchOptions::default(),
+            max_working_dpi: 300.0,
+            blank_ink_fraction: 0.002,
+            read_registration_number: true,
+        }
+    }
+}
+
+/// The code read from a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeReading {
+    pub text: String,
+    /// The text parsed as a certscan payload, or why it is not one (a foreign or damaged code).
+    pub payload: Result<CertificatePayload, PayloadError>,
+    /// Symbol corners in page pixels (of the image as decoded), symbol order.
+    pub corners: [(f64, f64); 4],
+    pub strategy: QrStrategy,
+}
+
+/// How the page was straightened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Straightening {
+    /// Pose fitted to the code's corners: orientation, skew, scale and position are measured.
+    FromCode,
+    /// Pose from the page's aspect, ink profile and text rows; `confirmed` when the blank number read
+    /// in that orientation matched its pattern.
+    FromPage { confirmed: bool },
+    /// Nothing to straighten: blank or unreadable page.
+    None,
+}
+
+/// Milliseconds spent per stage (wall clock; stages that ran side by side overlap).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PageTimings {
+    pub decode_ms: f32,
+    pub prepare_ms: f32,
+    pub code_ms: f32,
+    pub orient_ms: f32,
+    pub ocr_ms: f32,
+    pub total_ms: f32,
+    /// Decode attempts the code search made.
+    pub code_attempts: usize,
+}
+
+/// Everything read from one page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageReading {
+    /// 1-based page number in the file.
+    pub page: usize,
+    pub code: Option<CodeReading>,
+    /// Clockwise quarter turn of the sheet as scanned (0, 90, 180, 270).
+    pub orientation_deg: u32,
+    /// Remaining rotation, degrees clockwise.
+    pub skew_deg: f32,
+    pub blank_number: Option<BlankNumberReading>,
+    /// OCR of the registration-number line; a fallback identity, never trusted alone.
+    pub registration_number_ocr: Option<String>,
+    /// Almost no ink: a blank sheet in the stack.
+    pub blank_page: bool,
+    /// Why the page could not be decoded at all (then nothing else is set).
+    pub unreadable: Option<String>,
+    pub straightening: Straightening,
+    /// Resolution the page was analysed at (measured from the code when there is one).
+    pub dpi: f32,
+    pub timings: PageTimings,
+}
+
+impl PageReading {
+    fn empty(page: usize, dpi: f32) -> PageReading {
+        PageReading {
+            page,
+            code: None,
+            orientation_deg: 0,
+            skew_deg: 0.0,
+            blank_number: None,
+            registration_number_ocr: None,
+            blank_page: false,
+            unreadable: None,
+            straightening: Straightening::None,
+            dpi,
+            timings: PageTimings::default(),
+        }
+    }
+
+    /// A page the source could not decode.
+    pub fn unreadable(page: usize, reason: String) -> PageReading {
+        PageReading { unreadable: Some(reason), ..PageReading::empty(page, 0.0) }
+    }
+}
+
+fn ms(since: Instant) -> f32 {
+    since.elapsed().as_secs_f32() * 1000.0
+}
+
+/// Reads a decoded page; an image file without a declared resolution gets its dpi from its size when
+/// it has the template sheet's proportions.
+pub fn read_decoded(page: &DecodedPage, template: &Template, ocr: &dyn Ocr, options: &PageOptions) -> Result<PageReading, OcrError> {
+    let mut dpi = page.dpi;
+    if page.origin == PageOrigin::ImageAssumedDpi {
+        if let Some(estimate) = dpi_from_size(page.image.width(), page.image.height(), template) {
+            dpi = estimate;
+        }
+    }
+    let mut reading = read_page(&page.image, dpi, template, ocr, options)?;
+    reading.page = page.page;
+    Ok(reading)
+}
+
+/// The dpi at which the image is exactly the template's sheet, if its proportions are the sheet's (±4 %).
+pub fn dpi_from_size(width: u32, height: u32, template: &Template) -> Option<f32> {
+    let (short_px, long_px) = (width.min(height) as f32, width.max(height) as f32);
+    let (short_mm, long_mm) = {
+        let (w, h) = (template.page.width_mm, template.page.height_mm);
+        (w.min(h), w.max(h))
+    };
+    let ratio = (long_px / short_px) / (long_mm / short_mm);
+    ((0.96..=1.04).contains(&ratio)).then(|| short_px / short_mm * 25.4)
+}
+
+/// Reads one page image at `dpi`. The reading's `page` is 0; [`read_decoded`] and the file readers set it.
+/// Errors are OCR engine failures only; everything a page can look like is a value.
+pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr, options: &PageOptions) -> Result<PageReading, OcrError> {
+    let started = Instant::now();
+    let mut timings = PageTimings::default();
+
+    // Work at no more than the working resolution; coordinates are scaled back at the end.
+    let (work, work_dpi, back) = if dpi > options.max_working_dpi * 1.05 {
+        let f = dpi / options.max_working_dpi;
+        let (w, h) = ((image.width() as f32 / f).round() as u32, (image.height() as f32 / f).round() as u32);
+        let small = image::imageops::thumbnail(image, w, h);
+        let back = image.width() as f64 / small.width() as f64;
+        (std::borrow::Cow::Owned(small), options.max_working_dpi, back)
+    } else {
+        (std::borrow::Cow::Borrowed(image), dpi, 1.0)
+    };
+    let image = work.as_ref();
+    let gray = raster::luminance(image);
+    let colour = raster::has_colour(image);
+    let ink = colour.then(|| raster::ink_channel(image));
+    let map = InkMap::new(&gray, work_dpi as f64);
+    timings.prepare_ms = ms(started);
+
+    let mut reading = PageReading::empty(0, dpi);
+    if map.inner_ink_fraction() < options.blank_ink_fraction {
+        reading.blank_page = true;
+        timings.total_ms = ms(started);
+        reading.timings = timings;
+        return Ok(reading);
+    }
+
+    let input = CodeSearchInput { gray: &gray, ink: ink.as_ref(), dpi: work_dpi as f64, template };
+    let t = Instant::now();
+    let quick = find_code(input, &CodeSearchOptions { quick_only: true, ..options.code });
+    timings.code_ms = ms(t);
+    let mut attempts = quick.attempts;
+    let ours = |s: &CodeSearch| s.code.as_ref().is_some_and(|c| CertificatePayload::parse(&c.text).is_ok());
+
+    let zone = &template.recognition.blank_number;
+    let read_with_code = |code: &FoundCode| -> Result<(Option<SheetPose>, Option<BlankNumberReading>, f32), OcrError> {
+        let t = Instant::now();
+        let Some(pose) = pose_from_code(code, template) else {
+            return Ok((None, None, 0.0));
+        };
+        let number = read_blank_number(image, &pose, zone, search_margin_mm(true), colour, ocr)?;
+        Ok((Some(pose), number, ms(t)))
+    };
+
+    let mut code: Option<FoundCode> = quick.code.clone();
+    let mut pose: Option<SheetPose> = None;
+    let mut number: Option<BlankNumberReading> = None;
+    let mut page_pose: Option<(SheetPose, bool)> = None;
+
+    if ours(&quick) {
+        let (p, n, ocr_ms) = read_with_code(quick.code.as_ref().expect("checked"))?;
+        (pose, number) = (p, n);
+        timings.ocr_ms = ocr_ms;
+        reading.straightening = Straightening::FromCode;
+    } else {
+        // The full code search and the page's own straightening + OCR, side by side.
+        let (search, from_page) = rayon::join(
+            || {
+                let t = Instant::now();
+                (find_code(input, &options.code), ms(t))
+            },
+            || -> Result<_, OcrError> {
+                let t = Instant::now();
+                let orientation = orientation_from_page(&map, (image.width(), image.height()), work_dpi as f64, template);
+                let orient_ms = ms(t);
+                let t = Instant::now();
+                let mut found = None;
+                for candidate in &orientation.candidates {
+                    if let Some(n) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
+                        found = Some((*candidate, Some(n)));
+                        break;
+                    }
+                }
+                Ok((orientation, found, orient_ms, ms(t)))
+            },
+        );
+        let ((full, code_ms), (orientation, found, orient_ms, ocr_ms)) = (search, from_page?);
+        timings.code_ms += code_ms;
+        timings.orient_ms = orient_ms;
+        timings.ocr_ms = ocr_ms;
+        attempts += full.attempts;
+        if full.code.is_some() {
+            code = full.code.clone();
+        }
+        match (&full.code, ours(&full)) {
+            (Some(found_code), true) => {
+                let from_code = pose_from_code(found_code, template);
+                pose = from_code;
+                reading.straightening = Straightening::FromCode;
+                // Keep the page-pose reading if it agrees on the orientation; else read again properly.
+                let agrees = matches!((&found, from_code), (Some((p, Some(_))), Some(c)) if p.orientation_deg() == c.orientation_deg());
+                if agrees {
+                    number = found.and_then(|f| f.1);
+                } else {
+                    let (_, n, extra) = read_with_code(found_code)?;
+                    number = n;
+                    timings.ocr_ms += extra;
+                }
+            }
+            _ => {
+                page_pose = Some(match found {
+                    Some((p, n)) => {
+                        number = n;
+                        (p, true)
+                    }
+                    None => (orientation.candidates[0], false),
+                });
+            }
+        }
+    }
+
+    if let Some(code) = code {
+        reading.code = Some(CodeReading {
+            payload: CertificatePayload::parse(&code.text),
+            corners: code.corners.map(|(x, y)| (x * back, y * back)),
+            text: code.text,
+            strategy: code.strategy,
+        });
+    }
+    let final_pose = match (pose, page_pose) {
+        (Some(p), _) => Some(p),
+        (None, Some((p, confirmed))) => {
+            reading.straightening = Straightening::FromPage { confirmed };
+            Some(p)
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = final_pose {
+        reading.orientation_deg = p.orientation_deg();
+        reading.skew_deg = p.skew_deg() as f32;
+        if reading.straightening == Straightening::FromCode {
+            reading.dpi = (p.dpi() * back) as f32;
+        }
+        let no_code = reading.code.as_ref().is_none_or(|c| c.payload.is_err());
+        if options.read_registration_number && no_code {
+            let t = Instant::now();
+            reading.registration_number_ocr = read_zone_line(image, &p, &registration_value_rect(template), REGISTRATION_CHARSET, ocr)?
+            .map(|line| registration_number_from_line(&line.text))
+            .filter(|s| !s.is_empty());
+            timings.ocr_ms += ms(t);
+        }
+    }
+    reading.blank_number = number;
+    timings.code_attempts = attempts;
+    timings.total_ms = ms(started);
+    reading.timings = timings;
+    Ok(reading)
+}
+
+/// What a registration number may contain (the printed label before it is in Cyrillic and is dropped).
+const REGISTRATION_CHARSET: &str = "0123456789-/ ";
+
+/// Where the registration number's value is printed: after the field's label when the template prints
+/// it left-aligned with a label (measured with the same font metrics the renderer uses), else the
+/// template's whole recognition zone.
+fn registration_value_rect(template: &Template) -> Rect {
+    let zone = template.recognition.registration_number.rect;
+    let field = template.fields.iter().find(|f| f.text.contains("{registration_number}") && f.align == Align::Left);
+    let Some(field) = field else {
+        return zone;
+    };
+    let label = field.text.split("{registration_number}").next().unwrap_or("");
+    let metrics = fonts::measure(field.font, label, field.size_pt);
+    let x = field.x_mm + metrics.width_mm - 1.0;
+    let top = field.y_mm - metrics.ascent_mm;
+    Rect { x, y: top, w: (zone.right() - x).max(10.0), h: metrics.ascent_mm + metrics.descent_mm }
+}
+
+/// The longest run of the line that looks like a number (digits with separators).
+fn registration_number_from_line(line: &str) -> String {
+    line.split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_ascii_digit()).count() >= 4)
+        .max_by_key(|w| w.len())
+        .unwrap_or("")
+        .trim_matches(|c: char| !c.is_ascii_digit())
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_a4_image_without_a_resolution_gets_its_dpi_from_its_size() {
+        let t = certscan_templates::reference();
+        let dpi = dpi_from_size(2480, 3508, &t).unwrap();
+        assert!((dpi - 300.0).abs() < 1.0, "{dpi}");
+        let dpi = dpi_from_size(3508, 2480, &t).unwrap();
+        assert!((dpi - 300.0).abs() < 1.0, "{dpi}");
+        assert_eq!(dpi_from_size(2000, 2000, &t), None);
+    }
+
+    #[test]
+    fn the_registration_number_is_picked_out_of_a_noisy_line() {
+        assert_eq!(registration_number_from_line(" 1 77-2025-000123 "), "77-2025-000123");
+        assert_eq!(registration_number_from_line("--"), "");
+    }
+}

@@ -1,0 +1,184 @@
+//! Pixel helpers shared by the stages: grey conversions (luminance, and the "ink" channel that drops
+//! light coloured stamps), fast downscaling, binarisation (global Otsu, local mean), quarter turns and
+//! ink statistics. Pure functions on `image` buffers; talks to nothing.
+
+use image::{GrayImage, Luma, RgbImage};
+
+/// Luminance (ITU-R 601 weights), the usual grey.
+pub fn luminance(rgb: &RgbImage) -> GrayImage {
+    map_pixels(rgb, |[r, g, b]| ((r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8) as u8)
+}
+
+/// The brightest channel of each pixel (HSV value). Black, dark blue and dark red ink stay dark; a
+/// blue or violet stamp, which is bright in at least one channel, turns light and drops out.
+pub fn ink_channel(rgb: &RgbImage) -> GrayImage {
+    map_pixels(rgb, |[r, g, b]| r.max(g).max(b))
+}
+
+fn map_pixels(rgb: &RgbImage, f: impl Fn([u8; 3]) -> u8) -> GrayImage {
+    let data: Vec<u8> = rgb.as_raw().chunks_exact(3).map(|p| f([p[0], p[1], p[2]])).collect();
+    GrayImage::from_raw(rgb.width(), rgb.height(), data).expect("same dimensions")
+}
+
+/// Whether the page carries colour at all (a colour scan of a colour stamp); grey scans skip the ink
+/// channel variants.
+pub fn has_colour(rgb: &RgbImage) -> bool {
+    let mut coloured = 0usize;
+    let mut sampled = 0usize;
+    for p in rgb.as_raw().chunks_exact(3).step_by(97) {
+        sampled += 1;
+        let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
+        if hi - lo > 40 {
+            coloured += 1;
+        }
+    }
+    coloured * 1000 > sampled
+}
+
+/// Downscales by `factor` (≥ 1) averaging whole source blocks: fast, and it smooths scanner noise.
+pub fn downscale(gray: &GrayImage, factor: f32) -> GrayImage {
+    if factor <= 1.01 {
+        return gray.clone();
+    }
+    let w = ((gray.width() as f32 / factor).round() as u32).max(1);
+    let h = ((gray.height() as f32 / factor).round() as u32).max(1);
+    image::imageops::thumbnail(gray, w, h)
+}
+
+/// Resamples to an exact size (bilinear); for upscaling small crops.
+pub fn resize(gray: &GrayImage, w: u32, h: u32) -> GrayImage {
+    image::imageops::resize(gray, w.max(1), h.max(1), image::imageops::FilterType::Triangle)
+}
+
+/// Otsu's global threshold: pixels at or below it are ink.
+pub fn otsu(gray: &GrayImage) -> u8 {
+    imageproc::contrast::otsu_level(gray)
+}
+
+/// Binarises with one global threshold: ink → 0, paper → 255.
+pub fn threshold(gray: &GrayImage, level: u8) -> GrayImage {
+    let data = gray.as_raw().iter().map(|&v| if v <= level { 0 } else { 255 }).collect();
+    GrayImage::from_raw(gray.width(), gray.height(), data).expect("same dimensions")
+}
+
+/// Local-mean (Bradley) binarisation: a pixel is ink when it is `percent`% darker than the mean of the
+/// `window`×`window` square around it. Survives uneven lighting and grey paper.
+pub fn local_mean_binarise(gray: &GrayImage, window: u32, percent: u32) -> GrayImage {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let mut integral = vec![0u64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u64;
+        for x in 0..w {
+            row += gray.as_raw()[y * w + x] as u64;
+            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+        }
+    }
+    let half = (window / 2).max(1) as usize;
+    let mut out = vec![255u8; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(half), (y + half + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(half), (x + half + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            let count = ((x1 - x0) * (y1 - y0)) as u64;
+            let v = gray.as_raw()[y * w + x] as u64;
+            if v * count * 100 <= sum * (100 - percent as u64) {
+                out[y * w + x] = 0;
+            }
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).expect("same dimensions")
+}
+
+/// Stretches the grey range so the darkest percentile is black and the brightest is white.
+pub fn stretch_contrast(gray: &GrayImage) -> GrayImage {
+    let mut histogram = [0usize; 256];
+    for &v in gray.as_raw() {
+        histogram[v as usize] += 1;
+    }
+    let total = gray.as_raw().len().max(1);
+    let percentile = |p: usize| {
+        let mut seen = 0;
+        for (v, &n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen * 100 >= total * p {
+                return v as i32;
+            }
+        }
+        255
+    };
+    let (lo, hi) = (percentile(1), percentile(99));
+    if hi - lo < 16 {
+        return gray.clone();
+    }
+    let mut out = gray.clone();
+    for v in out.iter_mut() {
+        *v = ((*v as i32 - lo) * 255 / (hi - lo)).clamp(0, 255) as u8;
+    }
+    out
+}
+
+/// Rotates by a quarter-turn multiple, clockwise.
+pub fn rotate_quarter(gray: &GrayImage, degrees_clockwise: u32) -> GrayImage {
+    match degrees_clockwise % 360 {
+        90 => image::imageops::rotate90(gray),
+        180 => image::imageops::rotate180(gray),
+        270 => image::imageops::rotate270(gray),
+        _ => gray.clone(),
+    }
+}
+
+/// Fraction of pixels darker than `level`.
+pub fn ink_fraction(gray: &GrayImage, level: u8) -> f32 {
+    let n = gray.as_raw().len().max(1);
+    gray.as_raw().iter().filter(|&&v| v < level).count() as f32 / n as f32
+}
+
+/// Crops a rectangle (clamped to the image); None if nothing of it is inside.
+pub fn crop(gray: &GrayImage, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
+    let (x0, y0) = (x.max(0), y.max(0));
+    let (x1, y1) = ((x + w).min(gray.width() as i64), (y + h).min(gray.height() as i64));
+    if x1 - x0 < 8 || y1 - y0 < 8 {
+        return None;
+    }
+    Some(image::imageops::crop_imm(gray, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image())
+}
+
+/// Adds a white border (Tesseract reads text touching the edge badly).
+pub fn pad_white(gray: &GrayImage, border: u32) -> GrayImage {
+    let mut out = GrayImage::from_pixel(gray.width() + 2 * border, gray.height() + 2 * border, Luma([255]));
+    image::imageops::replace(&mut out, gray, border as i64, border as i64);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blue_stamp_is_light_in_the_ink_channel_and_black_ink_stays_dark() {
+        let mut rgb = RgbImage::from_pixel(2, 1, image::Rgb([255, 255, 255]));
+        rgb.put_pixel(0, 0, image::Rgb([60, 70, 210]));
+        rgb.put_pixel(1, 0, image::Rgb([20, 20, 30]));
+        let ink = ink_channel(&rgb);
+        assert!(ink.get_pixel(0, 0).0[0] > 200);
+        assert!(ink.get_pixel(1, 0).0[0] < 40);
+        assert!(luminance(&rgb).get_pixel(0, 0).0[0] < 110);
+    }
+
+    #[test]
+    fn local_mean_binarisation_finds_dark_text_on_grey_paper_with_a_gradient() {
+        let mut gray = GrayImage::from_fn(200, 100, |x, _| Luma([120 + (x / 2) as u8]));
+        for x in 90..110 {
+            for y in 40..60 {
+                gray.put_pixel(x, y, Luma([40]));
+            }
+        }
+        let bin = local_mean_binarise(&gray, 41, 15);
+        assert_eq!(bin.get_pixel(100, 50).0[0], 0);
+        assert_eq!(bin.get_pixel(10, 10).0[0], 255);
+        assert_eq!(bin.get_pixel(190, 90).0[0], 255);
+    }
+}

@@ -1,0 +1,152 @@
+//! A whole scan file: pages are taken out serially on the caller's thread (PDFium is locked per
+//! operation) and decoded and read in parallel on rayon, with a bounded number of pages in flight so
+//! memory does not grow with the page count. Readings are handed back in page order as they complete.
+//! Talks to `source` and `page`.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use certscan_templates::Template;
+
+use crate::ocr::{Ocr, OcrError};
+use crate::page::{read_decoded, PageOptions, PageReading};
+use crate::pdf::PdfEngine;
+use crate::source::{PageImage, PageSource, SourceError, SourceOptions};
+
+/// How a file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ScanOptions {
+    pub source: SourceOptions,
+    pub page: PageOptions,
+    /// Pages decoded or being read at once; 0 = the rayon pool's thread count + 1 (the default). Each
+    /// A4 page at 300 dpi holds about 40 MB while in flight.
+    pub pages_in_flight: usize,
+}
+
+/// Why a file could not be read. Page-level trouble is in the readings, not here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The OCR engine itself failed (not installed, no language data): retrying will not help
+    /// until the installation is fixed.
+    #[error(transparent)]
+    Ocr(#[from] OcrError),
+}
+
+/// Reads every page of a scan file; readings in page order.
+pub fn read_file(
+    bytes: &[u8],
+    pdf: Option<&PdfEngine>,
+    template: &Template,
+    ocr: &dyn Ocr,
+    options: &ScanOptions,
+) -> Result<Vec<PageReading>, ScanError> {
+    let mut out = Vec::new();
+    read_file_with(bytes, pdf, template, ocr, options, |reading| out.push(reading))?;
+    Ok(out)
+}
+
+/// Reads every page of a scan file, calling `on_page` with each reading in page order as soon as it
+/// and the pages before it are done. Returns the number of pages.
+pub fn read_file_with(
+    bytes: &[u8],
+    pdf: Option<&PdfEngine>,
+    template: &Template,
+    ocr: &dyn Ocr,
+    options: &ScanOptions,
+    mut on_page: impl FnMut(PageReading),
+) -> Result<usize, ScanError> {
+    let mut source = PageSource::open(bytes, pdf, options.source)?;
+    let limit = match options.pages_in_flight {
+        0 => rayon::current_num_threads() + 1,
+        n => n,
+    };
+    let page_options = options.page;
+    let (tx, rx) = mpsc::channel::<(usize, Result<PageReading, OcrError>)>();
+    let mut pending: BTreeMap<usize, PageReading> = BTreeMap::new();
+    let mut next_out = 1usize;
+    let mut in_flight = 0usize;
+    let mut failure: Option<OcrError> = None;
+    let mut pages = 0usize;
+
+    rayon::in_place_scope(|scope| {
+        let mut settle = |(page, result): (usize, Result<PageReading, OcrError>), failure: &mut Option<OcrError>| {
+            match result {
+                Ok(reading) => {
+                    pending.insert(page, reading);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+            while let Some(reading) = pending.remove(&next_out) {
+                on_page(reading);
+                next_out += 1;
+            }
+        };
+        loop {
+            while in_flight >= limit {
+                settle(wait(&rx), &mut failure);
+                in_flight -= 1;
+            }
+            if failure.is_some() {
+                break;
+            }
+            let Some(encoded) = source.next_encoded() else {
+                break;
+            };
+            pages += 1;
+            in_flight += 1;
+            let tx = tx.clone();
+            scope.spawn(move |_| {
+                let page = encoded.page;
+                let started = Instant::now();
+                let result = match encoded.decode() {
+                    PageImage::Decoded(decoded) => {
+                        let decode_ms = started.elapsed().as_secs_f32() * 1000.0;
+                        read_decoded(&decoded, template, ocr, &page_options).map(|mut reading| {
+                            reading.timings.decode_ms = decode_ms;
+                            reading.timings.total_ms += decode_ms;
+                            reading
+                        })
+                    }
+                    PageImage::Unreadable { page, reason } => Ok(PageReading::unreadable(page, reason)),
+                };
+                // The receiver outlives the scope; a send cannot fail.
+                let _ = tx.send((page, result));
+            });
+        }
+        while in_flight > 0 {
+            settle(wait(&rx), &mut failure);
+            in_flight -= 1;
+        }
+    });
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(pages),
+    }
+}
+
+/// Waits for one finished page. On a rayon worker (a caller already inside the pool) it keeps running
+/// pool jobs meanwhile, so a one-thread pool cannot deadlock.
+fn wait<T>(rx: &mpsc::Receiver<T>) -> T {
+    if rayon::current_thread_index().is_none() {
+        return rx.recv().expect("senders live until their page is sent");
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return v,
+            Err(mpsc::TryRecvError::Disconnected) => unreachable!("senders live until their page is sent"),
+            Err(mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    if let Ok(v) = rx.recv_timeout(Duration::from_millis(2)) {
+                        return v;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! Pages in: one scan file (PDF, multi-page TIFF, single JPEG or PNG, told apart by magic bytes) yielded
+//! one page at a time, so memory does not grow with the page count. Talks to PDFium through [`crate::pdf`]
+//! (serially, under its lock) and to the `image`/`tiff` decoders.
+//!
+//! A PDF page that is one full-page JPEG — what scanners write — is taken out as its encoded bytes under
+//! the PDFium lock and decoded outside it ([`EncodedPage::decode`], which a caller may run on another
+//! thread); any other page is rendered. The pixel limit is checked from headers before anything is
+//! decoded. A page that cannot be read is a value ([`PageImage::Unreadable`]) and the file goes on; only
+//! whole-file problems are a [`SourceError`].
+
+use std::io::Cursor;
+
+use image::{ImageFormat, RgbImage};
+
+use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster};
+
+/// What the source decodes and how large a page may be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceOptions {
+    /// A page with more pixels than this is refused before decoding (a decompression bomb or a
+    /// mis-set scanner). Default 60 megapixels: A4 at 600 dpi is 35.
+    pub max_pixels: u64,
+    /// Resolution for PDF pages that must be rendered. Default 300.
+    pub render_dpi: f32,
+    /// Resolution assumed for an image file that declares none. Default 300.
+    pub default_dpi: f32,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0 }
+    }
+}
+
+/// The container a scan came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanFormat {
+    Pdf,
+    Tiff,
+    Jpeg,
+    Png,
+}
+
+/// How a page's pixels were obtained; says whether its dpi is measured or assumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageOrigin {
+    /// The JPEG a scanner embedded in a PDF page, decoded as stored.
+    PdfJpeg,
+    /// Rendered by PDFium (vector page, or an image other than one upright JPEG).
+    PdfRendered,
+    /// An image file page whose header declares its resolution.
+    ImageWithDpi,
+    /// An image file page without a declared resolution: dpi is the default.
+    ImageAssumedDpi,
+}
+
+/// One decoded page.
+#[derive(Debug, Clone)]
+pub struct DecodedPage {
+    /// 1-based page number in the file.
+    pub page: usize,
+    pub image: RgbImage,
+    /// Pixels per inch of the scanned sheet, as far as the file tells.
+    pub dpi: f32,
+    pub origin: PageOrigin,
+}
+
+/// One page of a scan file: decoded, or the reason it is not.
+#[derive(Debug, Clone)]
+pub enum PageImage {
+    Decoded(DecodedPage),
+    Unreadable { page: usize, reason: String },
+}
+
+impl PageImage {
+    pub fn page(&self) -> usize {
+        match self {
+            PageImage::Decoded(d) => d.page,
+            PageImage::Unreadable { page, .. } => *page,
+        }
+    }
+}
+
+/// A page taken out of the file but maybe not yet decoded: decoding a JPEG is the expensive part and
+/// needs no lock, so a caller may move this to another thread first.
+#[derive(Debug, Clone)]
+pub struct EncodedPage {
+    pub page: usize,
+    content: Content,
+    dpi: f32,
+    origin: PageOrigin,
+    max_pixels: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    Jpeg(Vec<u8>),
+    Pixels(RgbImage),
+    Failed(String),
+}
+
+impl EncodedPage {
+    /// Decodes the page (checking the pixel limit from the header first).
+    pub fn decode(self) -> PageImage {
+        let page = self.page;
+        let unreadable = |reason: String| PageImage::Unreadable { page, reason };
+        let image = match self.content {
+            Content::Failed(reason) => return unreadable(reason),
+            Content::Pixels(image) => image,
+            Content::Jpeg(data) => match decode_image(&data, ImageFormat::Jpeg, self.max_pixels) {
+                Ok(image) => image,
+                Err(reason) => return unreadable(reason),
+            },
+        };
+        PageImage::Decoded(DecodedPage { page, image, dpi: self.dpi, origin: self.origin })
+    }
+}
+
+/// Whole-file problems: the file cannot be read as a scan at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error("not a scan: the file is neither PDF, TIFF, JPEG nor PNG")]
+    UnknownFormat,
+    #[error("the file is empty")]
+    Empty,
+    #[error("the PDF is password-protected")]
+    Encrypted,
+    #[error("the file has no pages")]
+    NoPages,
+    #[error("the {format:?} file is damaged beyond repair: {reason}")]
+    Damaged { format: ScanFormat, reason: String },
+    #[error("a PDF needs the PDFium engine, and none was given")]
+    NoPdfEngine,
+    #[error(transparent)]
+    Pdf(PdfError),
+}
+
+/// Tells the container from its first bytes.
+pub fn detect_format(bytes: &[u8]) -> Option<ScanFormat> {
+    // PDF readers accept the header anywhere in the first kilobyte (some scanners prepend junk).
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Some(ScanFormat::Pdf);
+    }
+    match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some(ScanFormat::Jpeg),
+        [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(ScanFormat::Png),
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] | [b'I', b'I', 43, 0, ..] | [b'M', b'M', 0, 43, ..] => {
+            Some(ScanFormat::Tiff)
+        }
+        _ => None,
+    }
+}
+
+/// The pages of one scan file, one at a time. As an iterator it yields decoded pages; `next_encoded`
+/// yields them before decoding.
+pub struct PageSource<'a> {
+    bytes: &'a [u8],
+    format: ScanFormat,
+    options: SourceOptions,
+    state: State<'a>,
+    /// 0-based index of the next page.
+    next: usize,
+}
+
+enum State<'a> {
+    Pdf { engine: &'a PdfEngine, count: usize },
+    Tiff { decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>, done: bool },
+    Single { done: bool },
+}
+
+impl std::fmt::Debug for PageSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageSource").field("format", &self.format).field("next", &self.next).finish()
+    }
+}
+
+impl<'a> PageSource<'a> {
+    /// Opens a scan file. `pdf` is needed only if the file is a PDF.
+    pub fn open(bytes: &'a [u8], pdf: Option<&'a PdfEngine>, options: SourceOptions) -> Result<Self, SourceError> {
+        if bytes.is_empty() {
+            return Err(SourceError::Empty);
+        }
+        let format = detect_format(bytes).ok_or(SourceError::UnknownFormat)?;
+        let damaged = |reason: String| SourceError::Damaged { format, reason };
+        let state = match format {
+            ScanFormat::Pdf => {
+                let engine = pdf.ok_or(SourceError::NoPdfEngine)?;
+                let count = engine.page_count(bytes).map_err(|e| match e {
+                    PdfError::Encrypted => SourceError::Encrypted,
+                    PdfError::Unreadable(reason) => damaged(reason),
+                    other => SourceError::Pdf(other),
+                })?;
+                if count == 0 {
+                    return Err(SourceError::NoPages);
+                }
+                State::Pdf { engine, count }
+            }
+            ScanFormat::Tiff => {
+                let decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
+                    .map_err(|e| damaged(e.to_string()))?
+                    .with_limits(tiff_limits(options.max_pixels));
+                State::Tiff { decoder: Box::new(decoder), done: false }
+            }
+            ScanFormat::Jpeg | ScanFormat::Png => {
+                // A header that does not even give the size is not a page to go on with.
+                header_size(bytes, format).ok_or_else(|| damaged("no readable image header".into()))?;
+                State::Single { done: false }
+            }
+        };
+        Ok(PageSource { bytes, format, options, state, next: 0 })
+    }
+
+    pub fn format(&self) -> ScanFormat {
+        self.format
+    }
+
+    /// The page count when the container states it up front (PDF, single images); TIFF is counted
+    /// while reading.
+    pub fn page_count(&self) -> Option<usize> {
+        match &self.state {
+            State::Pdf { count, .. } => Some(*count),
+            State::Single { .. } => Some(1),
+            State::Tiff { .. } => None,
+        }
+    }
+
+    /// The next page, taken out but (for a PDF JPEG) not decoded yet.
+    pub fn next_encoded(&mut self) -> Option<EncodedPage> {
+        let index = self.next;
+        let page = index + 1;
+        let options = self.options;
+        let encoded = |content: Content, dpi: f32, origin: PageOrigin| EncodedPage {
+            page,
+            content,
+            dpi,
+            origin,
+            max_pixels: options.max_pixels,
+        };
+        let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
+        let result = match &mut self.state {
+            State::Pdf { engine, count } => {
+                if index >= *count {
+                    return None;
+                }
+                let policy = ExtractPolicy { render_dpi: options.render_dpi, max_pixels: options.max_pixels };
+                match engine.extract_page(self.bytes, index, &policy) {
+                    Ok(PdfPageRaster::Jpeg { data, dpi }) => encoded(Content::Jpeg(data), dpi, PageOrigin::PdfJpeg),
+                    Ok(PdfPageRaster::Rendered { image, dpi }) => {
+                        encoded(Content::Pixels(image), dpi, PageOrigin::PdfRendered)
+                    }
+                    Err(PdfError::Page { reason, .. }) => failed(reason),
+                    Err(other) => failed(other.to_string()),
+                }
+            }
+            State::Single { done } => {
+                if *done {
+                    return None;
+                }
+                *done = true;
+                let (dpi, origin) = match header_dpi(self.bytes, self.format) {
+                    Some(dpi) => (dpi, PageOrigin::ImageWithDpi),
+                    None => (options.default_dpi, PageOrigin::ImageAssumedDpi),
+                };
+                let format = if self.format == ScanFormat::Png { ImageFormat::Png } else { ImageFormat::Jpeg };
+                if format == ImageFormat::Jpeg {
+                    encoded(Content::Jpeg(self.bytes.to_vec()), dpi, origin)
+                } else {
+                    match decode_image(self.bytes, format, options.max_pixels) {
+                        Ok(image) => encoded(Content::Pixels(image), dpi, origin),
+                        Err(reason) => failed(reason),
+                    }
+                }
+            }
+            State::Tiff { decoder, done } => {
+                if *done {
+                    return None;
+                }
+                if index > 0 {
+                    if !decoder.more_images() {
+                        *done = true;
+                        return None;
+                    }
+                    if let Err(e) = decoder.next_image() {
+                        // The chain of pages is broken: nothing after this can be found.
+                        *done = true;
+                        return Some(failed(format!("the TIFF page chain is broken: {e}")));
+                    }
+                }
+                let (dpi, origin) = match tiff_dpi(decoder) {
+                    Some(dpi) => (dpi, PageOrigin::ImageWithDpi),
+                    None => (options.default_dpi, PageOrigin::ImageAssumedDpi),
+                };
+                match decode_tiff_page(decoder, options.max_pixels) {
+                    Ok(image) => encoded(Content::Pixels(image), dpi, origin),
+                    Err(reason) => failed(reason),
+                }
+            }
+        };
+        self.next += 1;
+        Some(result)
+    }
+}
+
+impl Iterator for PageSource<'_> {
+    type Item = PageImage;
+    fn next(&mut self) -> Option<PageImage> {
+        self.next_encoded().map(EncodedPage::decode)
+    }
+}
+
+fn tiff_limits(max_pixels: u64) -> tiff::decoder::Limits {
+    let mut limits = tiff::decoder::Limits::default();
+    // 4 samples of 16 bits is the widest page we convert; the pixel limit itself is checked per page.
+    let bytes = (max_pixels as usize).saturating_mul(8);
+    limits.decoding_buffer_size = bytes;
+    limits.intermediate_buffer_size = bytes;
+    limits
+}
+
+fn over_limit(width: u32, height: u32, max_pixels: u64) -> Option<String> {
+    let pixels = width as u64 * height as u64;
+    if pixels == 0 {
+        return Some("the image is empty (0 pixels)".into());
+    }
+    (pixels > max_pixels).then(|| format!("{width}x{height} pixels is over the limit of {max_pixels}"))
+}
+
+/// Decodes a JPEG or PNG after checking its header against the pixel limit.
+fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<RgbImage, String> {
+    let scan_format = if format == ImageFormat::Png { ScanFormat::Png } else { ScanFormat::Jpeg };
+    let (w, h) = header_size(data, scan_format).ok_or_else(|| "no readable image header".to_string())?;
+    if let Some(reason) = over_limit(w, h, max_pixels) {
+        return Err(reason);
+    }
+    let mut reader = image::ImageReader::with_format(Cursor::new(data), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(max_pixels.saturating_mul(8));
+    reader.limits(limits);
+    reader.decode().map(|d| d.into_rgb8()).map_err(|e| format!("cannot decode the {format:?} image: {e}"))
+}
+
+fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pixels: u64) -> Result<RgbImage, String> {
+    use tiff::decoder::DecodingResult;
+    use tiff::ColorType;
+    let (w, h) = decoder.dimensions().map_err(|e| format!("unreadable TIFF page header: {e}"))?;
+    if let Some(reason) = over_limit(w, h, max_pixels) {
+        return Err(reason);
+    }
+    let colour = decoder.colortype().map_err(|e| e.to_string())?;
+    // PhotometricInterpretation 0 = WhiteIsZero (common for bilevel fax pages).
+    let white_is_zero = decoder.find_tag_unsigned::<u16>(tiff::tags::Tag::PhotometricInterpretation).ok().flatten() == Some(0);
+    let data = decoder.read_image().map_err(|e| format!("cannot decode the TIFF page: {e}"))?;
+    let samples: Vec<u8> = match data {
+        DecodingResult::U8(v) => v,
+        DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
+        _ => return Err(format!("unsupported TIFF sample format ({colour:?})")),
+    };
+    let (w_us, h_us) = (w as usize, h as usize);
+    let invert = |v: u8| if white_is_zero { 255 - v } else { v };
+    let mut rgb = RgbImage::new(w, h);
+    let raw = rgb.as_mut();
+    match colour {
+        ColorType::Gray(1) => {
+            let stride = w_us.div_ceil(8);
+            if samples.len() < stride * h_us {
+                return Err("the bilevel TIFF page is truncated".into());
+            }
+            for y in 0..h_us {
+                for x in 0..w_us {
+                    let bit = samples[y * stride + x / 8] >> (7 - x % 8) & 1;
+                    let v = invert(if bit == 1 { 255 } else { 0 });
+                    raw[(y * w_us + x) * 3..][..3].fill(v);
+                }
+            }
+        }
+        ColorType::Gray(8 | 16) | ColorType::GrayA(8 | 16) | ColorType::RGB(8 | 16) | ColorType::RGBA(8 | 16) => {
+            let channels = match colour {
+                ColorType::Gray(_) => 1,
+                ColorType::GrayA(_) => 2,
+                ColorType::RGB(_) => 3,
+                _ => 4,
+            };
+            if samples.len() < w_us * h_us * channels {
+                return Err("the TIFF page is truncated".into());
+            }
+            for (i, px) in samples.chunks_exact(channels).take(w_us * h_us).enumerate() {
+                let out = &mut raw[i * 3..][..3];
+                if channels < 3 {
+                    out.fill(invert(px[0]));
+                } else {
+                    out.copy_from_slice(&px[..3]);
+                }
+            }
+        }
+        other => return Err(format!("unsupported TIFF colour type {other:?}")),
+    }
+    Ok(rgb)
+}
+
+fn tiff_dpi(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Option<f32> {
+    use tiff::decoder::ifd::Value;
+    use tiff::tags::Tag;
+    let x = match decoder.find_tag(Tag::XResolution).ok()?? {
+        Value::Rational(n, d) if d > 0 => n as f32 / d as f32,
+        other => other.into_f32().ok()?,
+    };
+    // ResolutionUnit: 1 none, 2 inch (default), 3 centimetre.
+    let unit = decoder.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten().unwrap_or(2);
+    let dpi = match unit {
+        2 => x,
+        3 => x * 2.54,
+        _ => return None,
+    };
+    plausible_dpi(dpi)
+}
+
+fn plausible_dpi(dpi: f32) -> Option<f32> {
+    (50.0..=2400.0).contains(&dpi).then_some(dpi)
+}
+
+/// Width and height from a JPEG's SOF or a PNG's IHDR, without decoding.
+pub(crate) fn header_size(data: &[u8], format: ScanFormat) -> Option<(u32, u32)> {
+    match format {
+        ScanFormat::Png => {
+            let ihdr = data.get(12..24)?;
+            if &ihdr[..4] != b"IHDR" {
+                return None;
+            }
+            let w = u32::from_be_bytes(ihdr[4..8].try_into().ok()?);
+            let h = u32::from_be_bytes(ihdr[8..12].try_into().ok()?);
+            Some((w, h))
+        }
+        ScanFormat::Jpeg => jpeg_segments(data).find_map(|(marker, body)| {
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+            let sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+            (sof && body.len() >= 5).then(|| {
+                (u16::from_be_bytes([body[3], body[4]]) as u32, u16::from_be_bytes([body[1], body[2]]) as u32)
+            })
+        }),
+        _ => None,
+    }
+}
+
+/// Resolution from a JPEG's JFIF APP0 or a PNG's pHYs chunk.
+fn header_dpi(data: &[u8], format: ScanFormat) -> Option<f32> {
+    match format {
+        ScanFormat::Jpeg => jpeg_segments(data).find_map(|(marker, body)| {
+            if marker != 0xE0 || body.len() < 12 || &body[..5] != b"JFIF\0" {
+                return None;
+            }
+            let x = u16::from_be_bytes([body[8], body[9]]) as f32;
+            match body[7] {
+                1 => plausible_dpi(x),
+                2 => plausible_dpi(x * 2.54),
+                _ => None,
+            }
+        }),
+        ScanFormat::Png => {
+            let mut at = 8;
+            while at + 12 <= data.len() {
+                let len = u32::from_be_bytes(data[at..at + 4].try_into().ok()?) as usize;
+                let kind = &data[at + 4..at + 8];
+                if kind == b"pHYs" && len >= 9 && at + 8 + 9 <= data.len() {
+                    let body = &data[at + 8..];
+                    let ppm = u32::from_be_bytes(body[..4].try_into().ok()?) as f32;
+                    return if body[8] == 1 { plausible_dpi(ppm * 0.0254) } else { None };
+                }
+                if kind == b"IDAT" || kind == b"IEND" {
+                    return None;
+                }
+                at += 12 + len;
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The marker segments of a JPEG up to the start of scan: (marker, segment body after the length).
+fn jpeg_segments(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut at = 2;
+    std::iter::from_fn(move || loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while data.get(at) == Some(&0xFF) && data.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        if data.get(at) != Some(&0xFF) {
+            return None;
+        }
+        let marker = *data.get(at + 1)?;
+        if marker == 0xDA || marker == 0xD9 {
+            return None;
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            at += 2;
+            continue;
+        }
+        let len = u16::from_be_bytes([*data.get(at + 2)?, *data.get(at + 3)?]) as usize;
+        let body = data.get(at + 4..at + 2 + len)?;
+        at += 2 + len;
+        return Some((marker, body));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255])))
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, image::Rgb([200, 200, 200])))
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn formats_are_told_apart_by_their_magic_bytes() {
+        assert_eq!(detect_format(b"%PDF-1.7\n..."), Some(ScanFormat::Pdf));
+        assert_eq!(detect_format(b"junk\r\n%PDF-1.4"), Some(ScanFormat::Pdf));
+        assert_eq!(detect_format(&png(2, 2)), Some(ScanFormat::Png));
+        assert_eq!(detect_format(&jpeg(2, 2)), Some(ScanFormat::Jpeg));
+        assert_eq!(detect_format(b"II*\0rest"), Some(ScanFormat::Tiff));
+        assert_eq!(detect_format(b"MM\0*rest"), Some(ScanFormat::Tiff));
+        assert_eq!(detect_format(b"PK\x03\x04 a zip"), None);
+    }
+
+    #[test]
+    fn image_sizes_are_read_from_headers_without_decoding() {
+        assert_eq!(header_size(&png(31, 17), ScanFormat::Png), Some((31, 17)));
+        assert_eq!(header_size(&jpeg(33, 19), ScanFormat::Jpeg), Some((33, 19)));
+    }
+
+    #[test]
+    fn a_page_over_the_pixel_limit_is_unreadable_not_an_error() {
+        let bytes = png(100, 100);
+        let options = SourceOptions { max_pixels: 5_000, ..SourceOptions::default() };
+        let pages: Vec<_> = PageSource::open(&bytes, None, options).unwrap().collect();
+        assert_eq!(pages.len(), 1);
+        match &pages[0] {
+            PageImage::Unreadable { page: 1, reason } => assert!(reason.contains("over the limit"), "{reason}"),
+            other => panic!("expected unreadable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_single_jpeg_is_one_page_with_the_default_dpi() {
+        let bytes = jpeg(40, 60);
+        let pages: Vec<_> = PageSource::open(&bytes, None, SourceOptions::default()).unwrap().collect();
+        match &pages[..] {
+            [PageImage::Decoded(p)] => {
+                assert_eq!((p.page, p.image.width(), p.image.height()), (1, 40, 60));
+                assert_eq!(p.origin, PageOrigin::ImageAssumedDpi);
+                assert_eq!(p.dpi, 300.0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_an_unreadable_page() {
+        let bytes = jpeg(400, 300);
+        let cut = &bytes[..bytes.len() / 3];
+        let pages: Vec<_> = PageSource::open(cut, None, SourceOptions::default()).unwrap().collect();
+        assert!(matches!(pages[..], [PageImage::Unreadable { page: 1, .. }]), "{pages:?}");
+    }
+
+    #[test]
+    fn whole_file_problems_are_typed_errors() {
+        assert!(matches!(PageSource::open(b"", None, SourceOptions::default()), Err(SourceError::Empty)));
+        assert!(matches!(PageSource::open(b"hello world", None, SourceOptions::default()), Err(SourceError::UnknownFormat)));
+        assert!(matches!(PageSource::open(b"%PDF-1.4", None, SourceOptions::default()), Err(SourceError::NoPdfEngine)));
+        assert!(matches!(
+            PageSource::open(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A], None, SourceOptions::default()),
+            Err(SourceError::Damaged { format: ScanFormat::Png, .. })
+        ));
+    }
+}
