@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use certscan_calibration::{render_sheet, PrinterProfile};
-use certscan_domain::{import_fis, FisImportError, Roster};
+use certscan_domain::{import_fis, Roster};
 use certscan_fixtures::{Level, ScanFormat, SimulateOptions};
 use certscan_pipeline::PdfEngine;
 use certscan_templates::{render_certificates, Template};
@@ -129,19 +129,12 @@ fn build_certificates(settings: &Settings, roster: &Roster, fis_name: &str, fis:
     roster.check_ready_for_generation()?;
     let template = load_template(settings)?;
     let profile = PrinterProfile::load(&settings.calibration_dir(), printer)?;
-    let import = match import_fis(roster, fis_name, fis) {
-        Ok(import) => import,
-        Err(FisImportError::Rows { file, rows }) => {
-            let mut msg = format!("{file}: the FIS FRDO file was not imported, nothing changed; {} problem(s):", rows.len());
-            for row in &rows {
-                msg.push_str(&format!("\n  {row}"));
-            }
-            bail!(msg);
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // The error lists every bad row; nothing is imported when any row is bad.
+    let import = import_fis(roster, fis_name, fis)?;
     let certificates = import.certificates(roster);
     let pdf = render_certificates(&template, &certificates, profile.offset())?;
+    // Remembered so that `process` checks scans against the numbers that were printed.
+    certscan_workers::local::save_fis_import(&settings.data_dir, &roster.exam_id, &import)?;
     Ok((pdf, certificates.len()))
 }
 

@@ -10,13 +10,13 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::certificate::Certificate;
 use crate::roster::{Application, Outcome, Roster};
 
 /// One accepted row: the application it matched and the number FIS FRDO assigned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FisRecord {
     /// 1-based line (CSV) or row (XLSX) number in the file, header being line 1.
     pub line: usize,
@@ -26,7 +26,7 @@ pub struct FisRecord {
 }
 
 /// A successful import: exactly one record per passed application of the roster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FisImport {
     pub records: Vec<FisRecord>,
 }
@@ -162,14 +162,12 @@ impl fmt::Display for RowErrorKind {
                 outcome_code(*outcome),
                 outcome.label()
             ),
-            RowErrorKind::DuplicateRegistrationNumber { registration_number, first_line } => write!(
-                f,
-                "registration number \"{registration_number}\" is already given on line {first_line}"
-            ),
-            RowErrorKind::DuplicateApplication { application_id, full_name, first_line } => write!(
-                f,
-                "application {application_id} ({full_name}) already has a row on line {first_line}"
-            ),
+            RowErrorKind::DuplicateRegistrationNumber { registration_number, first_line } => {
+                write!(f, "registration number \"{registration_number}\" is already given on line {first_line}")
+            }
+            RowErrorKind::DuplicateApplication { application_id, full_name, first_line } => {
+                write!(f, "application {application_id} ({full_name}) already has a row on line {first_line}")
+            }
             RowErrorKind::MissingField { field, column } => {
                 write!(f, "missing {}: column \"{column}\" is empty", field.replace('_', " "))
             }
@@ -386,7 +384,10 @@ enum Cell {
     Int(i64),
     Float(f64),
     /// An XLSX date cell; `None` when it holds no representable date. `raw` is for messages.
-    Date { date: Option<NaiveDate>, raw: String },
+    Date {
+        date: Option<NaiveDate>,
+        raw: String,
+    },
     /// Booleans, error values, durations: never valid data here, kept as text for messages.
     Other(String),
 }
@@ -583,10 +584,10 @@ fn xlsx_cell(data: &Data) -> Cell {
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Float(*f),
         Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, m, d, ..) = dt.to_ymd_hms_milli();
             let serial = dt.as_f64();
             // Outside Excel's range the conversion clamps instead of failing; refuse those.
             let date = if (0.0..2_958_466.0).contains(&serial) {
+                let (y, m, d, ..) = dt.to_ymd_hms_milli();
                 NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d))
             } else {
                 None
@@ -745,8 +746,10 @@ impl Columns {
     }
 }
 
-/// Name fields of an application, as comparison keys.
-fn person_key(surname: &str, name: &str, patronymic: Option<&str>) -> (String, String, String) {
+/// Surname, name and patronymic (empty when none) as comparison keys.
+type PersonKey = (String, String, String);
+
+fn person_key(surname: &str, name: &str, patronymic: Option<&str>) -> PersonKey {
     (normalize_name(surname), normalize_name(name), patronymic.map(normalize_name).unwrap_or_default())
 }
 
@@ -757,7 +760,7 @@ fn roster_person(app: &Application) -> String {
 /// Checks every data row, pushing every problem into `problems`; returns the records (meaningful only
 /// when there are no problems).
 fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mut Vec<RowError>) -> Vec<FisRecord> {
-    let mut by_person: HashMap<((String, String, String), NaiveDate), Vec<&Application>> = HashMap::new();
+    let mut by_person: HashMap<(PersonKey, NaiveDate), Vec<&Application>> = HashMap::new();
     for app in &roster.applications {
         let key = person_key(&app.surname, &app.name, app.patronymic.as_deref());
         by_person.entry((key, app.birth_date)).or_default().push(app);
@@ -810,7 +813,11 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
                 // this name: they are not reported missing on top of the bad date.
                 let key = person_key(surname, name, patronymic.as_deref());
                 maybe_claimed.extend(
-                    by_person.iter().filter(|((k, _), _)| *k == key).flat_map(|(_, apps)| apps).map(|a| a.application_id.as_str()),
+                    by_person
+                        .iter()
+                        .filter(|((k, _), _)| *k == key)
+                        .flat_map(|(_, apps)| apps)
+                        .map(|a| a.application_id.as_str()),
                 );
             }
             match (complete, &surname, &name, birth_date) {
@@ -938,7 +945,12 @@ struct PersonCheck<'a> {
 impl PersonCheck<'_> {
     /// Fields the row fills in and that differ from the application. The patronymic is compared only
     /// when the row names the person at all: then an empty patronymic means "has none".
-    fn mismatch(&self, has_patronymic_column: bool, birth: Option<NaiveDate>, app: &Application) -> Option<RowErrorKind> {
+    fn mismatch(
+        &self,
+        has_patronymic_column: bool,
+        birth: Option<NaiveDate>,
+        app: &Application,
+    ) -> Option<RowErrorKind> {
         let mut differing = Vec::new();
         if self.surname.as_deref().is_some_and(|s| normalize_name(s) != normalize_name(&app.surname)) {
             differing.push("surname");
@@ -982,7 +994,14 @@ impl PersonCheck<'_> {
 mod tests {
     use super::*;
 
-    fn app(id: &str, surname: &str, name: &str, patronymic: Option<&str>, birth: &str, outcome: Outcome) -> Application {
+    fn app(
+        id: &str,
+        surname: &str,
+        name: &str,
+        patronymic: Option<&str>,
+        birth: &str,
+        outcome: Outcome,
+    ) -> Application {
         Application {
             application_id: id.to_string(),
             surname: surname.to_string(),
@@ -1154,10 +1173,24 @@ mod tests {
         let h: Vec<X> = HEADER.split(';').map(X::S).collect();
         let bytes = xlsx(&[
             h,
-            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::D(1994, 8, 4), X::N(123456.0), X::D(2025, 12, 31)],
+            vec![
+                X::S("Иванова"),
+                X::S("Мария"),
+                X::S("Андреевна"),
+                X::D(1994, 8, 4),
+                X::N(123456.0),
+                X::D(2025, 12, 31),
+            ],
             // An unformatted serial (46022 = 2025-12-31) and a text date in a spreadsheet.
             vec![X::S("Ким"), X::S("Олег"), X::S(""), X::S("02.01.1990"), X::N(7.0), X::N(46022.0)],
-            vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::S("2025-12-31")],
+            vec![
+                X::S("Семёнов"),
+                X::S("Алексей"),
+                X::S("Петрович"),
+                X::D(1985, 5, 5),
+                X::S("77-3"),
+                X::S("2025-12-31"),
+            ],
         ]);
         let import = import_fis(&roster(), "fis.xlsx", &bytes).unwrap();
         let got: Vec<(&str, &str, String)> = import
@@ -1191,9 +1224,15 @@ mod tests {
             ]),
         )
         .unwrap();
-        let got: Vec<(usize, &str, &str)> =
-            import.records.iter().map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str())).collect();
-        assert_eq!(got, vec![(4, "A-1", "77-1"), (5, "A-2", "77-2"), (6, "A-4", "77-4"), (3, "A-6", "77-6"), (2, "A-7", "77-7")]);
+        let got: Vec<(usize, &str, &str)> = import
+            .records
+            .iter()
+            .map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(4, "A-1", "77-1"), (5, "A-2", "77-2"), (6, "A-4", "77-4"), (3, "A-6", "77-6"), (2, "A-7", "77-7")]
+        );
     }
 
     #[test]
@@ -1213,7 +1252,11 @@ mod tests {
         // And the other way round: ё in the file, е in the roster.
         let mut r = roster();
         r.applications[3].surname = "Семенов".to_string();
-        let import = super::import_fis(&r, "fis.csv", &csv(&[HEADER, IVANOVA, KIM, "СЁМЕНОВ;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025"]));
+        let import = super::import_fis(
+            &r,
+            "fis.csv",
+            &csv(&[HEADER, IVANOVA, KIM, "СЁМЕНОВ;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025"]),
+        );
         assert_happy(&import.unwrap());
     }
 
@@ -1335,11 +1378,16 @@ mod tests {
     #[test]
     fn an_ambiguous_person_in_an_xlsx_is_reported() {
         let smirnov = "Смирнов;Иван;Иванович;03.03.1980;77-6;31.12.2025";
-        let rows = row_errors(import(&roster_with_twins(), &xlsx_text(&[HEADER, smirnov, IVANOVA, KIM, SEMENOV, smirnov])));
+        let rows =
+            row_errors(import(&roster_with_twins(), &xlsx_text(&[HEADER, smirnov, IVANOVA, KIM, SEMENOV, smirnov])));
         let got: Vec<(Option<usize>, &str)> = rows.iter().map(|e| (e.line, e.kind.code())).collect();
         assert_eq!(
             got,
-            vec![(Some(2), "ambiguous_person"), (Some(6), "ambiguous_person"), (Some(6), "duplicate_registration_number")]
+            vec![
+                (Some(2), "ambiguous_person"),
+                (Some(6), "ambiguous_person"),
+                (Some(6), "duplicate_registration_number")
+            ]
         );
     }
 
@@ -1350,9 +1398,14 @@ mod tests {
             &cp1251(&[HEADER, IVANOVA, "Петров;Пётр;Иванович;01.02.1990;77-9;31.12.2025", KIM, SEMENOV]),
         ));
         assert_eq!(e.line, Some(3));
-        assert!(matches!(&e.kind, RowErrorKind::NotPassed { application_id, outcome: Outcome::NoShow, .. } if application_id == "A-3"));
+        assert!(
+            matches!(&e.kind, RowErrorKind::NotPassed { application_id, outcome: Outcome::NoShow, .. } if application_id == "A-3")
+        );
         let msg = e.to_string();
-        assert!(msg.contains("A-3 (Петров Пётр Иванович)") && msg.contains("no_show") && msg.contains("Не явился"), "{msg}");
+        assert!(
+            msg.contains("A-3 (Петров Пётр Иванович)") && msg.contains("no_show") && msg.contains("Не явился"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -1394,11 +1447,17 @@ mod tests {
             vec![
                 RowError {
                     line: Some(3),
-                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
+                    kind: RowErrorKind::DuplicateRegistrationNumber {
+                        registration_number: "555".into(),
+                        first_line: 2
+                    }
                 },
                 RowError {
                     line: Some(4),
-                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
+                    kind: RowErrorKind::DuplicateRegistrationNumber {
+                        registration_number: "555".into(),
+                        first_line: 2
+                    }
                 },
             ]
         );
@@ -1464,7 +1523,9 @@ mod tests {
         assert_eq!(e.line, Some(3));
         assert_eq!(
             e.kind,
-            RowErrorKind::MissingField { field: "registration_number", column: "Регистрационный номер".into() }
+            RowErrorKind::MissingField {
+                field: "registration_number", column: "Регистрационный номер".into()
+            }
         );
         assert_eq!(e.to_string(), "line 3: missing registration number: column \"Регистрационный номер\" is empty");
     }
@@ -1481,10 +1542,7 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(
-            got,
-            vec![(Some(3), "surname"), (Some(3), "birth_date"), (Some(3), "issue_date"), (None, "A-2")]
-        );
+        assert_eq!(got, vec![(Some(3), "surname"), (Some(3), "birth_date"), (Some(3), "issue_date"), (None, "A-2")]);
     }
 
     #[test]
@@ -1496,7 +1554,11 @@ mod tests {
         assert_eq!(e.line, Some(4));
         assert_eq!(
             e.kind,
-            RowErrorKind::MalformedDate { field: "issue_date", column: "Дата выдачи".into(), value: "31.02.2025".into() }
+            RowErrorKind::MalformedDate {
+                field: "issue_date",
+                column: "Дата выдачи".into(),
+                value: "31.02.2025".into()
+            }
         );
         assert_eq!(
             e.to_string(),
@@ -1509,7 +1571,14 @@ mod tests {
         let h: Vec<X> = HEADER.split(';').map(X::S).collect();
         let bytes = xlsx(&[
             h,
-            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::S("1994/08/04"), X::S("77-1"), X::D(2025, 12, 31)],
+            vec![
+                X::S("Иванова"),
+                X::S("Мария"),
+                X::S("Андреевна"),
+                X::S("1994/08/04"),
+                X::S("77-1"),
+                X::D(2025, 12, 31),
+            ],
             vec![X::S("Ким"), X::S("Олег"), X::S(""), X::D(1990, 1, 2), X::S("77-2"), X::B(true)],
             vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::N(-5.0)],
         ]);
@@ -1537,7 +1606,10 @@ mod tests {
         assert_eq!(rows[0].line, Some(3));
         assert_eq!(
             rows[0].kind,
-            RowErrorKind::MalformedRegistrationNumber { value: "77\u{7}2".into(), reason: "it contains control characters" }
+            RowErrorKind::MalformedRegistrationNumber {
+                value: "77\u{7}2".into(),
+                reason: "it contains control characters"
+            }
         );
         assert_eq!(rows[1].line, Some(4));
         assert_eq!(rows[1].kind.code(), "malformed_registration_number");
@@ -1554,7 +1626,9 @@ mod tests {
         assert_eq!(e.line, None);
         assert_eq!(
             e.kind,
-            RowErrorKind::PassedApplicationMissing { application_id: "A-2".into(), full_name: "Ким Олег".into() }
+            RowErrorKind::PassedApplicationMissing {
+                application_id: "A-2".into(), full_name: "Ким Олег".into()
+            }
         );
         assert_eq!(e.to_string(), "passed application missing from the file: A-2 Ким Олег");
     }
@@ -1603,7 +1677,10 @@ mod tests {
             ]
         );
         let msg = err.to_string();
-        assert!(msg.starts_with("fis.csv: nothing imported, 7 problem(s) found:\n- line 3: unknown person Сидоров"), "{msg}");
+        assert!(
+            msg.starts_with("fis.csv: nothing imported, 7 problem(s) found:\n- line 3: unknown person Сидоров"),
+            "{msg}"
+        );
         assert!(msg.contains("A-4 Семёнов Алексей Петрович"), "{msg}");
     }
 
@@ -1625,7 +1702,10 @@ mod tests {
         let err = import(&roster(), &csv(&["Фамилия;Имя;Отчество;Дата выдачи", "Ким;Олег;;31.12.2025"])).unwrap_err();
         assert_eq!(
             err,
-            FisImportError::MissingColumns { file: "fis.csv".into(), missing: vec!["birth_date", "registration_number"] }
+            FisImportError::MissingColumns {
+                file: "fis.csv".into(),
+                missing: vec!["birth_date", "registration_number"]
+            }
         );
         assert_eq!(
             err.to_string(),
@@ -1707,6 +1787,32 @@ mod tests {
     }
 
     #[test]
+    fn mangled_files_give_errors_never_panics() {
+        let r = roster_with_twins();
+        let valid_csv = csv(&[HEADER, IVANOVA, KIM, SEMENOV]);
+        let valid_xlsx = xlsx_text(&[HEADER, IVANOVA, KIM, SEMENOV]);
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300 {
+            let mut bytes = if round % 2 == 0 { valid_csv.clone() } else { valid_xlsx.clone() };
+            for _ in 0..=(next() % 8) {
+                let at = (next() as usize) % bytes.len();
+                match next() % 3 {
+                    0 => bytes[at] = next() as u8,
+                    1 => bytes.truncate(at.max(1)),
+                    _ => bytes.insert(at, [b'"', b';', b'\n', b',', 0xD0][(next() % 5) as usize]),
+                }
+            }
+            let _ = import_fis(&r, "fis", &bytes);
+        }
+    }
+
+    #[test]
     fn every_row_error_kind_has_its_stable_code() {
         let person = FisPerson {
             surname: "Ким".into(),
@@ -1727,7 +1833,10 @@ mod tests {
                 },
                 "person_mismatch",
             ),
-            (RowErrorKind::NotPassed { application_id: "x".into(), full_name: "y".into(), outcome: Outcome::Failed }, "not_passed"),
+            (
+                RowErrorKind::NotPassed { application_id: "x".into(), full_name: "y".into(), outcome: Outcome::Failed },
+                "not_passed",
+            ),
             (
                 RowErrorKind::DuplicateRegistrationNumber { registration_number: "1".into(), first_line: 2 },
                 "duplicate_registration_number",
@@ -1737,7 +1846,10 @@ mod tests {
                 "duplicate_application",
             ),
             (RowErrorKind::MissingField { field: "name", column: "Имя".into() }, "missing_field"),
-            (RowErrorKind::MalformedDate { field: "issue_date", column: "d".into(), value: "v".into() }, "malformed_date"),
+            (
+                RowErrorKind::MalformedDate { field: "issue_date", column: "d".into(), value: "v".into() },
+                "malformed_date",
+            ),
             (
                 RowErrorKind::MalformedRegistrationNumber { value: "v".into(), reason: "r" },
                 "malformed_registration_number",
@@ -1759,7 +1871,9 @@ mod tests {
         assert_eq!(d("31.12.2025"), Some("2025-12-31".into()));
         assert_eq!(d("1.2.2025"), Some("2025-02-01".into()));
         assert_eq!(d("2025-12-31"), Some("2025-12-31".into()));
-        for bad in ["31/12/2025", "31.12.25", "2025-12-31T00:00", "+2025-01-01", "31.12.2025.", "", "29.02.2025", "2025-1-"] {
+        for bad in
+            ["31/12/2025", "31.12.25", "2025-12-31T00:00", "+2025-01-01", "31.12.2025.", "", "29.02.2025", "2025-1-"]
+        {
             assert_eq!(d(bad), None, "{bad}");
         }
     }

@@ -16,12 +16,11 @@ use crate::raster;
 /// The pose that puts the template's symbol corners onto the corners found on the page.
 pub fn pose_from_code(code: &FoundCode, template: &Template) -> Option<SheetPose> {
     let r = template.code.symbol_rect();
-    let sheet = [
-        (r.x as f64, r.y as f64),
-        (r.right() as f64, r.y as f64),
-        (r.right() as f64, r.bottom() as f64),
-        (r.x as f64, r.bottom() as f64),
-    ];
+    // rqrr's corners run from grid point 0 to modules + 1 (see `DecodedCode::corners`).
+    let modules = code.modules.max(21) as f64;
+    let far = r.w as f64 * (modules + 1.0) / modules;
+    let (x, y) = (r.x as f64, r.y as f64);
+    let sheet = [(x, y), (x + far, y), (x + far, y + far), (x, y + far)];
     let pairs: Vec<_> = sheet.into_iter().zip(code.corners).collect();
     SheetPose::fit(&pairs)
 }

@@ -22,8 +22,12 @@ use crate::raster;
 pub struct DecodedCode {
     pub text: String,
     /// Corners in pixel coordinates, in the symbol's own order (top-left, top-right, bottom-right,
-    /// bottom-left as printed), so the page's rotation can be read from them.
+    /// bottom-left as printed), so the page's rotation can be read from them. rqrr's corners are module
+    /// grid points (0, 0) to (modules + 1, modules + 1): the top-left corner of the symbol, and one
+    /// module beyond its right and bottom edges.
     pub corners: [(i32, i32); 4],
+    /// Modules across the symbol (21 for version 1, +4 per version).
+    pub modules: usize,
 }
 
 /// Every QR symbol rqrr can decode in the image.
@@ -46,7 +50,8 @@ fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode>
         .into_iter()
         .filter_map(|grid| {
             let corners = grid.bounds.map(|p| (p.x, p.y));
-            grid.decode().ok().map(|(_, text)| DecodedCode { text, corners })
+            let modules = grid.grid.size();
+            grid.decode().ok().map(|(_, text)| DecodedCode { text, corners, modules })
         })
         .collect()
 }
@@ -89,8 +94,9 @@ pub enum ZoneVariant {
 pub struct FoundCode {
     pub text: String,
     /// Symbol corners in page pixels, in symbol order (top-left, top-right, bottom-right, bottom-left
-    /// as printed).
+    /// as printed); rqrr's grid points, see [`DecodedCode::corners`].
     pub corners: [(f64, f64); 4],
+    pub modules: usize,
     pub strategy: QrStrategy,
 }
 
@@ -144,7 +150,7 @@ impl Search {
         self.attempts += 1;
         let mut ours = None;
         for code in decode() {
-            let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, strategy };
+            let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, modules: code.modules, strategy };
             if CertificatePayload::parse(&found.text).is_ok() {
                 ours = Some(found);
                 break;

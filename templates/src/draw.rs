@@ -3,7 +3,7 @@
 //! calibration sheet both draw through it, so they place things identically.
 
 use printpdf::{
-    Color, FontId, Line, LinePoint, Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
+    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
     Point as PdfPoint, Pt, Rect as PdfRect, Rgb, TextItem,
 };
 
@@ -98,9 +98,10 @@ impl Canvas {
     pub fn fill_rect(&mut self, r: Rect) {
         let ll = self.point(r.x, r.bottom());
         let s = self.offset.scale;
-        self.ops.push(Op::DrawRectangle {
-            rectangle: PdfRect::from_xywh(ll.x, ll.y, Pt::from(Mm(r.w * s)), Pt::from(Mm(r.h * s))),
-        });
+        // A rectangle without a paint mode is emitted as a path that paints nothing.
+        let mut rectangle = PdfRect::from_xywh(ll.x, ll.y, Pt::from(Mm(r.w * s)), Pt::from(Mm(r.h * s)));
+        rectangle.mode = Some(PaintMode::Fill);
+        self.ops.push(Op::DrawRectangle { rectangle });
     }
 
     pub fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, thickness_pt: f32) {

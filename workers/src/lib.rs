@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - [`settings`]: the one typed `Settings`, layered defaults → optional file → `CERTSCAN_*` variables.
+//! - [`local`]: the command line's embedded store (the FIS FRDO import of each exam, as JSON).
 
+pub mod local;
 pub mod settings;
 
 pub use settings::{Settings, SettingsError};

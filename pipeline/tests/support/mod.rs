@@ -54,6 +54,21 @@ pub fn printed_page(i: usize, dpi: f32) -> RgbImage {
     };
     let mut page = engine().render_page(&pdf, 0, dpi).unwrap();
     let px = dpi / 25.4;
+    // The code exactly where the renderer puts it (drawn here too, so these tests do not depend on how
+    // the PDF paints it).
+    let code = qrcode::QrCode::with_error_correction_level(certificate(i).payload().encode().as_bytes(), qrcode::EcLevel::Q).unwrap();
+    let n = code.width();
+    let spec = &template().code;
+    let module = spec.size_mm / n as f32;
+    let colors = code.to_colors();
+    for row in 0..n {
+        for col in 0..n {
+            if colors[row * n + col] == qrcode::Color::Dark {
+                let (x, y) = (spec.x_mm + col as f32 * module, spec.y_mm + row as f32 * module);
+                fill_rect(&mut page, x * px, y * px, (x + module) * px, (y + module) * px, Rgb([0, 0, 0]));
+            }
+        }
+    }
     // The frame: a 1.2 mm line inside the 10 mm margin.
     let (w, h) = (page.width() as f32, page.height() as f32);
     fill_rect(&mut page, 10.0 * px, 10.0 * px, w - 10.0 * px, 11.2 * px, Rgb([40, 40, 40]));
@@ -219,7 +234,7 @@ pub fn scanner_pdf(pages: &[Vec<u8>], dims: &[(u32, u32)]) -> Vec<u8> {
     let n = pages.len();
     // Objects: 1 catalog, 2 pages, then per page: page, content, image.
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 3 + i * 3)).collect();
-    let mut obj = |out: &mut Vec<u8>, offsets: &mut Vec<usize>, body: &[u8]| {
+    let obj = |out: &mut Vec<u8>, offsets: &mut Vec<usize>, body: &[u8]| {
         offsets.push(out.len());
         out.extend_from_slice(body);
     };

@@ -1,0 +1,148 @@
+//! Reading synthetic scans end to end: code, orientation, skew and blank number on pages turned,
+//! skewed, stamped and compressed, from PDF, TIFF and single images.
+
+mod support;
+
+use certscan_pipeline::page::{read_page, PageOptions, Straightening};
+use certscan_pipeline::TesseractOcr;
+
+use support::*;
+
+fn ocr() -> TesseractOcr {
+    TesseractOcr::new(None, "eng").expect("Tesseract with English data is installed")
+}
+
+#[test]
+#[ignore = "a report, not a check: run with --ignored --nocapture"]
+fn report_on_synthetic_scans() {
+    let ocr = ocr();
+    let dpi = 300.0;
+    let cases: Vec<(&str, Scan)> = vec![
+        ("clean", Scan::default()),
+        ("rot90", Scan { orientation: 90, ..Scan::default() }),
+        ("rot180", Scan { orientation: 180, ..Scan::default() }),
+        ("rot270", Scan { orientation: 270, ..Scan::default() }),
+        ("skew+5", Scan { skew_deg: 5.0, ..Scan::default() }),
+        ("skew-4 rot180 shift", Scan { orientation: 180, skew_deg: -4.0, shift_mm: (3.0, -2.0), ..Scan::default() }),
+        ("jpeg noisy stamp", Scan { noise: 25, jpeg_quality: Some(40), stamp_at: Some((170.0, 200.0)), paper: 230, skew_deg: 2.0, ..Scan::default() }),
+        ("stamp over number", Scan { stamp_at: Some((160.0, 25.0)), orientation: 90, skew_deg: -1.5, ..Scan::default() }),
+    ];
+    for (i, (name, s)) in cases.iter().enumerate() {
+        let page = scan(&printed_page(i, dpi), dpi, s);
+        let t = std::time::Instant::now();
+        let r = read_page(&page, dpi, template(), &ocr, &PageOptions::default()).unwrap();
+        let ok_code = r.code.as_ref().is_some_and(|c| c.payload.as_ref().ok() == Some(&certificate(i).payload()));
+        println!(
+            "{name:24} code={ok_code} strat={:?} orient={} skew={:.2} number={:?} want={} reg={:?} {:?} {:.0}ms {:?}",
+            r.code.as_ref().map(|c| c.strategy),
+            r.orientation_deg,
+            r.skew_deg,
+            r.blank_number.as_ref().map(|b| (&b.text, b.confidence)),
+            blank_number(i),
+            r.registration_number_ocr,
+            r.straightening,
+            t.elapsed().as_secs_f32() * 1000.0,
+            r.timings,
+        );
+    }
+}
+
+/// Reads one synthetic scan of certificate `i` and checks code, orientation, skew and blank number.
+fn assert_read(i: usize, s: Scan) -> certscan_pipeline::PageReading {
+    let dpi = 300.0;
+    let page = scan(&printed_page(i, dpi), dpi, &s);
+    let r = read_page(&page, dpi, template(), &ocr(), &PageOptions::default()).unwrap();
+    let code = r.code.as_ref().expect("a code is found");
+    assert_eq!(code.payload.as_ref().ok(), Some(&certificate(i).payload()), "{r:?}");
+    assert_eq!(r.straightening, Straightening::FromCode);
+    assert_eq!(r.orientation_deg, s.orientation, "{r:?}");
+    assert!((r.skew_deg - s.skew_deg).abs() < 0.3, "skew {} vs {}", r.skew_deg, s.skew_deg);
+    assert!((r.dpi - dpi).abs() < 6.0, "dpi {}", r.dpi);
+    let number = r.blank_number.as_ref().expect("the blank number is read");
+    assert_eq!(number.text, blank_number(i));
+    assert!(number.confidence > 0.5, "{number:?}");
+    assert!(!r.blank_page);
+    r
+}
+
+#[test]
+fn an_upright_clean_page_is_read_with_its_code_and_blank_number() {
+    assert_read(0, Scan::default());
+}
+
+#[test]
+fn a_page_rotated_90_degrees_is_read() {
+    assert_read(1, Scan { orientation: 90, ..Scan::default() });
+}
+
+#[test]
+fn a_page_rotated_180_degrees_is_read() {
+    assert_read(2, Scan { orientation: 180, skew_deg: 1.0, ..Scan::default() });
+}
+
+#[test]
+fn a_page_rotated_270_degrees_is_read() {
+    assert_read(3, Scan { orientation: 270, ..Scan::default() });
+}
+
+#[test]
+fn a_page_skewed_by_5_degrees_either_way_and_shifted_is_read() {
+    assert_read(4, Scan { skew_deg: 5.0, shift_mm: (3.0, -2.5), ..Scan::default() });
+    assert_read(5, Scan { skew_deg: -5.0, orientation: 90, shift_mm: (-2.0, 3.0), ..Scan::default() });
+}
+
+#[test]
+fn a_noisy_jpeg_on_grey_paper_with_a_stamp_over_the_code_is_read() {
+    let r = assert_read(
+        6,
+        Scan { noise: 25, jpeg_quality: Some(40), stamp_at: Some((170.0, 200.0)), paper: 230, skew_deg: 2.0, ..Scan::default() },
+    );
+    assert!(r.timings.code_attempts >= 1);
+}
+
+#[test]
+fn a_stamp_over_the_blank_number_does_not_hide_it() {
+    assert_read(7, Scan { stamp_at: Some((165.0, 28.0)), orientation: 180, skew_deg: -1.5, ..Scan::default() });
+}
+
+/// Paints over the code so only the page itself can say which way is up.
+fn without_code(mut printed: image::RgbImage, dpi: f32) -> image::RgbImage {
+    let px = dpi / 25.4;
+    let c = &template().code;
+    for y in ((c.y_mm - 1.0) * px) as u32..((c.y_mm + c.size_mm + 1.0) * px) as u32 {
+        for x in ((c.x_mm - 1.0) * px) as u32..((c.x_mm + c.size_mm + 1.0) * px) as u32 {
+            if (x / 7 + y / 5) % 3 != 0 {
+                printed.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+    }
+    printed
+}
+
+#[test]
+fn a_page_whose_code_is_destroyed_is_straightened_from_the_page_itself_in_every_orientation() {
+    let dpi = 300.0;
+    let ocr = ocr();
+    for (k, orientation) in [0u32, 90, 180, 270].into_iter().enumerate() {
+        let i = 10 + k;
+        let skew = [1.5f32, -2.0, 3.0, 0.0][k];
+        let page = scan(&without_code(printed_page(i, dpi), dpi), dpi, &Scan { orientation, skew_deg: skew, ..Scan::default() });
+        let r = read_page(&page, dpi, template(), &ocr, &PageOptions::default()).unwrap();
+        assert!(r.code.as_ref().is_none_or(|c| c.payload.is_err()), "{r:?}");
+        assert_eq!(r.straightening, Straightening::FromPage { confirmed: true }, "{r:?}");
+        assert_eq!(r.orientation_deg, orientation, "{r:?}");
+        assert!((r.skew_deg - skew).abs() < 0.5, "skew {} vs {skew}", r.skew_deg);
+        assert_eq!(r.blank_number.as_ref().map(|b| b.text.as_str()), Some(blank_number(i).as_str()));
+        assert_eq!(r.registration_number_ocr.as_deref(), Some(certificate(i).registration_number.as_str()), "{r:?}");
+    }
+}
+
+#[test]
+fn an_empty_sheet_is_a_blank_page() {
+    let dpi = 200.0;
+    let empty = image::RgbImage::from_pixel(1654, 2339, image::Rgb([250, 250, 250]));
+    let page = scan(&empty, dpi, &Scan { noise: 10, skew_deg: 1.0, ..Scan::default() });
+    let r = read_page(&page, dpi, template(), &ocr(), &PageOptions::default()).unwrap();
+    assert!(r.blank_page, "{r:?}");
+    assert!(r.code.is_none() && r.blank_number.is_none());
+}
