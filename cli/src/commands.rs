@@ -3,13 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use certscan_calibration::{render_sheet, PrinterProfile};
 use certscan_domain::{import_fis, Roster};
 use certscan_fixtures::{Level, ScanFormat, SimulateOptions};
-use certscan_pipeline::PdfEngine;
+use certscan_domain::FisRecord;
+use certscan_pipeline::matching::{decide, Decision, PageEvidence};
+use certscan_pipeline::report::{PageReport, Report, Summary};
+use certscan_pipeline::source::detect_format;
+use certscan_pipeline::{read_file_with, PageImage, PageSource, PdfEngine, ScanFormat as SourceFormat, ScanOptions, TesseractOcr};
 use certscan_templates::{render_certificates, Template};
 use certscan_workers::settings::{LogFormat, Settings};
 
@@ -77,6 +81,21 @@ pub struct SimulateArgs {
     truth: PathBuf,
     #[arg(long, default_value = "pdf")]
     format: ScanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// The scan file: PDF, multi-page TIFF, JPEG or PNG.
+    scan: PathBuf,
+    /// The exam roster JSON.
+    #[arg(long)]
+    exam: PathBuf,
+    /// Output folder: report.json, attachments/, review/.
+    #[arg(long)]
+    out: PathBuf,
+    /// The FIS FRDO file. Default: the import `certscan generate` stored for this exam.
+    #[arg(long)]
+    fis: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +220,151 @@ pub fn simulate(settings: &Settings, args: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
+pub fn process(settings: &Settings, args: &ProcessArgs) -> Result<()> {
+    let roster = load_roster(&args.exam)?;
+    let records = match &args.fis {
+        Some(path) => import_fis(&roster, &path.display().to_string(), &read(path)?)?.records,
+        None => certscan_workers::local::load_fis_import(&settings.data_dir, &roster.exam_id)?
+            .with_context(|| {
+                format!(
+                    "no FIS FRDO numbers are known for exam {}: pass --fis FILE, or run `certscan generate` for it first",
+                    roster.exam_id
+                )
+            })?
+            .records,
+    };
+    let scan = read(&args.scan)?;
+    let report = process_scan(settings, &roster, &records, &args.scan.display().to_string(), &scan, &args.out)?;
+    print_summary(&report, &args.out);
+    Ok(())
+}
+
+/// Recognises a scan, decides every page, writes the per-page PDFs and `report.json` into `out`.
+fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], scan_name: &str, scan: &[u8], out: &Path) -> Result<Report> {
+    let started = Instant::now();
+    let format = detect_format(scan)
+        .with_context(|| format!("{scan_name}: not a scan file (expected PDF, TIFF, JPEG or PNG)"))?;
+    let engine = engine(settings)?;
+    let template = load_template(settings)?;
+    let ocr = TesseractOcr::new(None, "eng").context("starting Tesseract (is tesseract-ocr-eng installed?)")?;
+    let options = ScanOptions::default();
+    let total = PageSource::open(scan, Some(engine), options.source)
+        .with_context(|| format!("{scan_name}: cannot read the scan"))?
+        .page_count();
+    let progress = match total {
+        Some(n) => indicatif::ProgressBar::new(n as u64),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} pages [{bar:30}] {per_sec} {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut readings = Vec::new();
+    read_file_with(scan, Some(engine), &template, &ocr, &options, |reading| {
+        progress.inc(1);
+        readings.push(reading);
+    })
+    .with_context(|| format!("{scan_name}: cannot read the scan"))?;
+    progress.finish_and_clear();
+
+    let evidence: Vec<PageEvidence> = readings.iter().map(PageEvidence::from_reading).collect();
+    let decisions = decide(roster, records, &evidence);
+
+    // Which pages get a file of their own, and under which name.
+    let mut exports: Vec<(usize, String)> = Vec::new();
+    for (page, decision) in &decisions {
+        let name = match decision {
+            Decision::Attached { application_id, .. } => format!("attachments/{application_id}.pdf"),
+            Decision::Review { .. } => format!("review/page-{page:04}.pdf"),
+            Decision::Ignored | Decision::Duplicate { .. } => continue,
+        };
+        exports.push((*page, name));
+    }
+    let upright = |page: usize| {
+        let turn = readings.iter().find(|r| r.page == page).map_or(0, |r| r.orientation_deg);
+        (360 - turn % 360) % 360
+    };
+    let files: Vec<Vec<u8>> = match format {
+        SourceFormat::Pdf => engine
+            .split_pages(scan, &exports.iter().map(|(p, _)| (p - 1, upright(*p))).collect::<Vec<_>>())
+            .with_context(|| format!("{scan_name}: cannot copy pages out"))?,
+        _ => image_pages_as_pdfs(scan, engine, &options, &exports, upright)?,
+    };
+    std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
+    for ((_, name), bytes) in exports.iter().zip(&files) {
+        write_atomically(&out.join(name), bytes)?;
+    }
+
+    let pages: Vec<PageReport> = decisions
+        .iter()
+        .map(|(page, decision)| {
+            let reading = readings.iter().find(|r| r.page == *page).expect("every decision has its reading");
+            let file = exports.iter().find(|(p, _)| p == page).map(|(_, name)| name.clone());
+            PageReport::new(reading, decision, file)
+        })
+        .collect();
+    let summary = Summary::of(&pages, started.elapsed().as_secs_f64());
+    let report = Report { exam_id: roster.exam_id.clone(), pages, summary };
+    write_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    Ok(report)
+}
+
+/// For image scans (TIFF, JPEG, PNG): each exported page re-encoded once as JPEG (quality 90) in a PDF.
+fn image_pages_as_pdfs(
+    scan: &[u8],
+    engine: &PdfEngine,
+    options: &ScanOptions,
+    exports: &[(usize, String)],
+    upright: impl Fn(usize) -> u32,
+) -> Result<Vec<Vec<u8>>> {
+    let mut source = PageSource::open(scan, Some(engine), options.source)?;
+    let mut by_page = std::collections::BTreeMap::new();
+    while let Some(encoded) = source.next_encoded() {
+        let page = encoded.page;
+        if !exports.iter().any(|(p, _)| *p == page) {
+            continue;
+        }
+        let pdf = match encoded.decode() {
+            PageImage::Decoded(d) => {
+                let mut jpeg = Vec::new();
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+                    .encode_image(&d.image)
+                    .with_context(|| format!("page {page}: cannot encode"))?;
+                let page_pdf = certscan_pipeline::export::JpegPage {
+                    jpeg,
+                    width: d.image.width(),
+                    height: d.image.height(),
+                    dpi: d.dpi,
+                    grayscale: false,
+                    rotate: upright(page),
+                };
+                certscan_pipeline::export::jpeg_pages_pdf(vec![page_pdf], "certscan").map_err(anyhow::Error::msg)?
+            }
+            // An undecodable page still gets a (blank) placeholder so the review item has a file.
+            PageImage::Unreadable { .. } => Vec::new(),
+        };
+        by_page.insert(page, pdf);
+    }
+    Ok(exports.iter().map(|(p, _)| by_page.remove(p).unwrap_or_default()).collect())
+}
+
+fn print_summary(report: &Report, out: &Path) {
+    let s = &report.summary;
+    println!(
+        "exam {}: {} page(s) in {:.1} s — attached {}, review {}, ignored {}, duplicate {}",
+        report.exam_id, s.pages, s.seconds, s.attached, s.review, s.ignored, s.duplicate
+    );
+    if s.review > 0 {
+        println!("{:>5}  {:<24} detail", "page", "review reason");
+        for p in report.pages.iter().filter(|p| p.outcome == "review") {
+            println!("{:>5}  {:<24} {}", p.page, p.reason.as_deref().unwrap_or(""), p.detail.as_deref().unwrap_or(""));
+        }
+    }
+    println!("report → {}", out.join("report.json").display());
+}
+
 pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
     let dir = &args.out;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -235,6 +399,54 @@ pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     println!("  scan truth      {}", truth_path.display());
-    println!("Print certificates.pdf on blanks (see `certscan calibrate`); recognition of scan.pdf comes with `certscan process`.");
+
+    let records = import_fis(&roster, "fis-frdo.csv", &fis)?.records;
+    let processed = dir.join("processed");
+    let report = process_scan(settings, &roster, &records, &scan_path.display().to_string(), &scan.bytes, &processed)?;
+    println!();
+    println!("{:<10} {:<36} {:<16} {:<11} {:>4}  status", "application", "candidate", "registration", "blank", "page");
+    for app in roster.passed() {
+        let page = report.pages.iter().find(|p| p.outcome == "attached" && p.application_id.as_deref() == Some(&app.application_id));
+        let reg = records.iter().find(|r| r.application_id == app.application_id).map_or("", |r| r.registration_number.as_str());
+        match page {
+            Some(p) => println!(
+                "{:<10} {:<36} {:<16} {:<11} {:>4}  attached",
+                app.application_id,
+                app.full_name(),
+                reg,
+                p.blank_number.as_deref().unwrap_or(""),
+                p.page
+            ),
+            None => println!("{:<10} {:<36} {:<16} {:<11} {:>4}  waiting (see review)", app.application_id, app.full_name(), reg, "", "-"),
+        }
+    }
+    println!();
+    print_summary(&report, &processed);
+    let truth_errors = check_against_truth(&report, &scan.truth);
+    if truth_errors.is_empty() {
+        println!("checked against the simulator's truth: no page attached wrongly");
+    } else {
+        for e in &truth_errors {
+            println!("TRUTH MISMATCH: {e}");
+        }
+        bail!("{} page(s) disagree with the simulator's truth", truth_errors.len());
+    }
     Ok(())
+}
+
+/// Pages the report attached or marked duplicate differently from what the simulator printed on them.
+fn check_against_truth(report: &Report, truth: &certscan_fixtures::Truth) -> Vec<String> {
+    let mut errors = Vec::new();
+    for page in &report.pages {
+        let Some(t) = truth.pages.iter().find(|t| t.page == page.page) else { continue };
+        if page.outcome == "attached" || page.outcome == "duplicate" {
+            if page.application_id != t.application_id || page.blank_number != t.blank_number {
+                errors.push(format!(
+                    "page {}: {} to {:?} on blank {:?}, but it is {:?} on blank {:?}",
+                    page.page, page.outcome, page.application_id, page.blank_number, t.application_id, t.blank_number
+                ));
+            }
+        }
+    }
+    errors
 }

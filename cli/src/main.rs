@@ -22,6 +22,8 @@ enum Command {
     Calibrate(commands::CalibrateArgs),
     /// Simulate printing onto blanks and scanning the stack (for tests, benchmarks and demos).
     Simulate(commands::SimulateArgs),
+    /// Recognise a scan file and attach every page it can place with certainty.
+    Process(commands::ProcessArgs),
     /// Run the round trip on a generated sample exam.
     Demo(commands::DemoArgs),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate(&settings, &args),
         Command::Calibrate(args) => commands::calibrate(&settings, &args),
         Command::Simulate(args) => commands::simulate(&settings, &args),
+        Command::Process(args) => commands::process(&settings, &args),
         Command::Demo(args) => commands::demo(&settings, &args),
     };
     match result {

@@ -13,8 +13,11 @@
 //! - [`page`]: one page, start to finish → [`PageReading`].
 //! - [`scan`]: a whole file, pages in parallel with bounded memory.
 //! - [`raster`]: pixel helpers the stages share.
+//! - [`export`]: one-page PDFs of scanned pages; JPEG pages → PDF.
+//! - [`report`]: `report.json`, the contract shape.
 //! - [`matching`]: evidence of every page → attached, duplicate, ignored or review with a reason.
 
+pub mod export;
 pub mod locate;
 pub mod matching;
 pub mod ocr;
@@ -23,6 +26,7 @@ pub mod page;
 pub mod pdf;
 pub mod qr;
 pub mod raster;
+pub mod report;
 pub mod scan;
 pub mod source;
 

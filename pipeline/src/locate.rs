@@ -8,6 +8,9 @@ use image::{GrayImage, Luma, RgbImage};
 
 use certscan_templates::Rect;
 
+/// A point on the sheet (mm) and where it was seen on the page (px).
+pub type PointPair = ((f64, f64), (f64, f64));
+
 /// A similarity transform from sheet millimetres (origin top-left of the upright sheet, y down) to page
 /// pixels: `page = t + s·R(θ)·mm`. θ is clockwise on the page (pixel y points down).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +39,7 @@ impl SheetPose {
 
     /// Least-squares similarity from point pairs (sheet mm → page px); None for fewer than 2 distinct
     /// points.
-    pub fn fit(pairs: &[((f64, f64), (f64, f64))]) -> Option<SheetPose> {
+    pub fn fit(pairs: &[PointPair]) -> Option<SheetPose> {
         let n = pairs.len() as f64;
         if pairs.len() < 2 {
             return None;

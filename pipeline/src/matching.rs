@@ -25,6 +25,19 @@ pub struct PageEvidence {
     pub blank_number: Option<(String, f32)>,
 }
 
+impl PageEvidence {
+    /// The evidence recognition produced for a page.
+    pub fn from_reading(reading: &crate::page::PageReading) -> PageEvidence {
+        PageEvidence {
+            page: reading.page,
+            unreadable: reading.unreadable.clone(),
+            blank: reading.blank_page,
+            code: reading.code.as_ref().map(|c| c.payload.clone()),
+            blank_number: reading.blank_number.as_ref().map(|b| (b.text.clone(), b.confidence)),
+        }
+    }
+}
+
 /// Why a page waits for a person. The codes are stable: the portal and staff tools rely on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -61,22 +61,37 @@ impl TesseractOcr {
         Ok(ocr)
     }
 
-    fn with_engine<T>(&self, f: impl FnOnce(&mut leptess::LepTess) -> Result<T, OcrError>) -> Result<T, OcrError> {
+    fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T, OcrError>) -> Result<T, OcrError> {
         thread_local! {
             // Engines are expensive to start (~50 ms) and not Sync: one per thread and configuration.
-            static ENGINES: RefCell<HashMap<(Option<String>, String), leptess::LepTess>> = RefCell::new(HashMap::new());
+            static ENGINES: RefCell<HashMap<(Option<String>, String), Engine>> = RefCell::new(HashMap::new());
         }
         ENGINES.with(|engines| {
             let mut engines = engines.borrow_mut();
             let key = (self.data_path.clone(), self.language.clone());
             if !engines.contains_key(&key) {
-                let engine = leptess::LepTess::new(self.data_path.as_deref(), &self.language)
+                let mut tess = leptess::LepTess::new(self.data_path.as_deref(), &self.language)
                     .map_err(|e| OcrError::Init { language: self.language.clone(), reason: e.to_string() })?;
-                engines.insert(key.clone(), engine);
+                // One line of text (PSM 7); never retry the line as white-on-black (halves the time).
+                for (name, value) in
+                    [(leptess::Variable::TesseditPagesegMode, "7"), (leptess::Variable::TesseditDoInvert, "0")]
+                {
+                    tess.set_variable(name, value).map_err(|_| OcrError::Init {
+                        language: self.language.clone(),
+                        reason: format!("cannot set {value:?}"),
+                    })?;
+                }
+                engines.insert(key.clone(), Engine { tess, charset: None });
             }
             f(engines.get_mut(&key).expect("inserted above"))
         })
     }
+}
+
+/// One thread's Tesseract and the whitelist it was last given (setting it costs a little each time).
+struct Engine {
+    tess: leptess::LepTess,
+    charset: Option<String>,
 }
 
 impl Ocr for TesseractOcr {
@@ -86,15 +101,18 @@ impl Ocr for TesseractOcr {
         write!(pnm, "P5\n{} {}\n255\n", image.width(), image.height()).expect("writing to a Vec");
         pnm.extend_from_slice(image.as_raw());
         self.with_engine(|engine| {
-            let var = |e: &mut leptess::LepTess, name, value: &str| {
-                e.set_variable(name, value).map_err(|_| OcrError::Engine(format!("cannot set {value:?}")))
-            };
-            var(engine, leptess::Variable::TesseditPagesegMode, "7")?;
-            var(engine, leptess::Variable::TesseditCharWhitelist, charset)?;
-            engine.set_image_from_mem(&pnm).map_err(|e| OcrError::Engine(e.to_string()))?;
-            engine.set_source_resolution(300);
-            let text = engine.get_utf8_text().map_err(|e| OcrError::Engine(e.to_string()))?;
-            let confidence = engine.mean_text_conf().clamp(0, 100) as f32 / 100.0;
+            if engine.charset.as_deref() != Some(charset) {
+                engine
+                    .tess
+                    .set_variable(leptess::Variable::TesseditCharWhitelist, charset)
+                    .map_err(|_| OcrError::Engine(format!("cannot set the whitelist {charset:?}")))?;
+                engine.charset = Some(charset.to_owned());
+            }
+            let tess = &mut engine.tess;
+            tess.set_image_from_mem(&pnm).map_err(|e| OcrError::Engine(e.to_string()))?;
+            tess.set_source_resolution((OCR_PX_PER_MM * 25.4).round() as i32);
+            let text = tess.get_utf8_text().map_err(|e| OcrError::Engine(e.to_string()))?;
+            let confidence = tess.mean_text_conf().clamp(0, 100) as f32 / 100.0;
             Ok(OcrLine { text, confidence })
         })
     }

@@ -11,7 +11,7 @@ use pdfium_render::prelude::*;
 
 /// A handle on the process's PDFium.
 pub struct PdfEngine {
-    pdfium: Pdfium,
+    pub(crate) pdfium: Pdfium,
     library: PathBuf,
 }
 
@@ -64,7 +64,7 @@ impl PdfEngine {
     }
 
     /// Runs `f` on the open document, under the global lock.
-    fn with_document<T>(&self, bytes: &[u8], f: impl FnOnce(&PdfDocument<'_>) -> Result<T, PdfError>) -> Result<T, PdfError> {
+    pub(crate) fn with_document<T>(&self, bytes: &[u8], f: impl FnOnce(&PdfDocument<'_>) -> Result<T, PdfError>) -> Result<T, PdfError> {
         let _guard = DOCUMENT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let document = self.pdfium.load_pdf_from_byte_slice(bytes, None).map_err(classify)?;
         f(&document)

@@ -252,7 +252,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         if factor <= 1.05 {
             continue;
         }
-        let img = raster::downscale(gray, factor as f32);
+        let img = raster::rescale(gray, factor as f32);
         let f = gray.width() as f64 / img.width() as f64;
         if let Some(found) = search.attempt(QrStrategy::PagePyramid { dpi: target }, || decode_all(&img), scaled(f)) {
             return Some(found);

@@ -3,6 +3,7 @@
 //! ink statistics. Pure functions on `image` buffers; talks to nothing.
 
 use image::{GrayImage, Luma, RgbImage};
+use rayon::prelude::*;
 
 /// Luminance (ITU-R 601 weights), the usual grey.
 pub fn luminance(rgb: &RgbImage) -> GrayImage {
@@ -15,8 +16,8 @@ pub fn ink_channel(rgb: &RgbImage) -> GrayImage {
     map_pixels(rgb, |[r, g, b]| r.max(g).max(b))
 }
 
-fn map_pixels(rgb: &RgbImage, f: impl Fn([u8; 3]) -> u8) -> GrayImage {
-    let data: Vec<u8> = rgb.as_raw().chunks_exact(3).map(|p| f([p[0], p[1], p[2]])).collect();
+fn map_pixels(rgb: &RgbImage, f: impl Fn([u8; 3]) -> u8 + Sync) -> GrayImage {
+    let data: Vec<u8> = rgb.as_raw().par_chunks_exact(3).map(|p| f([p[0], p[1], p[2]])).collect();
     GrayImage::from_raw(rgb.width(), rgb.height(), data).expect("same dimensions")
 }
 
@@ -35,14 +36,42 @@ pub fn has_colour(rgb: &RgbImage) -> bool {
     coloured * 1000 > sampled
 }
 
-/// Downscales by `factor` (≥ 1) averaging whole source blocks: fast, and it smooths scanner noise.
+/// Downscales by about `factor` (≥ 1): by the nearest whole factor, averaging each block (fast, and it
+/// smooths scanner noise). Use the returned image's size for the exact ratio.
 pub fn downscale(gray: &GrayImage, factor: f32) -> GrayImage {
-    if factor <= 1.01 {
+    let k = factor.round().max(1.0) as usize;
+    if k == 1 {
         return gray.clone();
     }
-    let w = ((gray.width() as f32 / factor).round() as u32).max(1);
-    let h = ((gray.height() as f32 / factor).round() as u32).max(1);
-    image::imageops::thumbnail(gray, w, h)
+    let (w, h) = (gray.width() as usize / k, gray.height() as usize / k);
+    if w == 0 || h == 0 {
+        return gray.clone();
+    }
+    let src = gray.as_raw();
+    let stride = gray.width() as usize;
+    let mut out = vec![0u8; w * h];
+    let area = (k * k) as u32;
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let mut sums = vec![0u32; w];
+        for line in &src[y * k * stride..][..k * stride].chunks_exact(stride).collect::<Vec<_>>() {
+            for (x, sum) in sums.iter_mut().enumerate() {
+                *sum += line[x * k..x * k + k].iter().map(|&v| v as u32).sum::<u32>();
+            }
+        }
+        for (o, s) in row.iter_mut().zip(sums) {
+            *o = (s / area) as u8;
+        }
+    });
+    GrayImage::from_raw(w as u32, h as u32, out).expect("sized above")
+}
+
+/// Downscales by `factor` as exactly as needed: whole factors by block averaging, others by resampling.
+pub fn rescale(gray: &GrayImage, factor: f32) -> GrayImage {
+    if (factor - factor.round()).abs() < 0.15 {
+        return downscale(gray, factor);
+    }
+    let (w, h) = ((gray.width() as f32 / factor).round() as u32, (gray.height() as f32 / factor).round() as u32);
+    resize(gray, w, h)
 }
 
 /// Resamples to an exact size (bilinear); for upscaling small crops.

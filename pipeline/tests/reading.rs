@@ -146,3 +146,47 @@ fn an_empty_sheet_is_a_blank_page() {
     assert!(r.blank_page, "{r:?}");
     assert!(r.code.is_none() && r.blank_number.is_none());
 }
+
+#[test]
+#[ignore = "a report, not a check: run with --release --ignored --nocapture"]
+fn report_stage_timings() {
+    use certscan_pipeline::{locate, orient, qr, raster};
+    use std::time::Instant;
+    let dpi = 300.0;
+    let page = scan(&printed_page(0, dpi), dpi, &Scan { skew_deg: 1.0, noise: 10, ..Scan::default() });
+    let ocr = ocr();
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..5 {
+            f();
+        }
+        println!("{name:28} {:7.2} ms", t.elapsed().as_secs_f64() * 1000.0 / 5.0);
+    };
+    let gray = raster::luminance(&page);
+    time("luminance", &mut || drop(raster::luminance(&page)));
+    time("has_colour", &mut || drop(raster::has_colour(&page)));
+    time("ink_channel", &mut || drop(raster::ink_channel(&page)));
+    time("ink map 50 dpi", &mut || drop(orient::InkMap::new(&gray, 300.0)));
+    time("downscale to 150 dpi", &mut || drop(raster::downscale(&gray, 2.0)));
+    let small = raster::downscale(&gray, 2.0);
+    time("rqrr at 150 dpi", &mut || drop(qr::decode_all(&small)));
+    time("rqrr at 300 dpi", &mut || drop(qr::decode_all(&gray)));
+    let found = qr::find_code(
+        qr::CodeSearchInput { gray: &gray, ink: None, dpi: 300.0, template: template() },
+        &qr::CodeSearchOptions::default(),
+    );
+    let pose = orient::pose_from_code(found.code.as_ref().unwrap(), template()).unwrap();
+    let zone = &template().recognition.blank_number;
+    time("cut number zone", &mut || drop(locate::cut(&page, &pose, &locate::grow(&zone.rect, 4.0), 10.0)));
+    time("read blank number", &mut || {
+        drop(certscan_pipeline::ocr::read_blank_number(&page, &pose, zone, 4.0, false, &ocr).unwrap())
+    });
+    let crop = raster::luminance(&locate::cut(&page, &pose, &zone.rect, 10.0));
+    time("one tesseract line", &mut || drop(certscan_pipeline::Ocr::read_line(&ocr, &crop, &zone.charset).unwrap()));
+    let map = orient::InkMap::new(&gray, 300.0);
+    time("orientation from page", &mut || {
+        drop(orient::orientation_from_page(&map, page.dimensions(), 300.0, template()))
+    });
+    time("read_page (code found)", &mut || drop(read_page(&page, dpi, template(), &ocr, &PageOptions::default()).unwrap()));
+}

@@ -212,8 +212,8 @@ fn stamp(page: &mut RgbImage, cx: f32, cy: f32, r: f32) {
             let stroke = d < r * 0.6 && ((y as f32 - cy) / (line * 3.0)).rem_euclid(3.0) < 0.6 && ((x as f32 - cx) / line).rem_euclid(7.0) < 4.0;
             if ring || stroke {
                 let p = page.get_pixel_mut(x, y);
-                for k in 0..3 {
-                    p.0[k] = (p.0[k] as f32 * ink[k] / 255.0) as u8;
+                for (channel, ink) in p.0.iter_mut().zip(ink) {
+                    *channel = (*channel as f32 * ink / 255.0) as u8;
                 }
             }
         }
@@ -272,7 +272,7 @@ pub fn scanner_pdf(pages: &[Vec<u8>], dims: &[(u32, u32)]) -> Vec<u8> {
     let xref_at = out.len();
     write!(out, "xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).unwrap();
     for o in &offsets {
-        write!(out, "{o:010} 00000 n \n").unwrap();
+        writeln!(out, "{o:010} 00000 n ").unwrap();
     }
     write!(out, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n", offsets.len() + 1).unwrap();
     out

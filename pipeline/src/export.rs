@@ -1,0 +1,109 @@
+//! Writing pages out: one-page PDFs of scanned pages for attachments and review, and a PDF of JPEG
+//! pages as scanners write them. A PDF page is copied as it came (its scanned image untouched) with its
+//! display rotation set so it shows upright; an image page is embedded as a JPEG at its physical size.
+
+use lopdf::{dictionary, Document, Object, Stream};
+use pdfium_render::prelude::*;
+
+use crate::pdf::{PdfEngine, PdfError};
+
+/// One page's JPEG and what the PDF must say about it.
+#[derive(Debug, Clone)]
+pub struct JpegPage {
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub dpi: f32,
+    pub grayscale: bool,
+    /// Display rotation, degrees clockwise (0, 90, 180, 270), set as /Rotate.
+    pub rotate: u32,
+}
+
+/// A PDF, one JPEG image per page (DCTDecode, never re-encoded); MediaBox = pixels / dpi × 72 points.
+pub fn jpeg_pages_pdf(pages: Vec<JpegPage>, producer: &str) -> Result<Vec<u8>, String> {
+    let mut doc = Document::with_version("1.4");
+    let pages_id = doc.new_object_id();
+    let mut kids = Vec::with_capacity(pages.len());
+    for page in pages {
+        let color_space = if page.grayscale { "DeviceGray" } else { "DeviceRGB" };
+        let image = Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Image",
+                "Width" => page.width as i64,
+                "Height" => page.height as i64,
+                "ColorSpace" => color_space,
+                "BitsPerComponent" => 8,
+                "Filter" => "DCTDecode",
+            },
+            page.jpeg,
+        )
+        .with_compression(false);
+        let image_id = doc.add_object(image);
+        let (w_pt, h_pt) = (points(page.width, page.dpi), points(page.height, page.dpi));
+        let content = format!("q {w_pt} 0 0 {h_pt} 0 0 cm /Im0 Do Q");
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()).with_compression(false));
+        let mut page_dict = dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), Object::Real(w_pt), Object::Real(h_pt)],
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
+            "Contents" => content_id,
+        };
+        if page.rotate % 360 != 0 {
+            page_dict.set("Rotate", (page.rotate % 360) as i64);
+        }
+        kids.push(doc.add_object(page_dict).into());
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(pages_id, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }));
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    let info_id = doc.add_object(dictionary! { "Producer" => Object::string_literal(producer) });
+    doc.trailer.set("Root", catalog_id);
+    doc.trailer.set("Info", info_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Points for a pixel length at a resolution, rounded to 1/1000 pt so files are stable.
+fn points(pixels: u32, dpi: f32) -> f32 {
+    (pixels as f64 / dpi as f64 * 72.0 * 1000.0).round() as f32 / 1000.0
+}
+
+impl PdfEngine {
+    /// Copies each listed page (0-based index, extra clockwise display rotation) of a PDF into its own
+    /// one-page PDF, unchanged but for the rotation, opening the source once.
+    pub fn split_pages(&self, bytes: &[u8], pages: &[(usize, u32)]) -> Result<Vec<Vec<u8>>, PdfError> {
+        self.with_document(bytes, |source| {
+            let count = source.pages().len() as usize;
+            pages
+                .iter()
+                .map(|&(index, rotate)| {
+                    if index >= count {
+                        return Err(PdfError::NoSuchPage { page: index + 1, count });
+                    }
+                    let fail = |e: PdfiumError| PdfError::Page { page: index + 1, reason: e.to_string() };
+                    let mut single = self.pdfium.create_new_pdf().map_err(fail)?;
+                    single.pages_mut().copy_page_from_document(source, index as PdfPageIndex, 0).map_err(fail)?;
+                    if rotate % 360 != 0 {
+                        let mut page = single.pages().get(0).map_err(fail)?;
+                        let current = match page.rotation().map_err(fail)? {
+                            PdfPageRenderRotation::None => 0,
+                            PdfPageRenderRotation::Degrees90 => 90,
+                            PdfPageRenderRotation::Degrees180 => 180,
+                            PdfPageRenderRotation::Degrees270 => 270,
+                        };
+                        page.set_rotation(match (current + rotate) % 360 {
+                            90 => PdfPageRenderRotation::Degrees90,
+                            180 => PdfPageRenderRotation::Degrees180,
+                            270 => PdfPageRenderRotation::Degrees270,
+                            _ => PdfPageRenderRotation::None,
+                        });
+                    }
+                    single.save_to_bytes().map_err(fail)
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! The processing report (`report.json`, and later the API's job result) in the shape `contracts.md`
+//! fixes, with extra fields a reviewer or operator needs (why, how the page was straightened).
+
+use serde::{Deserialize, Serialize};
+
+use crate::matching::Decision;
+use crate::page::{PageReading, Straightening};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub exam_id: String,
+    pub pages: Vec<PageReport>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageReport {
+    /// 1-based, file order.
+    pub page: usize,
+    /// `attached`, `review`, `ignored` or `duplicate`.
+    pub outcome: String,
+    pub application_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blank_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Stable snake_case code for review pages, else null.
+    pub reason: Option<String>,
+    /// One sentence for the reviewer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For a duplicate: the page that was attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<usize>,
+    /// The page's own file, relative to the output folder.
+    pub file: Option<String>,
+    /// How the page was found: quarter turn (clockwise, as scanned), skew and its source.
+    pub orientation_deg: u32,
+    pub skew_deg: f32,
+    pub straightened_from: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub pages: usize,
+    pub attached: usize,
+    pub review: usize,
+    pub ignored: usize,
+    pub duplicate: usize,
+    pub seconds: f64,
+}
+
+impl PageReport {
+    pub fn new(reading: &PageReading, decision: &Decision, file: Option<String>) -> PageReport {
+        let straightened_from = match reading.straightening {
+            Straightening::FromCode => "code",
+            Straightening::FromPage { confirmed: true } => "page_confirmed",
+            Straightening::FromPage { confirmed: false } => "page",
+            Straightening::None => "none",
+        }
+        .to_string();
+        let mut report = PageReport {
+            page: reading.page,
+            outcome: String::new(),
+            application_id: None,
+            registration_number: None,
+            issue_date: None,
+            blank_number: None,
+            confidence: None,
+            reason: None,
+            detail: None,
+            duplicate_of: None,
+            file,
+            orientation_deg: reading.orientation_deg,
+            skew_deg: (reading.skew_deg * 100.0).round() / 100.0,
+            straightened_from,
+        };
+        match decision {
+            Decision::Attached { application_id, registration_number, issue_date, blank_number, confidence } => {
+                report.outcome = "attached".into();
+                report.application_id = Some(application_id.clone());
+                report.registration_number = Some(registration_number.clone());
+                report.issue_date = Some(issue_date.format("%Y-%m-%d").to_string());
+                report.blank_number = Some(blank_number.clone());
+                report.confidence = Some((confidence * 100.0).round() / 100.0);
+            }
+            Decision::Review { reason, application_id, detail } => {
+                report.outcome = "review".into();
+                report.application_id = application_id.clone();
+                report.reason = Some(reason.code().into());
+                report.detail = Some(detail.clone());
+                report.blank_number = reading.blank_number.as_ref().map(|b| b.text.clone());
+            }
+            Decision::Ignored => report.outcome = "ignored".into(),
+            Decision::Duplicate { application_id, of_page, blank_number } => {
+                report.outcome = "duplicate".into();
+                report.application_id = Some(application_id.clone());
+                report.blank_number = Some(blank_number.clone());
+                report.duplicate_of = Some(*of_page);
+            }
+        }
+        report
+    }
+}
+
+impl Summary {
+    pub fn of(pages: &[PageReport], seconds: f64) -> Summary {
+        let count = |o: &str| pages.iter().filter(|p| p.outcome == o).count();
+        Summary {
+            pages: pages.len(),
+            attached: count("attached"),
+            review: count("review"),
+            ignored: count("ignored"),
+            duplicate: count("duplicate"),
+            seconds: (seconds * 100.0).round() / 100.0,
+        }
+    }
+}
