@@ -10,10 +10,11 @@ use certscan_calibration::{render_sheet, PrinterProfile};
 use certscan_domain::{import_fis, Roster};
 use certscan_fixtures::{Level, ScanFormat, SimulateOptions};
 use certscan_domain::FisRecord;
-use certscan_pipeline::matching::{decide, Decision, PageEvidence};
+use certscan_pipeline::matching::Decision;
+use certscan_pipeline::process::process_scan as process_scan_core;
 use certscan_pipeline::report::{PageReport, Report, Summary};
 use certscan_pipeline::source::detect_format;
-use certscan_pipeline::{read_file_with, PageImage, PageSource, PdfEngine, ScanFormat as SourceFormat, ScanOptions, TesseractOcr};
+use certscan_pipeline::{PageImage, PageSource, PdfEngine, ScanFormat as SourceFormat, ScanOptions, TesseractOcr};
 use certscan_templates::{render_certificates, Template};
 use certscan_workers::settings::{LogFormat, Settings};
 
@@ -260,16 +261,10 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let mut readings = Vec::new();
-    read_file_with(scan, Some(engine), &template, &ocr, &options, |reading| {
-        progress.inc(1);
-        readings.push(reading);
-    })
-    .with_context(|| format!("{scan_name}: cannot read the scan"))?;
+    let processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |_| progress.inc(1))
+        .with_context(|| format!("{scan_name}: cannot read the scan"))?;
     progress.finish_and_clear();
-
-    let evidence: Vec<PageEvidence> = readings.iter().map(PageEvidence::from_reading).collect();
-    let decisions = decide(roster, records, &evidence);
+    let (readings, decisions) = (processed.readings, processed.decisions);
 
     // Which pages get a file of their own, and under which name.
     let mut exports: Vec<(usize, String)> = Vec::new();

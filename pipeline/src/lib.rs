@@ -14,6 +14,7 @@
 //! - [`scan`]: a whole file, pages in parallel with bounded memory.
 //! - [`raster`]: pixel helpers the stages share.
 //! - [`export`]: one-page PDFs of scanned pages; JPEG pages → PDF.
+//! - [`process`]: a scan file read and decided, start to finish.
 //! - [`report`]: `report.json`, the contract shape.
 //! - [`matching`]: evidence of every page → attached, duplicate, ignored or review with a reason.
 
@@ -25,6 +26,7 @@ pub mod orient;
 pub mod page;
 pub mod pdf;
 pub mod qr;
+pub mod process;
 pub mod raster;
 pub mod report;
 pub mod scan;

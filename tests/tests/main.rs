@@ -4,3 +4,4 @@ mod support;
 
 mod calibrate;
 mod generate;
+mod recognition;

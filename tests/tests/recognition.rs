@@ -1,0 +1,99 @@
+//! Recognition accuracy over simulated scans from fixed seeds: generate → simulate → process, every
+//! decision compared with the simulator's truth. A wrong attachment (someone else's certificate in a
+//! person's account) fails every level; `clean` and `typical` must attach every certificate; `hard`
+//! at least 98 % with the rest in review; blank, duplicate and other-exam pages are classified right.
+
+use certscan_fixtures::{simulate, Level, PageKind, ScanFormat, SimulateOptions, Truth};
+use certscan_pipeline::matching::{Decision, ReviewReason};
+use certscan_pipeline::process::{process_scan, Processed};
+use certscan_pipeline::{ScanOptions, TesseractOcr};
+use certscan_templates::{reference, render_certificates, PrintOffset};
+
+use crate::support::{engine, sample};
+
+struct Outcome {
+    certificates: usize,
+    attached_right: usize,
+    wrong: Vec<String>,
+    misclassified: Vec<String>,
+}
+
+fn run(level: Level, seed: u64, applications: usize) -> (Truth, Processed) {
+    let (roster, certificates) = sample(seed, applications);
+    let template = reference();
+    let pdf = render_certificates(&template, &certificates, PrintOffset::default()).unwrap();
+    let options = SimulateOptions { level, seed, format: ScanFormat::Pdf };
+    let scan = simulate(engine(), &template, &roster, &pdf, &options).unwrap();
+    let fis = certscan_fixtures::exam::sample_fis_csv(&roster, seed);
+    let records = certscan_domain::import_fis(&roster, "fis.csv", &fis).unwrap().records;
+    let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed by scripts/setup.sh");
+    let processed =
+        process_scan(&scan.bytes, Some(engine()), &template, &ocr, &ScanOptions::default(), &roster, &records, |_| {}).unwrap();
+    (scan.truth, processed)
+}
+
+fn judge(truth: &Truth, processed: &Processed) -> Outcome {
+    let mut o = Outcome { certificates: 0, attached_right: 0, wrong: Vec::new(), misclassified: Vec::new() };
+    for (page, decision) in &processed.decisions {
+        let t = truth.pages.iter().find(|t| t.page == *page).expect("truth for every page");
+        let same = |app: &str, blank: &str| t.application_id.as_deref() == Some(app) && t.blank_number.as_deref() == Some(blank);
+        if t.kind == PageKind::Certificate {
+            o.certificates += 1;
+        }
+        match (decision, t.kind) {
+            (Decision::Attached { application_id, blank_number, .. }, PageKind::Certificate) if same(application_id, blank_number) => {
+                o.attached_right += 1
+            }
+            (Decision::Attached { application_id, blank_number, .. }, _) => {
+                o.wrong.push(format!("page {page} ({:?}) attached to {application_id} on blank {blank_number}", t.kind))
+            }
+            (Decision::Duplicate { application_id, blank_number, .. }, kind) if !same(application_id, blank_number) || kind == PageKind::OtherExam || kind == PageKind::Blank => {
+                o.wrong.push(format!("page {page} ({kind:?}) called a duplicate of {application_id} on blank {blank_number}"))
+            }
+            (Decision::Ignored, PageKind::Blank) | (Decision::Duplicate { .. }, PageKind::Duplicate) => {}
+            (Decision::Review { reason: ReviewReason::OtherExam, .. }, PageKind::OtherExam) => {}
+            (Decision::Review { .. }, PageKind::Certificate) => {}
+            (d, kind) => o.misclassified.push(format!("page {page} ({kind:?}): {d:?}")),
+        }
+    }
+    o
+}
+
+fn check(level: Level, seed: u64, applications: usize, min_attached: f64) {
+    let (truth, processed) = run(level, seed, applications);
+    let o = judge(&truth, &processed);
+    assert!(o.wrong.is_empty(), "{level:?} seed {seed}: WRONG attachments: {:#?}", o.wrong);
+    assert!(o.misclassified.is_empty(), "{level:?} seed {seed}: misclassified: {:#?}", o.misclassified);
+    let rate = o.attached_right as f64 / o.certificates as f64;
+    let reviews: Vec<String> = processed
+        .decisions
+        .iter()
+        .filter_map(|(p, d)| match d {
+            Decision::Review { reason, detail, .. } => Some(format!("page {p}: {} ({detail})", reason.code())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        rate >= min_attached,
+        "{level:?} seed {seed}: attached {}/{} certificates ({:.1} %), need {:.0} %; review: {reviews:#?}",
+        o.attached_right,
+        o.certificates,
+        rate * 100.0,
+        min_attached * 100.0
+    );
+}
+
+#[test]
+fn a_clean_scan_attaches_every_certificate_to_the_right_application() {
+    check(Level::Clean, 101, 12, 1.0);
+}
+
+#[test]
+fn a_typical_scan_attaches_every_certificate_to_the_right_application() {
+    check(Level::Typical, 202, 16, 1.0);
+}
+
+#[test]
+fn a_hard_scan_attaches_nothing_wrongly_and_almost_everything_rightly() {
+    check(Level::Hard, 303, 16, 0.98);
+}
