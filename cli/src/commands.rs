@@ -280,12 +280,18 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
         let turn = readings.iter().find(|r| r.page == page).map_or(0, |r| r.orientation_deg);
         (360 - turn % 360) % 360
     };
-    let files: Vec<Vec<u8>> = match format {
+    let files: Vec<Option<Vec<u8>>> = match format {
         SourceFormat::Pdf => engine
             .split_pages(scan, &exports.iter().map(|(p, _)| (p - 1, upright(*p))).collect::<Vec<_>>())
-            .with_context(|| format!("{scan_name}: cannot copy pages out"))?,
+            .with_context(|| format!("{scan_name}: cannot copy pages out"))?
+            .into_iter()
+            .map(Some)
+            .collect(),
         _ => image_pages_as_pdfs(scan, engine, &options, &exports, upright)?,
     };
+    // A page that cannot be decoded has no file of its own; its review item says why.
+    exports = exports.into_iter().zip(&files).filter(|(_, f)| f.is_some()).map(|(e, _)| e).collect();
+    let files: Vec<Vec<u8>> = files.into_iter().flatten().collect();
     std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
     for ((_, name), bytes) in exports.iter().zip(&files) {
@@ -306,14 +312,15 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
     Ok(report)
 }
 
-/// For image scans (TIFF, JPEG, PNG): each exported page re-encoded once as JPEG (quality 90) in a PDF.
+/// For image scans (TIFF, JPEG, PNG): each exported page re-encoded once as JPEG (quality 90) in a PDF;
+/// `None` for a page that cannot be decoded.
 fn image_pages_as_pdfs(
     scan: &[u8],
     engine: &PdfEngine,
     options: &ScanOptions,
     exports: &[(usize, String)],
     upright: impl Fn(usize) -> u32,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<Vec<Option<Vec<u8>>>> {
     let mut source = PageSource::open(scan, Some(engine), options.source)?;
     let mut by_page = std::collections::BTreeMap::new();
     while let Some(encoded) = source.next_encoded() {
@@ -337,12 +344,11 @@ fn image_pages_as_pdfs(
                 };
                 certscan_pipeline::export::jpeg_pages_pdf(vec![page_pdf], "certscan").map_err(anyhow::Error::msg)?
             }
-            // An undecodable page still gets a (blank) placeholder so the review item has a file.
-            PageImage::Unreadable { .. } => Vec::new(),
+            PageImage::Unreadable { .. } => continue,
         };
         by_page.insert(page, pdf);
     }
-    Ok(exports.iter().map(|(p, _)| by_page.remove(p).unwrap_or_default()).collect())
+    Ok(exports.iter().map(|(p, _)| by_page.remove(p)).collect())
 }
 
 fn print_summary(report: &Report, out: &Path) {

@@ -151,14 +151,19 @@ pub fn read_blank_number(
     let Some(line) = find_text_line(&gray) else {
         return Ok(None);
     };
-    let level = raster::otsu(&line.tight);
+    let otsu = raster::otsu(&line.tight);
+    let (dark, paper) = ink_and_paper(&line.tight);
+    // The number is the darkest ink in the zone; a stamp or a pen over it is lighter: thresholds close
+    // to the number's own darkness drop them.
+    let between = |f: f32| (dark as f32 + (paper as f32 - dark as f32) * f).round() as u8;
     // Variants, most likely first; stop as soon as two agree.
-    let variants: [Box<dyn Fn() -> GrayImage>; 5] = [
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level), 12)),
+    let variants: [Box<dyn Fn() -> GrayImage>; 6] = [
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.4)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, otsu), 12)),
         Box::new(|| raster::pad_white(&raster::stretch_contrast(&line.tight), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level.saturating_sub(25)), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, level.saturating_add(25).min(235)), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.wide, raster::otsu(&line.wide)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.25)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.wide, between(0.4)), 12)),
+        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.6)), 12)),
     ];
     let mut votes: Vec<(String, usize, f32)> = Vec::new();
     let mut matching = 0usize;
@@ -185,6 +190,26 @@ pub fn read_blank_number(
         let consensus = agreeing as f32 / matching as f32;
         BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
     }))
+}
+
+/// The darkest ink (1st percentile) and the paper (median) of a crop.
+fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
+    let mut histogram = [0usize; 256];
+    for &v in gray.as_raw() {
+        histogram[v as usize] += 1;
+    }
+    let total = gray.as_raw().len().max(1);
+    let percentile = |p: usize| {
+        let mut seen = 0;
+        for (v, &n) in histogram.iter().enumerate() {
+            seen += n;
+            if seen * 100 >= total * p {
+                return v as u8;
+            }
+        }
+        255
+    };
+    (percentile(1), percentile(50))
 }
 
 /// Collapses whitespace; if that does not match, regroups the characters the way the template's
@@ -221,7 +246,10 @@ struct TextLine {
 /// columns inked across most of the crop), and the ink's extent along it.
 fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
-    let level = raster::otsu(gray).min(170);
+    // Only the darkest ink: a stamp's ring or a signature crossing the zone must not make the band.
+    let (dark, paper) = ink_and_paper(gray);
+    let strict = (dark as f32 + (paper as f32 - dark as f32) * 0.4) as u8;
+    let level = raster::otsu(gray).min(strict);
     let raw = gray.as_raw();
     let mut ink: Vec<bool> = raw.iter().map(|&v| v <= level).collect();
     // Long lines are the frame or a rule, never characters.

@@ -87,6 +87,9 @@ pub enum ZoneVariant {
     Reduced,
     /// Box-blurred then Otsu: broken modules close up.
     Blurred,
+    /// Otsu, then a morphological opening about a third of a module wide: pen strokes thinner than a
+    /// module (a signature across the code) disappear, modules stay.
+    StrokesRemoved,
 }
 
 /// A code found on the page.
@@ -192,6 +195,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     let variants = [
         ZoneVariant::Plain,
         ZoneVariant::InkChannel,
+        ZoneVariant::StrokesRemoved,
         ZoneVariant::LocalMean,
         ZoneVariant::Reduced,
         ZoneVariant::Otsu,
@@ -230,6 +234,26 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
                     let half = raster::downscale(crop, 2.0);
                     let f = crop.width() as f64 / half.width() as f64;
                     search.attempt(strategy, || decode_all(&half), at(f))
+                }
+                ZoneVariant::StrokesRemoved => {
+                    let radius = (module_px * 0.3).round().clamp(1.0, 8.0) as u8;
+                    let source = ink.as_ref().unwrap_or(crop);
+                    let level = raster::otsu(source);
+                    // Ink as foreground (255) for the morphology.
+                    let ink_mask = GrayImage::from_raw(
+                        source.width(),
+                        source.height(),
+                        source.as_raw().iter().map(|&v| if v <= level { 255 } else { 0 }).collect(),
+                    )
+                    .expect("same size");
+                    let opened = imageproc::morphology::open(&ink_mask, imageproc::distance_transform::Norm::LInf, radius);
+                    let binary = GrayImage::from_raw(
+                        opened.width(),
+                        opened.height(),
+                        opened.as_raw().iter().map(|&v| 255 - v).collect(),
+                    )
+                    .expect("same size");
+                    search.attempt(strategy, || decode_binary(&binary), at(1.0))
                 }
                 ZoneVariant::Blurred => {
                     let radius = (module_px / 4.0).round().max(1.0) as u32;

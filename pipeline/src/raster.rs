@@ -53,7 +53,7 @@ pub fn downscale(gray: &GrayImage, factor: f32) -> GrayImage {
     let area = (k * k) as u32;
     out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
         let mut sums = vec![0u32; w];
-        for line in &src[y * k * stride..][..k * stride].chunks_exact(stride).collect::<Vec<_>>() {
+        for line in src[y * k * stride..][..k * stride].chunks_exact(stride) {
             for (x, sum) in sums.iter_mut().enumerate() {
                 *sum += line[x * k..x * k + k].iter().map(|&v| v as u32).sum::<u32>();
             }
@@ -63,6 +63,37 @@ pub fn downscale(gray: &GrayImage, factor: f32) -> GrayImage {
         }
     });
     GrayImage::from_raw(w as u32, h as u32, out).expect("sized above")
+}
+
+/// Downscales a colour page by a whole factor, averaging each block (a 600 dpi scan to 300 in a few
+/// milliseconds, where resampling takes a hundred).
+pub fn downscale_rgb(rgb: &RgbImage, k: u32) -> RgbImage {
+    let k = k.max(1) as usize;
+    let (w, h) = (rgb.width() as usize / k, rgb.height() as usize / k);
+    if k == 1 || w == 0 || h == 0 {
+        return rgb.clone();
+    }
+    let src = rgb.as_raw();
+    let stride = rgb.width() as usize * 3;
+    let area = (k * k) as u32;
+    let mut out = vec![0u8; w * h * 3];
+    out.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
+        let mut sums = vec![0u32; w * 3];
+        for line in src[y * k * stride..][..k * stride].chunks_exact(stride) {
+            for x in 0..w {
+                for dx in 0..k {
+                    let p = &line[(x * k + dx) * 3..][..3];
+                    sums[x * 3] += p[0] as u32;
+                    sums[x * 3 + 1] += p[1] as u32;
+                    sums[x * 3 + 2] += p[2] as u32;
+                }
+            }
+        }
+        for (o, s) in row.iter_mut().zip(sums) {
+            *o = (s / area) as u8;
+        }
+    });
+    RgbImage::from_raw(w as u32, h as u32, out).expect("sized above")
 }
 
 /// Downscales by `factor` as exactly as needed: whole factors by block averaging, others by resampling.

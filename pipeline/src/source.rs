@@ -334,6 +334,11 @@ fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<Rgb
     if let Some(reason) = over_limit(w, h, max_pixels) {
         return Err(reason);
     }
+    // The JPEG decoder fills a cut-off image with grey and calls it a success; half a scan must not
+    // be attached as a certificate scan, so a JPEG without its end marker is refused.
+    if scan_format == ScanFormat::Jpeg && !data.windows(2).rev().take(1024).any(|w| w == [0xFF, 0xD9]) {
+        return Err("the JPEG data is truncated (no end-of-image marker)".into());
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(data), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(w);
@@ -574,7 +579,10 @@ mod tests {
         let bytes = jpeg(400, 300);
         let cut = &bytes[..bytes.len() / 3];
         let pages: Vec<_> = PageSource::open(cut, None, SourceOptions::default()).unwrap().collect();
-        assert!(matches!(pages[..], [PageImage::Unreadable { page: 1, .. }]), "{pages:?}");
+        match &pages[..] {
+            [PageImage::Unreadable { page: 1, reason }] => assert!(reason.contains("truncated"), "{reason}"),
+            other => panic!("expected one unreadable page, got {} page(s)", other.len()),
+        }
     }
 
     #[test]
