@@ -27,7 +27,7 @@ fn simulate_typical_stack(c: &mut Criterion) {
     let options = SimulateOptions::new(Level::Typical, 1);
 
     let mut group = c.benchmark_group("simulate");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(40));
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(60));
     group.bench_function("typical_10_certificates_pdf", |b| {
         b.iter(|| simulate(engine, &template, &roster, &pdf, &options).expect("the simulation succeeds"))
     });

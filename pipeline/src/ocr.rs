@@ -148,48 +148,142 @@ pub fn read_blank_number(
     let area = grow(&zone.rect, margin_mm);
     let crop = cut(page, pose, &area, OCR_PX_PER_MM);
     let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
-    let Some(line) = find_text_line(&gray) else {
-        return Ok(None);
-    };
-    let otsu = raster::otsu(&line.tight);
-    let (dark, paper) = ink_and_paper(&line.tight);
-    // The number is the darkest ink in the zone; a stamp or a pen over it is lighter: thresholds close
-    // to the number's own darkness drop them.
-    let between = |f: f32| (dark as f32 + (paper as f32 - dark as f32) * f).round() as u8;
-    // Variants, most likely first; stop as soon as two agree.
-    let variants: [Box<dyn Fn() -> GrayImage>; 6] = [
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.4)), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, otsu), 12)),
-        Box::new(|| raster::pad_white(&raster::stretch_contrast(&line.tight), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.25)), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.wide, between(0.4)), 12)),
-        Box::new(|| raster::pad_white(&raster::threshold(&line.tight, between(0.6)), 12)),
-    ];
-    let mut votes: Vec<(String, usize, f32)> = Vec::new();
-    let mut matching = 0usize;
-    for variant in &variants {
-        let result = ocr.read_line(&variant(), &zone.charset)?;
-        if let Some(text) = normalise(&result.text, &pattern, &zone.example) {
-            matching += 1;
-            match votes.iter_mut().find(|v| v.0 == text) {
-                Some(v) => {
-                    v.1 += 1;
-                    v.2 = v.2.max(result.confidence);
-                }
-                None => votes.push((text, 1, result.confidence)),
-            }
-            if votes.iter().any(|v| v.1 >= 2) {
+    let mut votes = Votes::default();
+    if let Some(line) = find_text_line(&gray) {
+        let otsu = raster::otsu(&line.tight);
+        let (dark, paper) = ink_and_paper(&line.tight);
+        // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
+        // thresholds close to the number's own darkness drop them.
+        let between = |f: f32| (dark as f32 + (paper as f32 - dark as f32) * f).round() as u8;
+        let variants: [&dyn Fn() -> GrayImage; 6] = [
+            &|| raster::threshold(&line.tight, between(0.4)),
+            &|| raster::threshold(&line.tight, otsu),
+            &|| raster::stretch_contrast(&line.tight),
+            &|| raster::threshold(&line.tight, between(0.25)),
+            &|| raster::threshold(&line.wide, between(0.4)),
+            &|| raster::threshold(&line.tight, between(0.6)),
+        ];
+        for variant in variants {
+            votes.read(ocr, &raster::pad_white(&variant(), 12), zone, &pattern)?;
+            if votes.settled() {
                 break;
             }
         }
     }
-    votes.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
-    Ok(votes.into_iter().next().map(|(text, agreeing, confidence)| {
-        // One lone reading is worth less; disagreeing readings pull it down further.
-        let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
-        let consensus = agreeing as f32 / matching as f32;
-        BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
-    }))
+    // A pen or a stamp darker than the number (a black signature over a red number): separate the
+    // inks by colour and read each ink alone. The layers have holes where the other ink covered the
+    // digits, so what they read is a hint for a person, never a sure reading: capped confidence.
+    if votes.texts.is_empty() {
+        let mut hints = Votes::default();
+        for layer in ink_layers(&crop) {
+            if let Some(line) = find_text_line(&layer) {
+                let before = hints.matching;
+                hints.read(ocr, &raster::pad_white(&line.tight, 12), zone, &pattern)?;
+                if hints.matching == before {
+                    hints.read(ocr, &raster::pad_white(&line.wide, 12), zone, &pattern)?;
+                }
+            }
+        }
+        return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(LAYER_CONFIDENCE_CAP), ..r }));
+    }
+    Ok(votes.best())
+}
+
+/// The most a reading from a colour-separated ink layer may claim.
+const LAYER_CONFIDENCE_CAP: f32 = 0.4;
+
+/// Texts that matched the pattern, with how many variants read each and their best confidence.
+#[derive(Default)]
+struct Votes {
+    texts: Vec<(String, usize, f32)>,
+    matching: usize,
+}
+
+impl Votes {
+    fn read(&mut self, ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<(), OcrError> {
+        let result = ocr.read_line(image, &zone.charset)?;
+        if let Some(text) = normalise(&result.text, pattern, &zone.example) {
+            self.matching += 1;
+            match self.texts.iter_mut().find(|v| v.0 == text) {
+                Some(v) => {
+                    v.1 += 1;
+                    v.2 = v.2.max(result.confidence);
+                }
+                None => self.texts.push((text, 1, result.confidence)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Two variants agree: more reading would not change the answer.
+    fn settled(&self) -> bool {
+        self.texts.iter().any(|v| v.1 >= 2)
+    }
+
+    fn best(mut self) -> Option<BlankNumberReading> {
+        self.texts.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
+        let matching = self.matching;
+        self.texts.into_iter().next().map(|(text, agreeing, confidence)| {
+            // One lone reading is worth less; disagreeing readings pull it down further.
+            let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
+            let consensus = agreeing as f32 / matching as f32;
+            BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
+        })
+    }
+}
+
+/// Splits the ink of a crop into up to three layers by colour (k-means over the ink pixels' RGB):
+/// each layer is a binary image with only that ink. On a grey scan the layers split by darkness.
+fn ink_layers(crop: &RgbImage) -> Vec<GrayImage> {
+    let lum = raster::luminance(crop);
+    let (_, paper) = ink_and_paper(&lum);
+    let inked: Vec<(usize, [f32; 3])> = crop
+        .as_raw()
+        .chunks_exact(3)
+        .enumerate()
+        .filter(|(i, _)| (lum.as_raw()[*i] as i32) < paper as i32 - 60)
+        .map(|(i, p)| (i, [p[0] as f32, p[1] as f32, p[2] as f32]))
+        .collect();
+    if inked.len() < 50 {
+        return Vec::new();
+    }
+    // Seeds: the darkest, the most saturated and the lightest ink.
+    let sat = |p: &[f32; 3]| p.iter().cloned().fold(f32::MIN, f32::max) - p.iter().cloned().fold(f32::MAX, f32::min);
+    let sum = |p: &[f32; 3]| p[0] + p[1] + p[2];
+    let pick = |key: &dyn Fn(&[f32; 3]) -> f32| inked.iter().map(|(_, p)| *p).max_by(|a, b| key(a).total_cmp(&key(b))).expect("not empty");
+    let mut centres = [pick(&|p| -sum(p)), pick(&sat), pick(&sum)];
+    let mut labels = vec![0usize; inked.len()];
+    for _ in 0..8 {
+        for (label, (_, p)) in labels.iter_mut().zip(&inked) {
+            *label = (0..centres.len())
+                .min_by(|&a, &b| dist2(p, &centres[a]).total_cmp(&dist2(p, &centres[b])))
+                .expect("three centres");
+        }
+        for (k, centre) in centres.iter_mut().enumerate() {
+            let members: Vec<&[f32; 3]> = inked.iter().zip(&labels).filter(|(_, &l)| l == k).map(|((_, p), _)| p).collect();
+            if !members.is_empty() {
+                let n = members.len() as f32;
+                *centre = [0, 1, 2].map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n);
+            }
+        }
+    }
+    (0..centres.len())
+        .filter_map(|k| {
+            let count = labels.iter().filter(|&&l| l == k).count();
+            if count * 20 < inked.len() {
+                return None;
+            }
+            let mut layer = vec![255u8; crop.width() as usize * crop.height() as usize];
+            for ((i, _), _) in inked.iter().zip(&labels).filter(|(_, &l)| l == k) {
+                layer[*i] = 0;
+            }
+            GrayImage::from_raw(crop.width(), crop.height(), layer)
+        })
+        .collect()
+}
+
+fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)
 }
 
 /// The darkest ink (1st percentile) and the paper (median) of a crop.
@@ -352,6 +446,27 @@ mod tests {
         assert_eq!(normalise("770012345\n", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
         assert_eq!(normalise(" 77  0012345 ", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
         assert_eq!(normalise("7 70 012345", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+    }
+
+    #[test]
+    fn a_black_pen_stroke_over_a_red_number_is_split_into_its_own_ink_layer() {
+        let mut crop = RgbImage::from_pixel(200, 60, image::Rgb([245, 240, 235]));
+        for y in 20..40 {
+            for x in 20..180 {
+                if x % 12 < 6 {
+                    crop.put_pixel(x, y, image::Rgb([150, 30, 40]));
+                }
+            }
+        }
+        for x in 0..200 {
+            for y in 28..32 {
+                crop.put_pixel(x, y, image::Rgb([30, 30, 35]));
+            }
+        }
+        let layers = ink_layers(&crop);
+        let red_only = layers.iter().any(|l| l.get_pixel(26, 22).0[0] == 0 && l.get_pixel(10, 30).0[0] == 255);
+        let pen_only = layers.iter().any(|l| l.get_pixel(10, 30).0[0] == 0 && l.get_pixel(26, 22).0[0] == 255);
+        assert!(red_only && pen_only, "{} layers", layers.len());
     }
 
     #[test]

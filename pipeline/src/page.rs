@@ -209,7 +209,9 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
         let (p, n, ocr_ms) = read_with_code(quick.code.as_ref().expect("checked"))?;
         (pose, number) = (p, n);
         timings.ocr_ms = ocr_ms;
-        reading.straightening = Straightening::FromCode;
+        if pose.is_some() {
+            reading.straightening = Straightening::FromCode;
+        }
     } else {
         // The full code search and the page's own straightening + OCR, side by side.
         let (search, from_page) = rayon::join(
@@ -244,7 +246,9 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
             (Some(found_code), true) => {
                 let from_code = pose_from_code(found_code, template);
                 pose = from_code;
-                reading.straightening = Straightening::FromCode;
+                if pose.is_some() {
+                    reading.straightening = Straightening::FromCode;
+                }
                 // Keep the page-pose reading if it agrees on the orientation; else read again properly.
                 let agrees = matches!((&found, from_code), (Some((p, Some(_))), Some(c)) if p.orientation_deg() == c.orientation_deg());
                 if agrees {

@@ -95,5 +95,6 @@ fn a_typical_scan_attaches_every_certificate_to_the_right_application() {
 
 #[test]
 fn a_hard_scan_attaches_nothing_wrongly_and_almost_everything_rightly() {
-    check(Level::Hard, 303, 16, 0.98);
+    // Enough certificates (about 55) that 98 % allows one page in review, as the target means.
+    check(Level::Hard, 303, 70, 0.98);
 }
