@@ -174,15 +174,36 @@ pub fn read_blank_number(
     // inks by colour and read each ink alone. The layers have holes where the other ink covered the
     // digits, so what they read is a hint for a person, never a sure reading: capped confidence.
     if votes.texts.is_empty() {
+        let layers = ink_layers(&crop);
+        let mut clear = Votes::default();
         let mut hints = Votes::default();
-        for layer in ink_layers(&crop) {
-            if let Some(line) = find_text_line(&layer) {
-                let before = hints.matching;
-                hints.read(ocr, &raster::pad_white(&line.tight, 12), zone, &pattern)?;
-                if hints.matching == before {
-                    hints.read(ocr, &raster::pad_white(&line.wide, 12), zone, &pattern)?;
+        for (k, layer) in layers.iter().enumerate() {
+            let Some(line) = find_text_line(layer) else {
+                continue;
+            };
+            // Another ink over this line's digits leaves holes in them: then only a hint.
+            let (x, y, w, h) = line.tight_box;
+            let (mut own, mut other) = (0usize, 0usize);
+            for yy in y.max(0)..(y + h).min(layer.height() as i64) {
+                for xx in x.max(0)..(x + w).min(layer.width() as i64) {
+                    let (xx, yy) = (xx as u32, yy as u32);
+                    if layer.get_pixel(xx, yy).0[0] == 0 {
+                        own += 1;
+                    } else if layers.iter().enumerate().any(|(j, l)| j != k && l.get_pixel(xx, yy).0[0] == 0) {
+                        other += 1;
+                    }
                 }
             }
+            let occluded = other * 10 > own;
+            let votes = if occluded { &mut hints } else { &mut clear };
+            let before = votes.matching;
+            votes.read(ocr, &raster::pad_white(&line.tight, 12), zone, &pattern)?;
+            if !occluded || votes.matching == before {
+                votes.read(ocr, &raster::pad_white(&line.wide, 12), zone, &pattern)?;
+            }
+        }
+        if !clear.texts.is_empty() {
+            return Ok(clear.best());
         }
         return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(LAYER_CONFIDENCE_CAP), ..r }));
     }
@@ -334,6 +355,8 @@ fn normalise(raw: &str, pattern: &Regex, example: &str) -> Option<String> {
 struct TextLine {
     tight: GrayImage,
     wide: GrayImage,
+    /// The tight crop's box in the zone crop: x, y, w, h.
+    tight_box: (i64, i64, i64, i64),
 }
 
 /// Finds the densest band of ink rows 2–9 mm tall after removing the blank's frame lines (rows or
@@ -402,7 +425,7 @@ fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
     let tight = raster::crop(gray, tight_box.0, tight_box.1, tight_box.2, tight_box.3)?;
     let more = 2 * pad;
     let wide = raster::crop(gray, tight_box.0 - more, tight_box.1 - more / 2, tight_box.2 + 2 * more, tight_box.3 + more)?;
-    Some(TextLine { tight, wide })
+    Some(TextLine { tight, wide, tight_box })
 }
 
 /// Where a rectangle of the sheet should be read with a pose that may be a few millimetres off.
