@@ -107,3 +107,26 @@ impl PdfEngine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_at_300_dpi_of_a4_pixels_is_a4_in_points() {
+        assert!((points(2480, 300.0) - 595.2).abs() < 0.01);
+        assert!((points(3508, 300.0) - 841.92).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_jpeg_page_keeps_its_bytes_and_rotation() {
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xD9];
+        let page = JpegPage { jpeg: jpeg.clone(), width: 10, height: 20, dpi: 100.0, grayscale: true, rotate: 90 };
+        let pdf = jpeg_pages_pdf(vec![page], "test").unwrap();
+        let doc = Document::load_mem(&pdf).unwrap();
+        let (_, page_id) = doc.get_pages().into_iter().next().unwrap();
+        let page = doc.get_dictionary(page_id).unwrap();
+        assert_eq!(page.get(b"Rotate").unwrap().as_i64().unwrap(), 90);
+        assert!(pdf.windows(jpeg.len()).any(|w| w == jpeg.as_slice()), "the JPEG is stored as it came");
+    }
+}

@@ -25,6 +25,10 @@ pub struct PageEvidence {
     pub blank_number: Option<(String, f32)>,
 }
 
+/// A blank number read with less confidence than this is a hint for a reviewer, not evidence: the
+/// reader caps readings of a number covered by another ink at 0.4, and agreeing readings score 0.9+.
+pub const MIN_BLANK_NUMBER_CONFIDENCE: f32 = 0.5;
+
 impl PageEvidence {
     /// The evidence recognition produced for a page.
     pub fn from_reading(reading: &crate::page::PageReading) -> PageEvidence {
@@ -33,7 +37,11 @@ impl PageEvidence {
             unreadable: reading.unreadable.clone(),
             blank: reading.blank_page,
             code: reading.code.as_ref().map(|c| c.payload.clone()),
-            blank_number: reading.blank_number.as_ref().map(|b| (b.text.clone(), b.confidence)),
+            blank_number: reading
+                .blank_number
+                .as_ref()
+                .filter(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
+                .map(|b| (b.text.clone(), b.confidence)),
         }
     }
 }
