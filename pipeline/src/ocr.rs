@@ -309,22 +309,8 @@ fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
 
 /// The darkest ink (1st percentile) and the paper (median) of a crop.
 fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
-    let mut histogram = [0usize; 256];
-    for &v in gray.as_raw() {
-        histogram[v as usize] += 1;
-    }
-    let total = gray.as_raw().len().max(1);
-    let percentile = |p: usize| {
-        let mut seen = 0;
-        for (v, &n) in histogram.iter().enumerate() {
-            seen += n;
-            if seen * 100 >= total * p {
-                return v as u8;
-            }
-        }
-        255
-    };
-    (percentile(1), percentile(50))
+    let [ink, paper] = crate::raster::gray_percentiles(gray, [1, 50]);
+    (ink, paper)
 }
 
 /// Collapses whitespace; if that does not match, regroups the characters the way the template's

@@ -152,24 +152,28 @@ pub fn local_mean_binarise(gray: &GrayImage, window: u32, percent: u32) -> GrayI
     GrayImage::from_raw(w as u32, h as u32, out).expect("same dimensions")
 }
 
-/// Stretches the grey range so the darkest percentile is black and the brightest is white.
-pub fn stretch_contrast(gray: &GrayImage) -> GrayImage {
+/// The grey levels at the given percentiles (0–100) of an image, in the order asked.
+pub fn gray_percentiles<const N: usize>(gray: &GrayImage, percents: [usize; N]) -> [u8; N] {
     let mut histogram = [0usize; 256];
     for &v in gray.as_raw() {
         histogram[v as usize] += 1;
     }
     let total = gray.as_raw().len().max(1);
-    let percentile = |p: usize| {
+    percents.map(|p| {
         let mut seen = 0;
         for (v, &n) in histogram.iter().enumerate() {
             seen += n;
             if seen * 100 >= total * p {
-                return v as i32;
+                return v as u8;
             }
         }
         255
-    };
-    let (lo, hi) = (percentile(1), percentile(99));
+    })
+}
+
+/// Stretches the grey range so the darkest percentile is black and the brightest is white.
+pub fn stretch_contrast(gray: &GrayImage) -> GrayImage {
+    let [lo, hi] = gray_percentiles(gray, [1, 99]).map(i32::from);
     if hi - lo < 16 {
         return gray.clone();
     }
