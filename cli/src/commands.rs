@@ -106,7 +106,7 @@ pub struct DemoArgs {
     out: PathBuf,
     #[arg(long, default_value_t = 20)]
     applications: usize,
-    #[arg(long, default_value_t = 2026)]
+    #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long, default_value = "typical")]
     level: Level,
