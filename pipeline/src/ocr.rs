@@ -149,7 +149,7 @@ pub fn read_blank_number(
     let crop = cut(page, pose, &area, OCR_PX_PER_MM);
     let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
     let mut votes = Votes::default();
-    if let Some(line) = find_text_line(&gray) {
+    for line in find_text_lines(&gray) {
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
         // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
@@ -168,6 +168,10 @@ pub fn read_blank_number(
             if votes.settled() {
                 break;
             }
+        }
+        // The band that gave a number is the number's; other bands are tried only when it gave none.
+        if !votes.texts.is_empty() {
+            break;
         }
     }
     // A pen or a stamp darker than the number (a black signature over a red number): separate the
@@ -348,6 +352,12 @@ struct TextLine {
 /// Finds the densest band of ink rows 2–9 mm tall after removing the blank's frame lines (rows or
 /// columns inked across most of the crop), and the ink's extent along it.
 fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
+    find_text_lines(gray).into_iter().next()
+}
+
+/// Candidate text lines of a zone, most ink first (at most three): a frame pattern or a rule that is
+/// not solid enough to be dropped as a line can out-ink the number, so a reader tries the next band.
+fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     // Only the darkest ink: a stamp's ring or a signature crossing the zone must not make the band.
     let (dark, paper) = ink_and_paper(gray);
@@ -385,10 +395,16 @@ fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
             _ => bands.push((y, y, n)),
         }
     }
-    let (top, bottom, _) = bands
-        .into_iter()
-        .filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm)
-        .max_by_key(|b| b.2)?;
+    let mut bands: Vec<(usize, usize, usize)> =
+        bands.into_iter().filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm).collect();
+    bands.sort_by(|a, b| b.2.cmp(&a.2));
+    bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect()
+}
+
+/// The widest cluster of ink in the rows `top..=bottom`, cut tight and wide.
+fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Option<TextLine> {
+    let w = gray.width() as usize;
+    let mm = OCR_PX_PER_MM as usize;
     // Columns of the band; clusters separated by more than 5 mm are different things.
     let cols: Vec<bool> = (0..w).map(|x| (top..=bottom).any(|y| ink[y * w + x])).collect();
     let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
