@@ -7,15 +7,12 @@ use std::time::Duration;
 use certscan_domain::import_fis;
 use certscan_fixtures::{simulate, Level, SimulateOptions};
 use certscan_pipeline::process::process_scan;
-use certscan_pipeline::{PdfEngine, ScanOptions, TesseractOcr};
+use certscan_pipeline::{ScanOptions, TesseractOcr};
 use certscan_templates::{render_certificates, PrintOffset};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn process_typical_file(c: &mut Criterion) {
-    let library = std::env::var_os("CERTSCAN_PDFIUM_LIBRARY")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so").into());
-    let engine = PdfEngine::bind(&library).expect("PDFium is installed by scripts/setup.sh");
+    let engine = certscan_benches::engine();
     let template = certscan_templates::reference();
     let applications: usize = std::env::var("CERTSCAN_BENCH_APPLICATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(125);
 

@@ -11,15 +11,11 @@ use std::time::Duration;
 
 use certscan_domain::import_fis;
 use certscan_fixtures::{simulate, Level, SimulateOptions};
-use certscan_pipeline::PdfEngine;
 use certscan_templates::{render_certificates, PrintOffset};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn simulate_typical_stack(c: &mut Criterion) {
-    let library = std::env::var_os("CERTSCAN_PDFIUM_LIBRARY")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so").into());
-    let engine = PdfEngine::bind(&library).expect("PDFium is installed by scripts/setup.sh");
+    let engine = certscan_benches::engine();
     let template = certscan_templates::reference();
 
     // A sample exam cut down to its first ten passed applications, with their FIS FRDO numbers.
