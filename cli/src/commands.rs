@@ -14,7 +14,7 @@ use certscan_pipeline::matching::Decision;
 use certscan_pipeline::process::process_scan as process_scan_core;
 use certscan_pipeline::report::{PageReport, Report, Summary};
 use certscan_pipeline::source::detect_format;
-use certscan_pipeline::{PageImage, PageSource, PdfEngine, ScanFormat as SourceFormat, ScanOptions, TesseractOcr};
+use certscan_pipeline::{PageSource, PdfEngine, ScanOptions, TesseractOcr};
 use certscan_templates::{render_certificates, Template};
 use certscan_workers::settings::{LogFormat, Settings};
 
@@ -243,8 +243,7 @@ pub fn process(settings: &Settings, args: &ProcessArgs) -> Result<()> {
 /// Recognises a scan, decides every page, writes the per-page PDFs and `report.json` into `out`.
 fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], scan_name: &str, scan: &[u8], out: &Path) -> Result<Report> {
     let started = Instant::now();
-    let format = detect_format(scan)
-        .with_context(|| format!("{scan_name}: not a scan file (expected PDF, TIFF, JPEG or PNG)"))?;
+    detect_format(scan).with_context(|| format!("{scan_name}: not a scan file (expected PDF, TIFF, JPEG or PNG)"))?;
     let engine = engine(settings)?;
     let template = load_template(settings)?;
     let ocr = TesseractOcr::new(None, "eng").context("starting Tesseract (is tesseract-ocr-eng installed?)")?;
@@ -280,18 +279,12 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
         let turn = readings.iter().find(|r| r.page == page).map_or(0, |r| r.orientation_deg);
         (360 - turn % 360) % 360
     };
-    let files: Vec<Option<Vec<u8>>> = match format {
-        SourceFormat::Pdf => engine
-            .split_pages(scan, &exports.iter().map(|(p, _)| (p - 1, upright(*p))).collect::<Vec<_>>())
-            .with_context(|| format!("{scan_name}: cannot copy pages out"))?
-            .into_iter()
-            .map(Some)
-            .collect(),
-        _ => image_pages_as_pdfs(scan, engine, &options, &exports, upright)?,
-    };
+    let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, upright(*p))).collect();
+    let mut by_page = certscan_pipeline::export::page_files(scan, engine, &options, &pages)
+        .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
     // A page that cannot be decoded has no file of its own; its review item says why.
-    exports = exports.into_iter().zip(&files).filter(|(_, f)| f.is_some()).map(|(e, _)| e).collect();
-    let files: Vec<Vec<u8>> = files.into_iter().flatten().collect();
+    exports.retain(|(p, _)| by_page.contains_key(p));
+    let files: Vec<Vec<u8>> = exports.iter().map(|(p, _)| by_page.remove(p).expect("kept pages have files")).collect();
     std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
     for ((_, name), bytes) in exports.iter().zip(&files) {
@@ -310,45 +303,6 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
     let report = Report { exam_id: roster.exam_id.clone(), pages, summary };
     write_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     Ok(report)
-}
-
-/// For image scans (TIFF, JPEG, PNG): each exported page re-encoded once as JPEG (quality 90) in a PDF;
-/// `None` for a page that cannot be decoded.
-fn image_pages_as_pdfs(
-    scan: &[u8],
-    engine: &PdfEngine,
-    options: &ScanOptions,
-    exports: &[(usize, String)],
-    upright: impl Fn(usize) -> u32,
-) -> Result<Vec<Option<Vec<u8>>>> {
-    let mut source = PageSource::open(scan, Some(engine), options.source)?;
-    let mut by_page = std::collections::BTreeMap::new();
-    while let Some(encoded) = source.next_encoded() {
-        let page = encoded.page;
-        if !exports.iter().any(|(p, _)| *p == page) {
-            continue;
-        }
-        let pdf = match encoded.decode() {
-            PageImage::Decoded(d) => {
-                let mut jpeg = Vec::new();
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-                    .encode_image(&d.image)
-                    .with_context(|| format!("page {page}: cannot encode"))?;
-                let page_pdf = certscan_pipeline::export::JpegPage {
-                    jpeg,
-                    width: d.image.width(),
-                    height: d.image.height(),
-                    dpi: d.dpi,
-                    grayscale: false,
-                    rotate: upright(page),
-                };
-                certscan_pipeline::export::jpeg_pages_pdf(vec![page_pdf], "certscan").map_err(anyhow::Error::msg)?
-            }
-            PageImage::Unreadable { .. } => continue,
-        };
-        by_page.insert(page, pdf);
-    }
-    Ok(exports.iter().map(|(p, _)| by_page.remove(p)).collect())
 }
 
 fn print_summary(report: &Report, out: &Path) {

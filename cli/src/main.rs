@@ -2,6 +2,7 @@
 //! inputs, calls the library crates and writes its outputs atomically; errors name the file and reason.
 
 mod commands;
+mod service;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,10 @@ enum Command {
     Process(commands::ProcessArgs),
     /// Run the round trip on a generated sample exam.
     Demo(commands::DemoArgs),
+    /// Run the service: the HTTP API, plus in-process workers unless RabbitMQ is configured.
+    Serve(service::ServeArgs),
+    /// Take scan jobs from RabbitMQ (CERTSCAN_AMQP_URL) and store results in the database.
+    Worker(service::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => commands::simulate(&settings, &args),
         Command::Process(args) => commands::process(&settings, &args),
         Command::Demo(args) => commands::demo(&settings, &args),
+        Command::Serve(args) => service::serve(&settings, &args),
+        Command::Worker(args) => service::worker(&settings, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

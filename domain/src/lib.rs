@@ -12,8 +12,10 @@ pub mod certificate;
 pub mod fis;
 pub mod payload;
 pub mod roster;
+pub mod status;
 
 pub use certificate::Certificate;
 pub use fis::{import_fis, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
 pub use payload::{CertificatePayload, PayloadError};
-pub use roster::{Application, NotReady, Outcome, Roster, RosterError};
+pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};
+pub use status::ExamCertificateStatus;

@@ -5,7 +5,55 @@
 use lopdf::{dictionary, Document, Object, Stream};
 use pdfium_render::prelude::*;
 
+use std::collections::BTreeMap;
+
 use crate::pdf::{PdfEngine, PdfError};
+use crate::scan::ScanOptions;
+use crate::source::{detect_format, PageImage, PageSource, ScanFormat, SourceError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error("not a scan file (expected PDF, TIFF, JPEG or PNG)")]
+    NotAScan,
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("page {page}: {reason}")]
+    Page { page: usize, reason: String },
+}
+
+/// Each listed page (1-based, with the clockwise display rotation that shows it upright) as its own
+/// one-page PDF. PDF pages are copied as they came; image pages (TIFF, JPEG, PNG) are re-encoded once as
+/// JPEG (quality 90) at their physical size. A page that cannot be decoded is absent from the result.
+pub fn page_files(scan: &[u8], engine: &PdfEngine, options: &ScanOptions, pages: &[(usize, u32)]) -> Result<BTreeMap<usize, Vec<u8>>, ExportError> {
+    let format = detect_format(scan).ok_or(ExportError::NotAScan)?;
+    let mut out = BTreeMap::new();
+    if format == ScanFormat::Pdf {
+        let files = engine.split_pages(scan, &pages.iter().map(|&(p, r)| (p - 1, r)).collect::<Vec<_>>())?;
+        for (&(page, _), file) in pages.iter().zip(files) {
+            out.insert(page, file);
+        }
+        return Ok(out);
+    }
+    let wanted: BTreeMap<usize, u32> = pages.iter().copied().collect();
+    let mut source = PageSource::open(scan, Some(engine), options.source)?;
+    while let Some(encoded) = source.next_encoded() {
+        let page = encoded.page;
+        let Some(&rotate) = wanted.get(&page) else { continue };
+        if let PageImage::Decoded(d) = encoded.decode() {
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+                .encode_image(&d.image)
+                .map_err(|e| ExportError::Page { page, reason: format!("cannot encode: {e}") })?;
+            let single = JpegPage { jpeg, width: d.image.width(), height: d.image.height(), dpi: d.dpi, grayscale: false, rotate };
+            let pdf = jpeg_pages_pdf(vec![single], "certscan").map_err(|reason| ExportError::Page { page, reason })?;
+            out.insert(page, pdf);
+        }
+    }
+    Ok(out)
+}
 
 /// One page's JPEG and what the PDF must say about it.
 #[derive(Debug, Clone)]

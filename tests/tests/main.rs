@@ -2,7 +2,11 @@
 
 mod support;
 
+mod amqp;
 mod bad_input;
 mod calibrate;
+mod distributed;
 mod generate;
 mod recognition;
+mod service;
+mod store;

@@ -26,6 +26,87 @@ pub struct Settings {
     pub template: Option<PathBuf>,
     /// `text` or `json` logs. Default: `text`.
     pub log_format: LogFormat,
+    /// `postgres://…` for the service, `sqlite://PATH` for one machine. Default: `sqlite://<data_dir>/certscan.db`.
+    pub database_url: Option<String>,
+    /// RabbitMQ, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`. Default: none — an in-process queue, and
+    /// `certscan serve` runs the workers itself.
+    pub amqp_url: Option<String>,
+    /// The job queue's name; its dead-letter queue is `<name>.dead`. Default: `certscan.jobs`.
+    pub amqp_queue: String,
+    /// Deliveries a worker holds at once. Default: 1 (a page file is CPU-bound; more only waits).
+    pub amqp_prefetch: u16,
+    /// A local folder, or `s3://bucket/prefix` (S3-compatible, `AWS_*` variables; `s3` build feature).
+    /// Default: `<data_dir>/objects`.
+    pub object_store: Option<String>,
+    /// Where `certscan serve` listens. Default: `127.0.0.1:8080`.
+    pub listen: String,
+    /// API tokens with their roles. Default: none — then the API listens on loopback only and needs no
+    /// token. In a file: `[[tokens]]` tables with `name`, `role`, `token`; in the environment:
+    /// `CERTSCAN_TOKENS=name:role:token,name:role:token`.
+    pub tokens: Vec<ApiToken>,
+    /// Largest upload accepted, in MiB. Default: 512.
+    pub max_upload_mb: u64,
+    /// Jobs the embedded `serve` processes at once (each uses every core). Default: 1.
+    pub workers: usize,
+}
+
+/// One bearer token of the API.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds it; recorded in the audit trail.
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken").field("name", &self.name).field("role", &self.role).field("token", &"***").finish()
+    }
+}
+
+/// What a token may do (the seeds: the portal owns exams; testing-center staff import, generate, upload
+/// and review; exam-site staff and read-only users look).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Portal,
+    TestingCenter,
+    ExamSite,
+    ReadOnly,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Portal => "portal",
+            Role::TestingCenter => "testing_center",
+            Role::ExamSite => "exam_site",
+            Role::ReadOnly => "read_only",
+        }
+    }
+}
+
+/// `name:role:token,…` as `CERTSCAN_TOKENS` gives it.
+fn parse_tokens(value: &str) -> Result<Vec<ApiToken>, SettingsError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|entry| {
+            let mut parts = entry.splitn(3, ':');
+            let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(SettingsError::Invalid(format!("CERTSCAN_TOKENS: {:?} is not name:role:token", entry.split(':').next().unwrap_or(""))));
+            };
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
+                .map_err(|_| SettingsError::Invalid(format!("CERTSCAN_TOKENS: token {name:?} has role {role:?}; roles are portal, testing_center, exam_site, read_only")))?;
+            if token.len() < 16 {
+                return Err(SettingsError::Invalid(format!("CERTSCAN_TOKENS: token {name:?} is shorter than 16 characters")));
+            }
+            Ok(ApiToken { name: name.to_string(), role, token: token.to_string() })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +124,15 @@ impl Default for Settings {
             calibration_dir: None,
             template: None,
             log_format: LogFormat::Text,
+            database_url: None,
+            amqp_url: None,
+            amqp_queue: "certscan.jobs".into(),
+            amqp_prefetch: 1,
+            object_store: None,
+            listen: "127.0.0.1:8080".into(),
+            tokens: Vec::new(),
+            max_upload_mb: 512,
+            workers: 1,
         }
     }
 }
@@ -83,9 +173,23 @@ impl Settings {
             .filter(|(k, _)| k != "config")
             .collect();
         for (key, value) in vars {
-            figment = figment.merge((key, value));
+            if key == "tokens" {
+                figment = figment.merge(Serialized::default("tokens", parse_tokens(&value)?));
+            } else {
+                figment = figment.merge((key, value));
+            }
         }
         figment.extract().map_err(|e| SettingsError::Invalid(e.to_string()))
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("certscan.db").display()))
+    }
+
+    /// The object store setting, defaulting to a folder in the data folder.
+    pub fn object_store(&self) -> String {
+        self.object_store.clone().unwrap_or_else(|| self.data_dir.join("objects").display().to_string())
     }
 
     pub fn calibration_dir(&self) -> PathBuf {
@@ -155,6 +259,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Settings::load_from(&env(&[("CERTSCAN_CONFIG", "nope.toml")]), dir.path()).unwrap_err();
         assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn tokens_come_from_the_environment_in_compact_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_from(&env(&[("CERTSCAN_TOKENS", "flow:portal:0123456789abcdef, ct:testing_center:fedcba9876543210")]), dir.path()).unwrap();
+        assert_eq!(s.tokens.len(), 2);
+        assert_eq!(s.tokens[1].role, Role::TestingCenter);
+        assert_eq!(s.tokens[1].name, "ct");
+        let err = Settings::load_from(&env(&[("CERTSCAN_TOKENS", "flow:admin:0123456789abcdef")]), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("admin"), "{err}");
+        assert!(!format!("{:?}", s.tokens[0]).contains("0123456789abcdef"), "Debug must not show the secret");
     }
 
     #[test]

@@ -1,0 +1,406 @@
+//! The `/v1` routes of `contracts.md`. Each handler checks the caller's permission, validates input,
+//! and calls the store, the object store or the queue; CPU work (rendering) runs on a blocking thread.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use certscan_domain::{import_fis as import_fis_file, is_valid_id, FisImportError, Roster};
+use certscan_workers::message::JobMessage;
+use certscan_workers::objects::{certificates_key, scan_key};
+use certscan_workers::store::{JobRecord, JobState, NewJob, PutRoster, ReviewItem};
+
+use crate::auth::{Caller, Permission};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+fn check_id(kind: &str, id: &str) -> ApiResult<()> {
+    if is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{kind} {id:?} is not an id (letters, digits, - and _, at most 64)")))
+    }
+}
+
+fn pdf(bytes: impl Into<Bytes>, file_name: &str) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, format!("inline; filename=\"{file_name}\""))],
+        bytes.into(),
+    )
+        .into_response()
+}
+
+/// A JSON body, with parse errors in the one error shape.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))
+    }
+}
+
+/// An uploaded file: the raw request body, or the multipart form field `file`.
+#[derive(Debug)]
+pub struct Upload {
+    pub file_name: Option<String>,
+    pub bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let upload = if is_multipart {
+            let mut form = Multipart::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+            let mut found = None;
+            while let Some(field) = form.next_field().await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))? {
+                if field.name() == Some("file") {
+                    let file_name = field.file_name().map(str::to_string);
+                    let bytes = field.bytes().await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+                    found = Some(Upload { file_name, bytes });
+                    break;
+                }
+            }
+            found.ok_or_else(|| ApiError::bad_request("the multipart form has no field named `file`"))?
+        } else {
+            let name = req
+                .headers()
+                .get("x-file-name")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+            Upload { file_name: name, bytes }
+        };
+        if upload.bytes.is_empty() {
+            return Err(ApiError::bad_request("the uploaded file is empty"));
+        }
+        Ok(upload)
+    }
+}
+
+async fn roster_of(state: &AppState, exam_id: &str) -> ApiResult<Roster> {
+    check_id("exam", exam_id)?;
+    state.store.roster(exam_id).await?.ok_or_else(|| ApiError::not_found(format!("exam {exam_id} is not known: PUT its roster first")))
+}
+
+// ---- exams ----
+
+pub async fn put_roster(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, body: Bytes) -> ApiResult<Response> {
+    caller.require(Permission::Roster)?;
+    check_id("exam", &exam_id)?;
+    let roster = Roster::from_json("roster", &body).map_err(|e| ApiError::unprocessable("invalid_roster", e.to_string()))?;
+    if roster.exam_id != exam_id {
+        return Err(ApiError::unprocessable("invalid_roster", format!("the roster is for exam {}, the path names {exam_id}", roster.exam_id)));
+    }
+    let result = state.store.put_roster(&roster, &caller.name).await?;
+    let status = if result == PutRoster::Created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"exam_id": exam_id, "applications": roster.applications.len()})).into_response()).into_response())
+}
+
+pub async fn get_roster(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Roster>> {
+    caller.require(Permission::Read)?;
+    Ok(Json(roster_of(&state, &exam_id).await?))
+}
+
+pub async fn import_fis(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, upload: Upload) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    let roster = roster_of(&state, &exam_id).await?;
+    let name = upload.file_name.clone().unwrap_or_else(|| "FIS FRDO file".into());
+    let import = import_fis_file(&roster, &name, &upload.bytes).map_err(|e| match &e {
+        FisImportError::Rows { rows, .. } => {
+            let rows: Vec<Value> = rows.iter().map(|r| json!({"line": r.line, "code": r.code(), "message": r.kind.to_string()})).collect();
+            ApiError::unprocessable("fis_rows_invalid", format!("{name}: {} bad rows; nothing was imported", rows.len())).with("rows", Value::Array(rows))
+        }
+        other => ApiError::unprocessable(other.code(), format!("{other}; nothing was imported")),
+    })?;
+    state.store.put_fis_import(&exam_id, &name, &import, &caller.name).await?;
+    Ok(Json(json!({"exam_id": exam_id, "file": name, "records": import.records.len()})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GenerateQuery {
+    /// A printer profile from the calibration folder; `default` when absent.
+    pub printer: Option<String>,
+}
+
+pub async fn generate(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, Query(query): Query<GenerateQuery>) -> ApiResult<Response> {
+    caller.require(Permission::Manage)?;
+    let roster = roster_of(&state, &exam_id).await?;
+    roster.check_ready_for_generation().map_err(|e| ApiError::conflict("not_ready", e.to_string()))?;
+    let import = state
+        .store
+        .fis_import(&exam_id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("fis_import_missing", format!("exam {exam_id} has no FIS FRDO import: POST /v1/exams/{exam_id}/fis-frdo first")))?;
+    let printer = query.printer.unwrap_or_else(|| "default".into());
+    check_id("printer", &printer)?;
+    let profile = certscan_calibration::PrinterProfile::load(&state.calibration_dir, &printer).map_err(|e| ApiError::unprocessable("printer_profile", e.to_string()))?;
+    let certificates = import.certificates(&roster);
+    let template = state.template.clone();
+    let certs = certificates.clone();
+    let bytes = tokio::task::spawn_blocking(move || certscan_templates::render_certificates(&template, &certs, profile.offset()))
+        .await
+        .map_err(|e| ApiError::internal("rendering certificates", e))?
+        .map_err(|e| ApiError::unprocessable("render_failed", e.to_string()))?;
+    let batch = uuid::Uuid::new_v4().simple().to_string();
+    let key = certificates_key(&exam_id, &batch);
+    state.objects.put(&key, bytes.clone()).await?;
+    state.store.record_generation(&exam_id, &key, &printer, &certificates, &caller.name).await?;
+    Ok(pdf(bytes, &format!("certificates-{exam_id}.pdf")))
+}
+
+// ---- scans and jobs ----
+
+async fn submit(state: &AppState, caller: &Caller, exam_id: &str, application_id: Option<&str>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+    if certscan_pipeline::source::detect_format(&upload.bytes).is_none() {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_a_scan", "the file is not a scan (expected PDF, TIFF, JPEG or PNG)"));
+    }
+    if state.store.fis_import(exam_id).await?.is_none() {
+        return Err(ApiError::conflict("fis_import_missing", format!("exam {exam_id} has no FIS FRDO import: scans are checked against it")));
+    }
+    let job_id = uuid::Uuid::new_v4().simple().to_string();
+    let key = scan_key(&job_id);
+    state.objects.put(&key, upload.bytes).await?;
+    let file_name = upload.file_name.map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
+    state
+        .store
+        .create_job(&NewJob {
+            job_id: job_id.clone(),
+            exam_id: exam_id.to_string(),
+            application_id: application_id.map(str::to_string),
+            object_key: key.clone(),
+            file_name: file_name.clone(),
+            submitted_by: Some(caller.name.clone()),
+        })
+        .await?;
+    let mut message = JobMessage::new(&job_id, exam_id, &key);
+    message.file_name = file_name;
+    message.application_id = application_id.map(str::to_string);
+    message.submitted_by = Some(caller.name.clone());
+    if let Err(e) = state.queue.publish(&message).await {
+        let _ = state.store.fail_job(&job_id, "the job queue was unavailable at upload; upload the file again").await;
+        return Err(ApiError::unavailable("publishing the job", e));
+    }
+    state.metrics.jobs_published.inc();
+    Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id, "exam_id": exam_id, "status_url": format!("/v1/jobs/{job_id}")}))))
+}
+
+pub async fn upload_scan(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Permission::Upload)?;
+    roster_of(&state, &exam_id).await?;
+    submit(&state, &caller, &exam_id, None, upload).await
+}
+
+pub async fn point_upload(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Permission::Manage)?;
+    check_id("application", &application_id)?;
+    let exam_id = state.store.exam_of_application(&application_id).await?.ok_or_else(|| ApiError::not_found(format!("application {application_id} is not in any stored roster")))?;
+    submit(&state, &caller, &exam_id, Some(&application_id), upload).await
+}
+
+fn job_json(job: &JobRecord) -> Value {
+    let count = |outcome: &str| job.report.as_ref().map_or(0, |r| r.pages.iter().filter(|p| p.outcome == outcome).count());
+    json!({
+        "job_id": job.job_id,
+        "exam_id": job.exam_id,
+        "application_id": job.application_id,
+        "file_name": job.file_name,
+        "state": job.state.code(),
+        "pages": {
+            "total": job.pages_total.unwrap_or(0),
+            "processed": job.pages_processed,
+            "attached": count("attached"),
+            "review": count("review"),
+            "ignored": count("ignored"),
+            "duplicate": count("duplicate"),
+        },
+        "error": job.error,
+        "attempts": job.attempts,
+        "timings": {"created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at, "seconds": job.seconds},
+        "report": if job.state == JobState::Done { serde_json::to_value(&job.report).unwrap_or(Value::Null) } else { Value::Null },
+    })
+}
+
+pub async fn job(State(state): State<AppState>, caller: Caller, Path(job_id): Path<String>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Read)?;
+    check_id("job", &job_id)?;
+    let job = state.store.job(&job_id).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} does not exist")))?;
+    Ok(Json(job_json(&job)))
+}
+
+pub async fn job_page(State(state): State<AppState>, caller: Caller, Path((job_id, page)): Path<(String, i64)>) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    check_id("job", &job_id)?;
+    let key = state.store.page_object(&job_id, page).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} has no stored page {page}")))?;
+    Ok(pdf(state.objects.get(&key).await?, &format!("{job_id}-page-{page}.pdf")))
+}
+
+// ---- status and scans ----
+
+pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Read)?;
+    check_id("exam", &exam_id)?;
+    let status = state.store.exam_status(&exam_id).await?.ok_or_else(|| ApiError::not_found(format!("exam {exam_id} is not known")))?;
+    let applications: Vec<Value> = status
+        .applications
+        .iter()
+        .map(|a| {
+            let scan = a.attachment.as_ref();
+            json!({
+                "application_id": a.application_id,
+                "full_name": a.full_name,
+                "outcome": a.outcome,
+                "outcome_label": a.outcome_label,
+                "registration_number": a.registration_number,
+                "issue_date": a.issue_date,
+                "certificate_generated": a.certificate_generated,
+                "blank_number": scan.map(|s| &s.blank_number),
+                "scan_url": scan.map(|_| format!("/v1/applications/{}/certificate-scan", a.application_id)),
+                "attached_at": scan.map(|s| &s.attached_at),
+                "attached_by": scan.map(|s| &s.attached_by),
+                "attached_from": scan.map(|s| json!({"job_id": s.job_id, "page": s.page, "source": s.source})),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "exam_id": status.exam_id,
+        "status": {"code": status.status.code(), "label": status.status.label()},
+        "counts": status.counts,
+        "applications": applications,
+    })))
+}
+
+pub async fn download_scan(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    check_id("application", &application_id)?;
+    let attachment = state.store.attachment(&application_id).await?.ok_or_else(|| ApiError::not_found(format!("application {application_id} has no attached scan")))?;
+    Ok(pdf(state.objects.get(&attachment.object_key).await?, &format!("{application_id}.pdf")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+pub async fn unattach(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>, JsonBody(body): JsonBody<ReasonBody>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    check_id("application", &application_id)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable("reason_required", "say why the scan is taken off (reason)"));
+    }
+    let item = state.store.unattach(&application_id, body.reason.trim(), &caller.name).await?;
+    Ok(Json(review_json(&item)))
+}
+
+// ---- review ----
+
+fn review_json(item: &ReviewItem) -> Value {
+    let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
+    if item.object_key.is_some() {
+        v["page_url"] = json!(format!("/v1/review/{}/page", item.item_id));
+        v["preview_url"] = json!(format!("/v1/review/{}/preview", item.item_id));
+    }
+    v
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReviewQuery {
+    /// `open` (default) or `all`.
+    pub state: Option<String>,
+}
+
+pub async fn review_list(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, Query(query): Query<ReviewQuery>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    roster_of(&state, &exam_id).await?;
+    let open_only = match query.state.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(other) => return Err(ApiError::bad_request(format!("state must be open or all, not {other:?}"))),
+    };
+    let items = state.store.review_items(&exam_id, open_only).await?;
+    Ok(Json(json!({"exam_id": exam_id, "items": items.iter().map(review_json).collect::<Vec<_>>()})))
+}
+
+async fn review_item(state: &AppState, item_id: &str) -> ApiResult<ReviewItem> {
+    check_id("review item", item_id)?;
+    state.store.review_item(item_id).await?.ok_or_else(|| ApiError::not_found(format!("review item {item_id} does not exist")))
+}
+
+pub async fn review_page(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>) -> ApiResult<Response> {
+    caller.require(Permission::Manage)?;
+    let item = review_item(&state, &item_id).await?;
+    let key = item.object_key.ok_or_else(|| ApiError::not_found("this page could not be decoded; it has no file"))?;
+    Ok(pdf(state.objects.get(&key).await?, &format!("review-{item_id}.pdf")))
+}
+
+/// A small PNG of the page (about 50 dpi), upright.
+pub async fn review_preview(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>) -> ApiResult<Response> {
+    caller.require(Permission::Manage)?;
+    let item = review_item(&state, &item_id).await?;
+    let key = item.object_key.ok_or_else(|| ApiError::not_found("this page could not be decoded; it has no file"))?;
+    let bytes = state.objects.get(&key).await?;
+    let engine = state.engine;
+    let png = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let image = engine.render_page(&bytes, 0, 50.0).map_err(|e| e.to_string())?;
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| e.to_string())?;
+        Ok(png)
+    })
+    .await
+    .map_err(|e| ApiError::internal("rendering a preview", e))?
+    .map_err(|e| ApiError::internal("rendering a preview", e))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    pub application_id: String,
+    /// Needed when the page's blank number was not read.
+    pub blank_number: Option<String>,
+}
+
+pub async fn assign(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>, JsonBody(body): JsonBody<AssignBody>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    check_id("review item", &item_id)?;
+    check_id("application", &body.application_id)?;
+    let attachment = state.store.assign_review(&item_id, &body.application_id, body.blank_number.as_deref().map(str::trim), &caller.name).await?;
+    Ok(Json(json!({
+        "item_id": item_id,
+        "state": "assigned",
+        "application_id": attachment.application_id,
+        "blank_number": attachment.blank_number,
+        "registration_number": attachment.registration_number,
+        "issue_date": attachment.issue_date,
+        "scan_url": format!("/v1/applications/{}/certificate-scan", attachment.application_id),
+    })))
+}
+
+pub async fn dismiss(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>, JsonBody(body): JsonBody<ReasonBody>) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    check_id("review item", &item_id)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable("reason_required", "say why the page is dismissed (reason)"));
+    }
+    let item = state.store.dismiss_review(&item_id, body.reason.trim(), &caller.name).await?;
+    Ok(Json(review_json(&item)))
+}
+
+pub async fn audit_trail(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, _headers: HeaderMap) -> ApiResult<Json<Value>> {
+    caller.require(Permission::Manage)?;
+    roster_of(&state, &exam_id).await?;
+    Ok(Json(json!({"exam_id": exam_id, "entries": state.store.audit_trail(&exam_id).await?})))
+}

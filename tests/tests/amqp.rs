@@ -1,0 +1,269 @@
+//! The RabbitMQ transport against a real broker (`CERTSCAN_TEST_AMQP_URL`, default the local guest
+//! account): delivery and ack, dead-lettering by the handler and of malformed bodies, retry with
+//! redelivery, and requeueing on shutdown. Each test owns a `certscan.test.<uuid>` queue pair and
+//! deletes it, even when it fails.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certscan_workers::amqp::{delete_queues, get_dead_letter, run_consumer, AmqpConfig, AmqpError, AmqpPublisher, Disposition};
+use certscan_workers::JobMessage;
+use lapin::options::BasicPublishOptions;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{timeout, Instant};
+
+/// Generous: the broker may share the machine with builds.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn amqp_url() -> String {
+    std::env::var("CERTSCAN_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
+}
+
+/// A queue pair of the test's own, deleted when the test ends however it ends.
+struct TestQueues {
+    config: AmqpConfig,
+}
+
+impl TestQueues {
+    fn new() -> TestQueues {
+        let mut config = AmqpConfig::new(&amqp_url());
+        config.queue = format!("certscan.test.{}", uuid::Uuid::new_v4());
+        TestQueues { config }
+    }
+}
+
+impl Drop for TestQueues {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while a test panics: clean up on a runtime of its own.
+        let config = self.config.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a cleanup runtime starts");
+            runtime.block_on(delete_queues(&config));
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn job() -> JobMessage {
+    let job_id = format!("job-{}", uuid::Uuid::new_v4().simple());
+    JobMessage::new(&job_id, "EX-1", &format!("scans/{job_id}.pdf"))
+}
+
+/// A consumer running in the background, and the switch that stops it.
+struct RunningConsumer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<(), AmqpError>>,
+}
+
+impl RunningConsumer {
+    fn start<H, Fut>(config: &AmqpConfig, handler: H) -> RunningConsumer
+    where
+        H: Fn(JobMessage, bool) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Disposition> + Send + 'static,
+    {
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run_consumer(config.clone(), handler, shutdown));
+        RunningConsumer { stop, task }
+    }
+
+    async fn shut_down(self) {
+        self.stop.send_replace(true);
+        let finished = timeout(DEADLINE, self.task).await.expect("the consumer stops within the deadline");
+        finished.expect("the consumer task does not panic").expect("the consumer returns Ok on shutdown");
+    }
+}
+
+/// A handler that reports every call (job id, redelivered) and answers what `decide` says.
+fn reporting_handler(
+    decide: impl Fn(&JobMessage, bool) -> Disposition + Send + Sync + 'static,
+) -> (impl Fn(JobMessage, bool) -> std::future::Ready<Disposition> + Send + Sync + 'static, mpsc::UnboundedReceiver<(String, bool)>) {
+    let (calls, received) = mpsc::unbounded_channel();
+    let handler = move |message: JobMessage, redelivered: bool| {
+        let disposition = decide(&message, redelivered);
+        let _ = calls.send((message.job_id, redelivered));
+        std::future::ready(disposition)
+    };
+    (handler, received)
+}
+
+async fn next_call(calls: &mut mpsc::UnboundedReceiver<(String, bool)>) -> (String, bool) {
+    timeout(DEADLINE, calls.recv()).await.expect("the handler is called within the deadline").expect("the consumer is running")
+}
+
+/// Polls `depth` until it reads `expected`, or fails at the deadline.
+async fn wait_for_depth(publisher: &AmqpPublisher, expected: u32, dead: bool) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let depth = if dead { publisher.dead_depth().await } else { publisher.depth().await }.expect("the queue depth is readable");
+        if depth == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "queue depth (dead: {dead}) stayed at {depth}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the dead-letter queue until a message is there, or fails at the deadline.
+async fn wait_for_dead_letter(config: &AmqpConfig) -> (Vec<u8>, Option<String>) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(dead) = get_dead_letter(config).await.expect("the dead-letter queue is readable") {
+            return dead;
+        }
+        assert!(Instant::now() < deadline, "nothing reached {} within the deadline", config.dead_letter_queue());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_job_reaches_the_handler_once_and_is_acknowledged() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
+    assert!(publisher.is_connected());
+    let job = job();
+    publisher.publish(&job).await.expect("the job is published");
+    assert_eq!(publisher.depth().await.expect("depth"), 1);
+
+    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
+    let consumer = RunningConsumer::start(&queues.config, handler);
+    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), false));
+    consumer.shut_down().await;
+
+    // The handler went with the consumer: a closed channel with nothing in it means exactly one call.
+    assert_eq!(calls.recv().await, None, "the handler was called only once");
+    wait_for_depth(&publisher, 0, false).await;
+    assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_handler_dead_letters_lands_in_the_dead_letter_queue_and_the_next_one_goes_on() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
+    let (doomed, next) = (job(), job());
+    publisher.publish(&doomed).await.expect("the first job is published");
+    publisher.publish(&next).await.expect("the second job is published");
+
+    let doomed_id = doomed.job_id.clone();
+    let (handler, mut calls) = reporting_handler(move |message, _| {
+        if message.job_id == doomed_id {
+            Disposition::DeadLetter { reason: "the scan is not a PDF".to_string() }
+        } else {
+            Disposition::Ack
+        }
+    });
+    let consumer = RunningConsumer::start(&queues.config, handler);
+    assert_eq!(next_call(&mut calls).await, (doomed.job_id.clone(), false));
+    assert_eq!(next_call(&mut calls).await, (next.job_id.clone(), false));
+
+    let (body, reason) = wait_for_dead_letter(&queues.config).await;
+    assert_eq!(JobMessage::from_json(&body).expect("the dead letter is the job message"), doomed);
+    assert_eq!(reason.as_deref(), Some("rejected"));
+
+    consumer.shut_down().await;
+    wait_for_depth(&publisher, 0, false).await;
+    assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0, "only the doomed job was dead-lettered");
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_body_is_dead_lettered_without_reaching_the_handler() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects (and declares the queues)");
+
+    let connection = Connection::connect(&queues.config.url, ConnectionProperties::default()).await.expect("lapin connects");
+    let channel = connection.create_channel().await.expect("a channel opens");
+    let garbage = br#"{"schema_version": 1, "job_id": "#.to_vec();
+    channel
+        .basic_publish("".into(), queues.config.queue.as_str().into(), BasicPublishOptions::default(), &garbage, BasicProperties::default())
+        .await
+        .expect("the raw bytes are published");
+    connection.close(200, "OK".into()).await.expect("lapin closes");
+    // A valid job behind it: if the handler sees this one first, it never saw the garbage.
+    let valid = job();
+    publisher.publish(&valid).await.expect("the valid job is published");
+
+    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
+    let consumer = RunningConsumer::start(&queues.config, handler);
+    assert_eq!(next_call(&mut calls).await, (valid.job_id.clone(), false), "the first call is the valid job");
+
+    let (body, reason) = wait_for_dead_letter(&queues.config).await;
+    assert_eq!(body, garbage);
+    assert_eq!(reason.as_deref(), Some("rejected"));
+
+    consumer.shut_down().await;
+    assert_eq!(calls.recv().await, None, "the handler saw nothing but the valid job");
+    wait_for_depth(&publisher, 0, false).await;
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_job_comes_back_redelivered_and_an_ack_ends_it() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
+    let job = job();
+    publisher.publish(&job).await.expect("the job is published");
+
+    let (handler, mut calls) = reporting_handler(|_, redelivered| {
+        if redelivered {
+            Disposition::Ack
+        } else {
+            Disposition::Retry { after: Duration::from_millis(10) }
+        }
+    });
+    let consumer = RunningConsumer::start(&queues.config, handler);
+    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), false));
+    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true));
+    consumer.shut_down().await;
+
+    assert_eq!(calls.recv().await, None, "the acknowledged job did not come back");
+    wait_for_depth(&publisher, 0, false).await;
+    assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_while_a_handler_is_blocked_requeues_its_job_for_another_worker() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
+    let job = job();
+    publisher.publish(&job).await.expect("the job is published");
+
+    // The first worker's handler reports, then waits on a oneshot whose sender never sends.
+    let (_never_fires, gate) = oneshot::channel::<()>();
+    let gate = Arc::new(tokio::sync::Mutex::new(Some(gate)));
+    let (started, mut starts) = mpsc::unbounded_channel();
+    let blocked = move |message: JobMessage, redelivered: bool| {
+        let (gate, started) = (gate.clone(), started.clone());
+        async move {
+            let _ = started.send((message.job_id, redelivered));
+            if let Some(gate) = gate.lock().await.take() {
+                let _ = gate.await;
+            }
+            Disposition::Ack
+        }
+    };
+    let first = RunningConsumer::start(&queues.config, blocked);
+    assert_eq!(next_call(&mut starts).await, (job.job_id.clone(), false));
+    first.shut_down().await;
+
+    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
+    let second = RunningConsumer::start(&queues.config, handler);
+    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true), "the second worker gets the same job, redelivered");
+    second.shut_down().await;
+    eprintln!("DEBUG depth after second: {:?}", publisher.depth().await);
+    {
+        let connection = Connection::connect(&queues.config.url, ConnectionProperties::default()).await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let got = channel.basic_get(queues.config.queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true }).await.unwrap();
+        eprintln!("DEBUG left: {:?}", got.map(|m| (String::from_utf8_lossy(&m.delivery.data).to_string(), m.delivery.redelivered, m.delivery.properties.headers().clone())));
+    }
+    eprintln!("DEBUG extra calls: {:?} {:?}", calls.try_recv(), starts.try_recv());
+
+    wait_for_depth(&publisher, 0, false).await;
+    assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
+    publisher.close().await;
+}
