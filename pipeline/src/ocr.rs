@@ -378,9 +378,22 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
             }
         }
     }
+    let mut bands = text_bands(&ink, w, h);
+    // A patterned frame (a guilloche border) is not solid enough for the line test above, yet its
+    // vertical side inks every row and joins the number's band with everything else: drop every
+    // connected piece of ink far larger than a character, and look again.
+    if bands.is_empty() {
+        drop_large_components(&mut ink, w, h);
+        bands = text_bands(&ink, w, h);
+    }
+    bands.sort_by(|a, b| b.2.cmp(&a.2));
+    bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect()
+}
+
+/// Bands of inked rows 2–9 mm tall (gaps under 0.6 mm merged): (top, bottom, ink).
+fn text_bands(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize)> {
     let rows: Vec<usize> = (0..h).map(|y| ink[y * w..(y + 1) * w].iter().filter(|&&b| b).count()).collect();
     let mm = OCR_PX_PER_MM as usize;
-    // Bands of inked rows, merging gaps under 0.6 mm.
     let mut bands: Vec<(usize, usize, usize)> = Vec::new();
     let min_row_ink = (w / 200).max(2);
     for (y, &n) in rows.iter().enumerate() {
@@ -395,10 +408,28 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
             _ => bands.push((y, y, n)),
         }
     }
-    let mut bands: Vec<(usize, usize, usize)> =
-        bands.into_iter().filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm).collect();
-    bands.sort_by(|a, b| b.2.cmp(&a.2));
-    bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect()
+    bands.into_iter().filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm).collect()
+}
+
+/// Clears connected pieces of ink taller than 9 mm or wider than 60 mm: frames, borders, stamp rings —
+/// never characters 3.5–5 mm tall (a whole number merged into one piece is still under 60 mm).
+fn drop_large_components(ink: &mut [bool], w: usize, h: usize) {
+    let mm = OCR_PX_PER_MM as u32;
+    let mask = GrayImage::from_raw(w as u32, h as u32, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
+    let labels = imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));
+    let count = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
+    // Bounding box per label: x0, y0, x1, y1.
+    let mut boxes = vec![(u32::MAX, u32::MAX, 0u32, 0u32); count + 1];
+    for (x, y, l) in labels.enumerate_pixels() {
+        let b = &mut boxes[l.0[0] as usize];
+        *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+    }
+    let large: Vec<bool> = boxes.iter().map(|b| b.2 >= b.0 && (b.3 - b.1 > 9 * mm || b.2 - b.0 > 60 * mm)).collect();
+    for (i, l) in labels.as_raw().iter().enumerate() {
+        if *l != 0 && large[*l as usize] {
+            ink[i] = false;
+        }
+    }
 }
 
 /// The widest cluster of ink in the rows `top..=bottom`, cut tight and wide.

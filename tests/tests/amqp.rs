@@ -7,7 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certscan_workers::amqp::{delete_queues, get_dead_letter, run_consumer, AmqpConfig, AmqpError, AmqpPublisher, Disposition};
+use certscan_workers::amqp::{get_dead_letter, run_consumer, AmqpConfig, AmqpError, AmqpPublisher, Disposition};
+
+use crate::support::TestQueues;
 use certscan_workers::JobMessage;
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -17,35 +19,6 @@ use tokio::time::{timeout, Instant};
 
 /// Generous: the broker may share the machine with builds.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn amqp_url() -> String {
-    std::env::var("CERTSCAN_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
-}
-
-/// A queue pair of the test's own, deleted when the test ends however it ends.
-struct TestQueues {
-    config: AmqpConfig,
-}
-
-impl TestQueues {
-    fn new() -> TestQueues {
-        let mut config = AmqpConfig::new(&amqp_url());
-        config.queue = format!("certscan.test.{}", uuid::Uuid::new_v4());
-        TestQueues { config }
-    }
-}
-
-impl Drop for TestQueues {
-    fn drop(&mut self) {
-        // Drop cannot await, and may run while a test panics: clean up on a runtime of its own.
-        let config = self.config.clone();
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a cleanup runtime starts");
-            runtime.block_on(delete_queues(&config));
-        });
-        let _ = cleanup.join();
-    }
-}
 
 fn job() -> JobMessage {
     let job_id = format!("job-{}", uuid::Uuid::new_v4().simple());
@@ -76,17 +49,23 @@ impl RunningConsumer {
     }
 }
 
-/// A handler that reports every call (job id, redelivered) and answers what `decide` says.
-fn reporting_handler(
+/// Starts a consumer whose handler reports every call (job id, redelivered) and answers what `decide` says.
+fn start_reporting(
+    config: &AmqpConfig,
     decide: impl Fn(&JobMessage, bool) -> Disposition + Send + Sync + 'static,
-) -> (impl Fn(JobMessage, bool) -> std::future::Ready<Disposition> + Send + Sync + 'static, mpsc::UnboundedReceiver<(String, bool)>) {
+) -> (RunningConsumer, mpsc::UnboundedReceiver<(String, bool)>) {
+    let decide = Arc::new(decide);
     let (calls, received) = mpsc::unbounded_channel();
     let handler = move |message: JobMessage, redelivered: bool| {
-        let disposition = decide(&message, redelivered);
-        let _ = calls.send((message.job_id, redelivered));
-        std::future::ready(disposition)
+        let (decide, calls) = (decide.clone(), calls.clone());
+        // Reports when the consumer runs the future, not when it merely creates it.
+        async move {
+            let disposition = decide(&message, redelivered);
+            let _ = calls.send((message.job_id, redelivered));
+            disposition
+        }
     };
-    (handler, received)
+    (RunningConsumer::start(config, handler), received)
 }
 
 async fn next_call(calls: &mut mpsc::UnboundedReceiver<(String, bool)>) -> (String, bool) {
@@ -127,8 +106,7 @@ async fn a_published_job_reaches_the_handler_once_and_is_acknowledged() {
     publisher.publish(&job).await.expect("the job is published");
     assert_eq!(publisher.depth().await.expect("depth"), 1);
 
-    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
-    let consumer = RunningConsumer::start(&queues.config, handler);
+    let (consumer, mut calls) = start_reporting(&queues.config, |_, _| Disposition::Ack);
     assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), false));
     consumer.shut_down().await;
 
@@ -148,14 +126,13 @@ async fn a_job_the_handler_dead_letters_lands_in_the_dead_letter_queue_and_the_n
     publisher.publish(&next).await.expect("the second job is published");
 
     let doomed_id = doomed.job_id.clone();
-    let (handler, mut calls) = reporting_handler(move |message, _| {
+    let (consumer, mut calls) = start_reporting(&queues.config, move |message, _| {
         if message.job_id == doomed_id {
             Disposition::DeadLetter { reason: "the scan is not a PDF".to_string() }
         } else {
             Disposition::Ack
         }
     });
-    let consumer = RunningConsumer::start(&queues.config, handler);
     assert_eq!(next_call(&mut calls).await, (doomed.job_id.clone(), false));
     assert_eq!(next_call(&mut calls).await, (next.job_id.clone(), false));
 
@@ -186,8 +163,7 @@ async fn a_malformed_body_is_dead_lettered_without_reaching_the_handler() {
     let valid = job();
     publisher.publish(&valid).await.expect("the valid job is published");
 
-    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
-    let consumer = RunningConsumer::start(&queues.config, handler);
+    let (consumer, mut calls) = start_reporting(&queues.config, |_, _| Disposition::Ack);
     assert_eq!(next_call(&mut calls).await, (valid.job_id.clone(), false), "the first call is the valid job");
 
     let (body, reason) = wait_for_dead_letter(&queues.config).await;
@@ -207,14 +183,13 @@ async fn a_retried_job_comes_back_redelivered_and_an_ack_ends_it() {
     let job = job();
     publisher.publish(&job).await.expect("the job is published");
 
-    let (handler, mut calls) = reporting_handler(|_, redelivered| {
+    let (consumer, mut calls) = start_reporting(&queues.config, |_, redelivered| {
         if redelivered {
             Disposition::Ack
         } else {
             Disposition::Retry { after: Duration::from_millis(10) }
         }
     });
-    let consumer = RunningConsumer::start(&queues.config, handler);
     assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), false));
     assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true));
     consumer.shut_down().await;
@@ -250,19 +225,9 @@ async fn shutting_down_while_a_handler_is_blocked_requeues_its_job_for_another_w
     assert_eq!(next_call(&mut starts).await, (job.job_id.clone(), false));
     first.shut_down().await;
 
-    let (handler, mut calls) = reporting_handler(|_, _| Disposition::Ack);
-    let second = RunningConsumer::start(&queues.config, handler);
+    let (second, mut calls) = start_reporting(&queues.config, |_, _| Disposition::Ack);
     assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true), "the second worker gets the same job, redelivered");
     second.shut_down().await;
-    eprintln!("DEBUG depth after second: {:?}", publisher.depth().await);
-    {
-        let connection = Connection::connect(&queues.config.url, ConnectionProperties::default()).await.unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        let got = channel.basic_get(queues.config.queue.as_str().into(), lapin::options::BasicGetOptions { no_ack: true }).await.unwrap();
-        eprintln!("DEBUG left: {:?}", got.map(|m| (String::from_utf8_lossy(&m.delivery.data).to_string(), m.delivery.redelivered, m.delivery.properties.headers().clone())));
-    }
-    eprintln!("DEBUG extra calls: {:?} {:?}", calls.try_recv(), starts.try_recv());
-
     wait_for_depth(&publisher, 0, false).await;
     assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
     publisher.close().await;

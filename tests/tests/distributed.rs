@@ -8,15 +8,11 @@ use tokio::sync::watch;
 
 use certscan_api::server::start;
 use certscan_fixtures::{Level, PageKind};
-use certscan_workers::amqp::{delete_queues, get_dead_letter, run_consumer, AmqpConfig};
+use certscan_workers::amqp::{get_dead_letter, run_consumer, AmqpConfig};
 use certscan_workers::job::{connect, handle_job};
 use certscan_workers::store::JobState;
 
-use crate::support::{amqp_url, engine, eventually, exam_files, service_settings, Api, TestDb};
-
-fn queue_name() -> String {
-    format!("certscan.test.{}", uuid::Uuid::new_v4().simple())
-}
+use crate::support::{amqp_url, engine, eventually, exam_files, service_settings, Api, TestDb, TestQueues};
 
 /// An in-process worker consuming `queue`; counts the jobs it handled.
 fn spawn_worker(settings: &certscan_workers::Settings, handled: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
@@ -66,8 +62,8 @@ impl Api {
 async fn two_workers_share_one_queue_and_the_exam_gets_uploaded() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::postgres().await;
-    let queue = queue_name();
-    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queue)));
+    let queues = TestQueues::new();
+    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queues.config.queue)));
     let service = start(&settings, engine(), "127.0.0.1:0").await.unwrap();
     let api = Api::new(service.addr);
     // Two exams, both scans queued before any worker runs.
@@ -99,9 +95,6 @@ async fn two_workers_share_one_queue_and_the_exam_gets_uploaded() {
         stop.send(true).unwrap();
         task.await.unwrap();
     }
-    let mut config = AmqpConfig::new(&amqp_url());
-    config.queue = queue;
-    delete_queues(&config).await;
     service.stop().await;
 }
 
@@ -109,8 +102,8 @@ async fn two_workers_share_one_queue_and_the_exam_gets_uploaded() {
 async fn a_poison_file_is_dead_lettered_and_the_worker_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::postgres().await;
-    let queue = queue_name();
-    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queue)));
+    let queues = TestQueues::new();
+    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queues.config.queue)));
     let service = start(&settings, engine(), "127.0.0.1:0").await.unwrap();
     let api = Api::new(service.addr);
     let files = exam_files(42, 3, Level::Clean);
@@ -125,9 +118,7 @@ async fn a_poison_file_is_dead_lettered_and_the_worker_goes_on() {
     let job = api.finished_job(&poison_id, 120).await;
     assert_eq!(job["state"], "failed", "{job}");
     assert!(job["error"].as_str().unwrap().contains("cannot read the scan"), "{job}");
-    let mut config = AmqpConfig::new(&amqp_url());
-    config.queue = queue.clone();
-    let (body, _) = eventually("the poison message in the dead-letter queue", 30, || async { get_dead_letter(&config).await.unwrap() }).await;
+    let (body, _) = eventually("the poison message in the dead-letter queue", 30, || async { get_dead_letter(&queues.config).await.unwrap() }).await;
     let message = certscan_workers::JobMessage::from_json(&body).unwrap();
     assert_eq!(message.job_id, poison_id);
 
@@ -137,7 +128,6 @@ async fn a_poison_file_is_dead_lettered_and_the_worker_goes_on() {
 
     stop.send(true).unwrap();
     task.await.unwrap();
-    delete_queues(&config).await;
     service.stop().await;
 }
 
@@ -161,8 +151,8 @@ fn worker_process() {
 async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::postgres().await;
-    let queue = queue_name();
-    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queue)));
+    let queues = TestQueues::new();
+    let settings = service_settings(dir.path(), &db.url, Some((&amqp_url(), &queues.config.queue)));
     let service = start(&settings, engine(), "127.0.0.1:0").await.unwrap();
     let api = Api::new(service.addr);
     let files = exam_files(43, 16, Level::Clean);
@@ -172,7 +162,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let job_id = body["job_id"].as_str().unwrap().to_string();
 
     // A worker process, slowed to one thread so that it is surely mid-job when killed.
-    let config = serde_json::json!({"data_dir": dir.path(), "database_url": db.url, "amqp_url": amqp_url(), "queue": queue});
+    let config = serde_json::json!({"data_dir": dir.path(), "database_url": db.url, "amqp_url": amqp_url(), "queue": queues.config.queue});
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["distributed::worker_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("CERTSCAN_TEST_WORKER", config.to_string())
@@ -208,9 +198,6 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     stop.send(true).unwrap();
     task.await.unwrap();
     store.close().await;
-    let mut config = AmqpConfig::new(&amqp_url());
-    config.queue = queue;
-    delete_queues(&config).await;
     service.stop().await;
 }
 

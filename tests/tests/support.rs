@@ -206,3 +206,29 @@ impl Api {
         .await
     }
 }
+
+/// A RabbitMQ queue pair of the test's own (`certscan.test.<uuid>` and its `.dead`), deleted when the
+/// test ends however it ends.
+pub struct TestQueues {
+    pub config: certscan_workers::amqp::AmqpConfig,
+}
+
+impl TestQueues {
+    pub fn new() -> TestQueues {
+        let mut config = certscan_workers::amqp::AmqpConfig::new(&amqp_url());
+        config.queue = format!("certscan.test.{}", uuid::Uuid::new_v4());
+        TestQueues { config }
+    }
+}
+
+impl Drop for TestQueues {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while a test panics: clean up on a runtime of its own.
+        let config = self.config.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a cleanup runtime starts");
+            runtime.block_on(certscan_workers::amqp::delete_queues(&config));
+        });
+        let _ = cleanup.join();
+    }
+}

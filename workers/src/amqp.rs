@@ -138,9 +138,10 @@ fn short_string(what: &'static str, value: &str) -> Result<ShortString, AmqpErro
     ShortString::try_new(value).map_err(|e| AmqpError::InvalidName { what, value: value.to_string(), reason: e.to_string() })
 }
 
-async fn connect(config: &AmqpConfig, connection_name: &str) -> Result<Connection, AmqpError> {
+/// Connects as `"{role} {queue}"`, the name the management UI and `rabbitmqctl` show for the connection.
+async fn connect(config: &AmqpConfig, role: &str) -> Result<Connection, AmqpError> {
     let uri: AMQPUri = config.url.parse().map_err(|reason| AmqpError::InvalidUrl { reason })?;
-    let properties = ConnectionProperties::default().with_connection_name(connection_name.into());
+    let properties = ConnectionProperties::default().with_connection_name(format!("{role} {}", config.queue).into());
     match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties)).await {
         Ok(connected) => connected.map_err(AmqpError::Connect),
         Err(_) => Err(AmqpError::ConnectTimeout(CONNECT_TIMEOUT)),
@@ -439,14 +440,15 @@ where
     let span = tracing::info_span!("job", job_id = %message.job_id, exam_id = %message.exam_id, queue);
     async move {
         debug!(redelivered, "handling job");
+        // The handler first: a job that finished as shutdown was asked for is acted on, not thrown away.
         let disposition = tokio::select! {
             biased;
+            disposition = handler(message, redelivered) => disposition,
             () = shutdown_requested(shutdown) => {
                 info!("shutting down while the job runs; requeueing it for another worker");
                 requeue(&delivery).await;
                 return Some(SessionEnd::Shutdown);
             }
-            disposition = handler(message, redelivered) => disposition,
         };
         match disposition {
             Disposition::Ack => {
