@@ -110,6 +110,10 @@ pub struct DemoArgs {
     seed: u64,
     #[arg(long, default_value = "typical")]
     level: Level,
+    /// Go through the embedded service (`certscan serve` with no configuration, on a loopback port) over
+    /// HTTP, as the portal and staff would: roster, FIS FRDO import, generation, upload, job, status.
+    #[arg(long)]
+    service: bool,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -332,6 +336,9 @@ pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
     println!("sample exam {} with {} application(s), {} passed", roster.exam_id, roster.applications.len(), roster.passed().count());
     println!("  roster          {}", exam_path.display());
     println!("  FIS FRDO file   {} (Windows-1251, ';')", fis_path.display());
+    if args.service {
+        return crate::service::demo(settings, dir, &roster, &fis, args.level, args.seed);
+    }
 
     let started = Instant::now();
     let (pdf, count) = build_certificates(settings, &roster, &fis_path.display().to_string(), &fis, certscan_calibration::DEFAULT_PRINTER)?;
@@ -390,7 +397,7 @@ pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
 }
 
 /// Pages the report attached or marked duplicate differently from what the simulator printed on them.
-fn check_against_truth(report: &Report, truth: &certscan_fixtures::Truth) -> Vec<String> {
+pub fn check_against_truth(report: &Report, truth: &certscan_fixtures::Truth) -> Vec<String> {
     let mut errors = Vec::new();
     for page in &report.pages {
         let Some(t) = truth.pages.iter().find(|t| t.page == page.page) else { continue };

@@ -91,3 +91,106 @@ pub fn worker(settings: &Settings, _args: &WorkerArgs) -> Result<()> {
         Ok(())
     })
 }
+
+/// `certscan demo --service`: the round trip through the embedded service over HTTP, as the portal and
+/// testing-center staff would drive it, checked against the simulator's truth at the end.
+pub fn demo(settings: &Settings, dir: &std::path::Path, roster: &certscan_domain::Roster, fis: &[u8], level: certscan_fixtures::Level, seed: u64) -> Result<()> {
+    let mut settings = settings.clone();
+    settings.data_dir = dir.join("service");
+    settings.database_url = None;
+    settings.amqp_url = None;
+    settings.object_store = None;
+    settings.tokens = Vec::new();
+    let engine = PdfEngine::bind(&settings.pdfium_library()?)?;
+    let roster = roster.clone();
+    let fis = fis.to_vec();
+    let dir = dir.to_path_buf();
+    runtime()?.block_on(async move {
+        let service = certscan_api::server::start(&settings, engine, "127.0.0.1:0").await.map_err(anyhow::Error::msg)?;
+        let base = format!("http://{}", service.addr);
+        println!("  embedded service {base} (SQLite and files in {})", settings.data_dir.display());
+        let result = demo_calls(&base, &dir, &roster, &fis, level, seed, engine).await;
+        service.stop().await;
+        result
+    })
+}
+
+async fn demo_calls(base: &str, dir: &std::path::Path, roster: &certscan_domain::Roster, fis: &[u8], level: certscan_fixtures::Level, seed: u64, engine: &'static PdfEngine) -> Result<()> {
+    use std::time::Instant;
+    let http = reqwest::Client::new();
+    let exam = &roster.exam_id;
+    let check = |what: &str, r: &reqwest::Response| -> Result<()> {
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            anyhow::bail!("{what}: HTTP {}", r.status())
+        }
+    };
+    let r = http.put(format!("{base}/v1/exams/{exam}")).json(roster).send().await?;
+    check("PUT roster", &r)?;
+    println!("  PUT  /v1/exams/{exam} → {}", r.status());
+    let r = http.post(format!("{base}/v1/exams/{exam}/fis-frdo")).header("x-file-name", "fis-frdo.csv").body(fis.to_vec()).send().await?;
+    check("POST FIS FRDO file", &r)?;
+    println!("  POST /v1/exams/{exam}/fis-frdo → {}", r.status());
+    let r = http.post(format!("{base}/v1/exams/{exam}/certificates")).send().await?;
+    check("POST certificates", &r)?;
+    let pdf = r.bytes().await?.to_vec();
+    let certs_path = dir.join("certificates.pdf");
+    std::fs::write(&certs_path, &pdf).with_context(|| format!("cannot write {}", certs_path.display()))?;
+    println!("  POST /v1/exams/{exam}/certificates → {} ({} bytes)", certs_path.display(), pdf.len());
+
+    let template = certscan_templates::reference();
+    let options = certscan_fixtures::SimulateOptions { level, seed, format: certscan_fixtures::ScanFormat::Pdf };
+    let scan = certscan_fixtures::simulate(engine, &template, roster, &pdf, &options)?;
+    std::fs::write(dir.join("scan.pdf"), &scan.bytes).context("cannot write scan.pdf")?;
+    std::fs::write(dir.join("scan-truth.json"), scan.truth.to_json_pretty()).context("cannot write scan-truth.json")?;
+    println!("  simulated scan  {} ({} page(s), level {level:?})", dir.join("scan.pdf").display(), scan.truth.pages.len());
+
+    let started = Instant::now();
+    let r = http.post(format!("{base}/v1/exams/{exam}/scans")).header("x-file-name", "scan.pdf").body(scan.bytes.clone()).send().await?;
+    check("POST scan", &r)?;
+    let job: serde_json::Value = r.json().await?;
+    let job_id = job["job_id"].as_str().context("no job id")?.to_string();
+    println!("  POST /v1/exams/{exam}/scans → 202, job {job_id}");
+    let deadline = Instant::now() + std::time::Duration::from_secs(1800);
+    let job = loop {
+        let job: serde_json::Value = http.get(format!("{base}/v1/jobs/{job_id}")).send().await?.json().await?;
+        match job["state"].as_str() {
+            Some("done") => break job,
+            Some("failed") => anyhow::bail!("job {job_id} failed: {}", job["error"]),
+            _ if Instant::now() > deadline => anyhow::bail!("job {job_id} did not finish in 30 minutes"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    };
+    let p = &job["pages"];
+    println!(
+        "  GET  /v1/jobs/{job_id} → done in {:.1} s: {} pages, {} attached, {} review, {} ignored, {} duplicate",
+        started.elapsed().as_secs_f64(),
+        p["total"], p["attached"], p["review"], p["ignored"], p["duplicate"]
+    );
+    let status: serde_json::Value = http.get(format!("{base}/v1/exams/{exam}/certificates/status")).send().await?.json().await?;
+    println!("  GET  /v1/exams/{exam}/certificates/status → {} «{}»", status["status"]["code"], status["status"]["label"].as_str().unwrap_or(""));
+    println!();
+    println!("{:<10} {:<36} {:<16} {:<11} {:>4}  status", "application", "candidate", "registration", "blank", "page");
+    for app in status["applications"].as_array().into_iter().flatten().filter(|a| a["outcome"] == "passed") {
+        let s = |k: &str| app[k].as_str().unwrap_or("").to_string();
+        let page = app["attached_from"]["page"].as_i64().map_or("-".to_string(), |p| p.to_string());
+        let state = if app["scan_url"].is_string() { "attached" } else { "waiting (see review)" };
+        println!("{:<10} {:<36} {:<16} {:<11} {:>4}  {state}", s("application_id"), s("full_name"), s("registration_number"), s("blank_number"), page);
+    }
+    let review: serde_json::Value = http.get(format!("{base}/v1/exams/{exam}/review")).send().await?.json().await?;
+    for item in review["items"].as_array().into_iter().flatten() {
+        println!("  review: page {} {} — {}", item["page"], item["reason"].as_str().unwrap_or(""), item["detail"].as_str().unwrap_or(""));
+    }
+    let report: certscan_pipeline::report::Report = serde_json::from_value(job["report"].clone()).context("the job's report")?;
+    let errors = crate::commands::check_against_truth(&report, &scan.truth);
+    if errors.is_empty() {
+        println!("checked against the simulator's truth: no page attached wrongly");
+        Ok(())
+    } else {
+        for e in &errors {
+            println!("TRUTH MISMATCH: {e}");
+        }
+        anyhow::bail!("{} page(s) disagree with the simulator's truth", errors.len())
+    }
+}

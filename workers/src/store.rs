@@ -264,6 +264,14 @@ impl Store {
         } else {
             return Err(StoreError::Conflict(format!("database URL must start with postgres:// or sqlite: (got {:?})", redact(url))));
         };
+        if backend == Backend::Sqlite {
+            // The embedded default keeps its database in the data folder, which may not exist yet.
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")) {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Conflict(format!("cannot create the database folder {}: {e}", parent.display())))?;
+            }
+        }
         let (url, max) = match backend {
             Backend::Sqlite if !url.contains("mode=") => (format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }), 4),
             Backend::Sqlite => (url.to_string(), 4),
