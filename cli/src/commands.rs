@@ -401,13 +401,11 @@ pub fn check_against_truth(report: &Report, truth: &certscan_fixtures::Truth) ->
     let mut errors = Vec::new();
     for page in &report.pages {
         let Some(t) = truth.pages.iter().find(|t| t.page == page.page) else { continue };
-        if page.outcome == "attached" || page.outcome == "duplicate" {
-            if page.application_id != t.application_id || page.blank_number != t.blank_number {
-                errors.push(format!(
-                    "page {}: {} to {:?} on blank {:?}, but it is {:?} on blank {:?}",
-                    page.page, page.outcome, page.application_id, page.blank_number, t.application_id, t.blank_number
-                ));
-            }
+        if (page.outcome == "attached" || page.outcome == "duplicate") && (page.application_id != t.application_id || page.blank_number != t.blank_number) {
+            errors.push(format!(
+                "page {}: {} to {:?} on blank {:?}, but it is {:?} on blank {:?}",
+                page.page, page.outcome, page.application_id, page.blank_number, t.application_id, t.blank_number
+            ));
         }
     }
     errors

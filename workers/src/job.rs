@@ -246,3 +246,18 @@ pub async fn connect(settings: &crate::Settings, engine: &'static PdfEngine) -> 
     let template = Arc::new(load_template(settings)?);
     Ok(JobContext { store, objects, engine, template, scan_options: ScanOptions::default() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_retried_and_a_missing_file_is_not() {
+        assert!(matches!(JobError::from(StoreError::Database(sqlx::Error::PoolTimedOut)), JobError::Transient(_)));
+        assert!(matches!(JobError::from(StoreError::Corrupt("x".into())), JobError::Permanent(_)));
+        let missing = ObjectsError::Store { location: "scans/x".into(), source: object_store::Error::NotFound { path: "scans/x".into(), source: "gone".into() } };
+        assert!(matches!(JobError::from(missing), JobError::Permanent(_)));
+        let down = ObjectsError::Store { location: "scans/x".into(), source: object_store::Error::Generic { store: "S3", source: "connection refused".into() } };
+        assert!(matches!(JobError::from(down), JobError::Transient(_)));
+    }
+}

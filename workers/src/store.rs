@@ -1084,3 +1084,21 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_that_does_not_answer_is_a_transient_error() {
+        // Port 9 (discard) is closed on these machines: the connection is refused.
+        let err = Store::connect("postgres://postgres@127.0.0.1:9/none?connect_timeout=2").await.unwrap_err();
+        assert!(err.is_transient(), "{err}");
+    }
+
+    #[test]
+    fn a_password_never_shows_in_messages() {
+        assert_eq!(redact("postgres://app:s3cret@db:5432/certscan"), "postgres://app:***@db:5432/certscan");
+        assert_eq!(redact("sqlite:///var/lib/certscan.db"), "sqlite:///var/lib/certscan.db");
+    }
+}
