@@ -88,8 +88,10 @@ async fn run(workers: usize, exams: &[Exam]) -> (usize, f64) {
         let r = http.post(format!("{base}/v1/exams/{}/fis-frdo", exam.exam_id)).body(exam.fis.clone()).send().await.unwrap();
         assert!(r.status().is_success());
     }
+    std::fs::create_dir_all(&dir).unwrap();
     let mut children: Vec<Child> = (0..workers)
-        .map(|_| {
+        .map(|i| {
+            let log = std::fs::File::create(dir.join(format!("worker-{i}.log"))).unwrap();
             Command::new(worker_binary())
                 .arg("worker")
                 .env("CERTSCAN_DATABASE_URL", &database_url)
@@ -98,7 +100,7 @@ async fn run(workers: usize, exams: &[Exam]) -> (usize, f64) {
                 .env("CERTSCAN_OBJECT_STORE", dir.join("objects"))
                 .env("CERTSCAN_PDFIUM_LIBRARY", &library)
                 .env("OMP_THREAD_LIMIT", "1")
-                .stderr(std::process::Stdio::null())
+                .stderr(log)
                 .spawn()
                 .unwrap()
         })
@@ -124,6 +126,12 @@ async fn run(workers: usize, exams: &[Exam]) -> (usize, f64) {
                 _ => {}
             }
             assert!(Instant::now() < deadline, "jobs did not finish in 30 minutes");
+            for (i, child) in children.iter_mut().enumerate() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = std::fs::read_to_string(dir.join(format!("worker-{i}.log"))).unwrap_or_default();
+                    panic!("worker process {i} exited ({status}): {log}");
+                }
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -170,7 +170,8 @@ impl Settings {
         let vars: Vec<(String, String)> = env
             .iter()
             .filter_map(|(k, v)| k.strip_prefix("CERTSCAN_").map(|rest| (rest.to_ascii_lowercase(), v.clone())))
-            .filter(|(k, _)| k != "config")
+            // Not settings: the file's name, the log filter, and the test suite's and benches' own knobs.
+            .filter(|(k, _)| k != "config" && k != "log" && !k.starts_with("test_") && !k.starts_with("bench_"))
             .collect();
         for (key, value) in vars {
             if key == "tokens" {
@@ -259,6 +260,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Settings::load_from(&env(&[("CERTSCAN_CONFIG", "nope.toml")]), dir.path()).unwrap_err();
         assert!(err.to_string().contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn the_log_filter_and_test_variables_are_not_settings_but_a_typo_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = env(&[("CERTSCAN_LOG", "info"), ("CERTSCAN_TEST_DATABASE_URL", "postgres://x"), ("CERTSCAN_BENCH_EXAMS", "8")]);
+        assert_eq!(Settings::load_from(&vars, dir.path()).unwrap(), Settings::default());
+        let err = Settings::load_from(&env(&[("CERTSCAN_DATABSE_URL", "postgres://x")]), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("databse_url"), "{err}");
     }
 
     #[test]
