@@ -6,9 +6,14 @@
 //! cores.
 //!
 //! [`read_blank_number`] cuts the template's zone out of the straightened page, drops stamp colour,
-//! finds the printed line inside the zone, and reads a few variants (threshold levels, grey, a wider
-//! cut); only a text matching the template's pattern counts, and agreement between variants raises the
-//! confidence.
+//! finds the printed line inside the zone (a band of inked rows, or a row of character-sized pieces of
+//! ink when a frame broken into bits inks every row), and reads a few variants (threshold levels, grey,
+//! a wider cut); only a text matching the template's pattern counts, and agreement between variants
+//! raises the confidence. An image with a mark running through the characters (a pen, a stamp's ring)
+//! only gives hints, capped below what a reading needs to be used. Without a sure reading the inks are
+//! separated by colour (k-means) and each is read alone; where a darker ink covered the digits, the
+//! number's ink is put back from the colour (inks multiply) and trusted only when a reading with the
+//! mark still there agrees.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -149,6 +154,7 @@ pub fn read_blank_number(
     let crop = cut(page, pose, &area, OCR_PX_PER_MM);
     let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
     let mut votes = Votes::default();
+    let mut hints = Votes::default();
     for line in find_text_lines(&gray) {
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
@@ -164,58 +170,101 @@ pub fn read_blank_number(
             &|| raster::threshold(&line.tight, between(0.6)),
         ];
         for variant in variants {
-            votes.read(ocr, &raster::pad_white(&variant(), 12), zone, &pattern)?;
+            let image = variant();
+            // A mark running through the digits turns one into another now and then, with Tesseract
+            // none the wiser: what such an image reads is a hint, never a sure reading.
+            let target = if crossed_by_marks(&image) { &mut hints } else { &mut votes };
+            target.read(ocr, &raster::pad_white(&image, 12), zone, &pattern)?;
             if votes.settled() {
                 break;
             }
         }
         // The band that gave a number is the number's; other bands are tried only when it gave none.
-        if !votes.texts.is_empty() {
+        if !votes.texts.is_empty() || !hints.texts.is_empty() {
             break;
         }
     }
-    // A pen or a stamp darker than the number (a black signature over a red number): separate the
-    // inks by colour and read each ink alone. The layers have holes where the other ink covered the
-    // digits, so what they read is a hint for a person, never a sure reading: capped confidence.
-    if votes.texts.is_empty() {
+    // A pen or a stamp over the number (a black signature over a red number, a stamp's ring joining
+    // the digits): separate the inks by colour and read each ink alone, when the lines gave no number
+    // or no sure one. A layer that a darker ink crossed has holes where it covered the digits, so what
+    // it reads is a hint for a person, never a sure reading: capped confidence.
+    if votes.best_confidence() < crate::matching::MIN_BLANK_NUMBER_CONFIDENCE {
         let layers = ink_layers(&crop);
         let mut clear = Votes::default();
-        let mut hints = Votes::default();
-        for (k, layer) in layers.iter().enumerate() {
+        for (k, layer) in layers.iter().map(|l| &l.image).enumerate() {
             let Some(line) = find_text_line(layer) else {
                 continue;
             };
-            // Another ink over this line's digits leaves holes in them: then only a hint.
+            // Another ink over this line's digits leaves holes in them: then only a hint. Only an ink
+            // about as dark as this one or darker can: where a lighter ink (a stamp over a black number)
+            // crosses the digits, the two together are darker still and stay in this layer.
             let (x, y, w, h) = line.tight_box;
+            let hiding: Vec<&GrayImage> =
+                layers.iter().enumerate().filter(|&(j, l)| j != k && l.luminance < layers[k].luminance + LIGHTER_INK).map(|(_, l)| &l.image).collect();
             let (mut own, mut other) = (0usize, 0usize);
             for yy in y.max(0)..(y + h).min(layer.height() as i64) {
                 for xx in x.max(0)..(x + w).min(layer.width() as i64) {
                     let (xx, yy) = (xx as u32, yy as u32);
                     if layer.get_pixel(xx, yy).0[0] == 0 {
                         own += 1;
-                    } else if layers.iter().enumerate().any(|(j, l)| j != k && l.get_pixel(xx, yy).0[0] == 0) {
+                    } else if hiding.iter().any(|l| l.get_pixel(xx, yy).0[0] == 0) {
                         other += 1;
                     }
                 }
             }
             let occluded = other * 10 > own;
-            let votes = if occluded { &mut hints } else { &mut clear };
-            let before = votes.matching;
-            votes.read(ocr, &raster::pad_white(&line.tight, 12), zone, &pattern)?;
-            if !occluded || votes.matching == before {
-                votes.read(ocr, &raster::pad_white(&line.wide, 12), zone, &pattern)?;
+            for image in [&line.tight, &line.wide] {
+                let unsure = occluded || crossed_by_marks(image);
+                let votes = if unsure { &mut hints } else { &mut clear };
+                let before = votes.matching;
+                votes.read(ocr, &raster::pad_white(image, 12), zone, &pattern)?;
+                if !unsure && votes.matching > before {
+                    break;
+                }
+            }
+            // Inks multiply: where the darker ink covers the digits, the number's ink is still in the
+            // colour. Put those pixels back in this layer when the two inks tell apart, and read that.
+            // Putting back can also draw a stroke out of the pen's edge, so what it reads is sure only
+            // when a reading without it (this layer with its holes, or the lines with the pen on them)
+            // said the same.
+            let uncovered = if occluded { uncover(&crop, layer, &hiding, (y, y + h)) } else { None };
+            let with_pen: Vec<String> = hints.texts.iter().map(|v| v.0.clone()).collect();
+            if let Some(found) = uncovered.as_ref().and_then(find_text_line) {
+                for image in [&found.tight, &found.wide] {
+                    let Some((text, confidence)) = read_number(ocr, &raster::pad_white(image, 12), zone, &pattern)? else {
+                        continue;
+                    };
+                    let confirmed = !crossed_by_marks(image) && with_pen.contains(&text);
+                    if confirmed {
+                        clear.add(text, confidence);
+                        break;
+                    }
+                    hints.add(text, confidence);
+                }
             }
         }
-        if !clear.texts.is_empty() {
-            return Ok(clear.best());
-        }
-        return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(LAYER_CONFIDENCE_CAP), ..r }));
+        // The lines' readings and the clear layers' count together: disagreement lowers both.
+        votes.merge(clear);
+    }
+    if votes.texts.is_empty() {
+        return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(HINT_CONFIDENCE_CAP), ..r }));
     }
     Ok(votes.best())
 }
 
-/// The most a reading from a colour-separated ink layer may claim.
-const LAYER_CONFIDENCE_CAP: f32 = 0.4;
+/// How much lighter (mean luminance of its layer, 0–255) another ink must be than the number's own to
+/// be unable to hide the number's strokes (an ink about as dark is counted as hiding).
+const LIGHTER_INK: f32 = 10.0;
+
+/// The most a hint may claim: a reading of an image with a mark through the digits, or of an ink layer
+/// another ink covered.
+const HINT_CONFIDENCE_CAP: f32 = 0.4;
+
+/// OCR of one line image: the text normalised to the pattern and Tesseract's confidence, if it matches.
+fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<Option<(String, f32)>, OcrError> {
+    let result = ocr.read_line(image, &zone.charset)?;
+    Ok(normalise(&result.text, pattern, &zone.example).map(|text| (text, result.confidence)))
+}
 
 /// Texts that matched the pattern, with how many variants read each and their best confidence.
 #[derive(Default)]
@@ -226,18 +275,39 @@ struct Votes {
 
 impl Votes {
     fn read(&mut self, ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<(), OcrError> {
-        let result = ocr.read_line(image, &zone.charset)?;
-        if let Some(text) = normalise(&result.text, pattern, &zone.example) {
-            self.matching += 1;
-            match self.texts.iter_mut().find(|v| v.0 == text) {
-                Some(v) => {
-                    v.1 += 1;
-                    v.2 = v.2.max(result.confidence);
-                }
-                None => self.texts.push((text, 1, result.confidence)),
-            }
+        if let Some((text, confidence)) = read_number(ocr, image, zone, pattern)? {
+            self.add(text, confidence);
         }
         Ok(())
+    }
+
+    fn add(&mut self, text: String, confidence: f32) {
+        self.matching += 1;
+        match self.texts.iter_mut().find(|v| v.0 == text) {
+            Some(v) => {
+                v.1 += 1;
+                v.2 = v.2.max(confidence);
+            }
+            None => self.texts.push((text, 1, confidence)),
+        }
+    }
+
+    fn merge(&mut self, other: Votes) {
+        self.matching += other.matching;
+        for (text, n, confidence) in other.texts {
+            match self.texts.iter_mut().find(|v| v.0 == text) {
+                Some(v) => {
+                    v.1 += n;
+                    v.2 = v.2.max(confidence);
+                }
+                None => self.texts.push((text, n, confidence)),
+            }
+        }
+    }
+
+    /// The confidence [`Votes::best`] would give (0 with no reading).
+    fn best_confidence(&self) -> f32 {
+        Votes { texts: self.texts.clone(), matching: self.matching }.best().map_or(0.0, |r| r.confidence)
     }
 
     /// Two variants agree: more reading would not change the answer.
@@ -257,9 +327,15 @@ impl Votes {
     }
 }
 
-/// Splits the ink of a crop into up to three layers by colour (k-means over the ink pixels' RGB):
+/// One ink of a crop: a binary image with only that ink, and the ink's mean luminance.
+struct InkLayer {
+    image: GrayImage,
+    luminance: f32,
+}
+
+/// Splits the ink of a crop into up to four layers by colour (k-means over the ink pixels' RGB):
 /// each layer is a binary image with only that ink. On a grey scan the layers split by darkness.
-fn ink_layers(crop: &RgbImage) -> Vec<GrayImage> {
+fn ink_layers(crop: &RgbImage) -> Vec<InkLayer> {
     let lum = raster::luminance(crop);
     let (_, paper) = ink_and_paper(&lum);
     let inked: Vec<(usize, [f32; 3])> = crop
@@ -272,17 +348,20 @@ fn ink_layers(crop: &RgbImage) -> Vec<GrayImage> {
     if inked.len() < 50 {
         return Vec::new();
     }
-    // Seeds: the darkest, the most saturated and the lightest ink.
+    // Seeds: the darkest, the most saturated and the lightest ink, and the ink farthest from those
+    // three (a zone can hold four: a red number, a black pen over it, a blue frame, a violet stamp).
     let sat = |p: &[f32; 3]| p.iter().cloned().fold(f32::MIN, f32::max) - p.iter().cloned().fold(f32::MAX, f32::min);
     let sum = |p: &[f32; 3]| p[0] + p[1] + p[2];
     let pick = |key: &dyn Fn(&[f32; 3]) -> f32| inked.iter().map(|(_, p)| *p).max_by(|a, b| key(a).total_cmp(&key(b))).expect("not empty");
-    let mut centres = [pick(&|p| -sum(p)), pick(&sat), pick(&sum)];
+    let seeds = [pick(&|p| -sum(p)), pick(&sat), pick(&sum)];
+    let farthest = pick(&|p| seeds.iter().map(|s| dist2(p, s)).fold(f32::MAX, f32::min));
+    let mut centres = [seeds[0], seeds[1], seeds[2], farthest];
     let mut labels = vec![0usize; inked.len()];
     for _ in 0..8 {
         for (label, (_, p)) in labels.iter_mut().zip(&inked) {
             *label = (0..centres.len())
                 .min_by(|&a, &b| dist2(p, &centres[a]).total_cmp(&dist2(p, &centres[b])))
-                .expect("three centres");
+                .expect("four centres");
         }
         for (k, centre) in centres.iter_mut().enumerate() {
             let members: Vec<&[f32; 3]> = inked.iter().zip(&labels).filter(|(_, &l)| l == k).map(|((_, p), _)| p).collect();
@@ -299,12 +378,94 @@ fn ink_layers(crop: &RgbImage) -> Vec<GrayImage> {
                 return None;
             }
             let mut layer = vec![255u8; crop.width() as usize * crop.height() as usize];
+            let mut sum = 0u64;
             for ((i, _), _) in inked.iter().zip(&labels).filter(|(_, &l)| l == k) {
                 layer[*i] = 0;
+                sum += lum.as_raw()[*i] as u64;
             }
-            GrayImage::from_raw(crop.width(), crop.height(), layer)
+            let image = GrayImage::from_raw(crop.width(), crop.height(), layer)?;
+            Some(InkLayer { image, luminance: sum as f32 / count as f32 })
         })
         .collect()
+}
+
+/// `layer` with the pixels of the `hiding` (darker) inks inside the rows `rows` put back where the
+/// layer's own ink lies under them. Inks multiply, so in optical density (−ln of the share of light
+/// left) a pixel is the sum of the inks on it: each pixel is split into the layer's ink and the hiding
+/// ink (least squares, both non-negative), the layer's own ink measured inside the rows, the hiding ink
+/// where it is alone (outside them). None when the inks are too alike in colour to split (a black pen
+/// over a black number) or either is too scarce to measure.
+fn uncover(crop: &RgbImage, layer: &GrayImage, hiding: &[&GrayImage], rows: (i64, i64)) -> Option<GrayImage> {
+    let (w, h) = crop.dimensions();
+    let mut histograms = [[0usize; 256]; 3];
+    for p in crop.as_raw().chunks_exact(3) {
+        for c in 0..3 {
+            histograms[c][p[c] as usize] += 1;
+        }
+    }
+    let median = |hist: &[usize; 256]| {
+        let half = (w * h) as usize / 2;
+        let mut seen = 0;
+        hist.iter().position(|&n| {
+            seen += n;
+            seen > half
+        })
+    };
+    let paper = [median(&histograms[0])?, median(&histograms[1])?, median(&histograms[2])?].map(|v| v.max(1) as f32);
+    let density = |p: &[u8]| -> [f32; 3] { [0, 1, 2].map(|c| (paper[c] / p[c].max(1) as f32).ln().max(0.0)) };
+    let hidden = |x: u32, y: u32| hiding.iter().any(|l| l.get_pixel(x, y).0[0] == 0);
+    let inside = |y: u32| (y as i64) >= rows.0 && (y as i64) < rows.1;
+    let (mut own, mut other): (Vec<[f32; 3]>, Vec<[f32; 3]>) = (Vec::new(), Vec::new());
+    for (x, y, p) in crop.enumerate_pixels() {
+        if inside(y) && layer.get_pixel(x, y).0[0] == 0 {
+            own.push(density(&p.0));
+        } else if !inside(y) && hidden(x, y) {
+            other.push(density(&p.0));
+        }
+    }
+    if own.len() < 50 || other.len() < 30 {
+        return None;
+    }
+    let typical = |v: &mut Vec<[f32; 3]>| {
+        [0, 1, 2].map(|c| {
+            v.sort_by(|a, b| a[c].total_cmp(&b[c]));
+            v[v.len() / 2][c]
+        })
+    };
+    let (u, v) = (typical(&mut own), typical(&mut other));
+    let dot = |a: &[f32; 3], b: &[f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let (uu, vv, uv) = (dot(&u, &u), dot(&v, &v), dot(&u, &v));
+    // Directions closer than 20° (cos 0.94): the split would be noise.
+    if uu <= 0.0 || vv <= 0.0 || uv / (uu * vv).sqrt() > 0.94 {
+        return None;
+    }
+    let det = uu * vv - uv * uv;
+    let (wu, hu) = (w as usize, h as usize);
+    let mut under = vec![false; wu * hu];
+    for (x, y, p) in crop.enumerate_pixels() {
+        if !inside(y) || !hidden(x, y) {
+            continue;
+        }
+        let d = density(&p.0);
+        let (du, dv) = (dot(&d, &u), dot(&d, &v));
+        let (a, b) = ((du * vv - dv * uv) / det, (dv * uu - du * uv) / det);
+        let a = if b < 0.0 { du / uu } else { a };
+        under[y as usize * wu + x as usize] = a >= 0.5;
+    }
+    // A crossing is a blob as wide as the pen and the stroke under it; thin seams along the pen's
+    // edges (colour bled there by the scanner and JPEG) are no ink under it: open with a 3×3 square.
+    // Whether any pixel of the 3×3 square around (x, y) has `value` in `m`.
+    let any_around = |m: &[bool], x: usize, y: usize, value: bool| {
+        (y.saturating_sub(1)..=(y + 1).min(hu - 1)).any(|yy| (x.saturating_sub(1)..=(x + 1).min(wu - 1)).any(|xx| m[yy * wu + xx] == value))
+    };
+    let eroded: Vec<bool> = (0..wu * hu).map(|i| under[i] && !any_around(&under, i % wu, i / wu, false)).collect();
+    let mut out = layer.clone();
+    for (i, _) in under.iter().enumerate().filter(|(_, &u)| u) {
+        if any_around(&eroded, i % wu, i / wu, true) {
+            out.put_pixel((i % wu) as u32, (i / wu) as u32, image::Luma([0]));
+        }
+    }
+    Some(out)
 }
 
 fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
@@ -315,6 +476,42 @@ fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
 fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
     let [ink, paper] = crate::raster::gray_percentiles(gray, [1, 50]);
     (ink, paper)
+}
+
+/// Whether a mark runs through the characters of a line crop (dark = ink; binary or grey): a pen
+/// stroke or a stamp's ring as dark as the print. The characters are the most pieces of ink sharing a
+/// top and a bottom; a piece over their rows that reaches well above or below them, or spans more
+/// than two characters' width, is a mark crossing them (or joining them). No such set of at least
+/// three characters: nothing to trust either.
+fn crossed_by_marks(image: &GrayImage) -> bool {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let level = raster::otsu(image);
+    let ink: Vec<bool> = image.as_raw().iter().map(|&v| v <= level).collect();
+    let mm = OCR_PX_PER_MM as usize;
+    // Specks of noise are no mark.
+    let pieces: Vec<Piece> = pieces(&ink, w, h).into_iter().filter(|p| p.ink * 100 >= mm * mm * 12).collect();
+    let mut characters: Option<(usize, usize, usize)> = None;
+    for a in pieces.iter().filter(|p| (2 * mm..=9 * mm).contains(&p.height())) {
+        let tolerance = a.height() * 15 / 100 + 1;
+        let aligned: Vec<&Piece> =
+            pieces.iter().filter(|b| b.y0.abs_diff(a.y0) <= tolerance && b.y1.abs_diff(a.y1) <= tolerance).collect();
+        if characters.is_none_or(|(n, _, _)| aligned.len() > n) {
+            let median = |mut v: Vec<usize>| {
+                v.sort_unstable();
+                v[v.len() / 2]
+            };
+            characters = Some((aligned.len(), median(aligned.iter().map(|p| p.y0).collect()), median(aligned.iter().map(|p| p.y1).collect())));
+        }
+    }
+    let Some((count, top, bottom)) = characters else {
+        return true;
+    };
+    if count < 3 {
+        return true;
+    }
+    let height = bottom - top + 1;
+    let reach = (height / 5).clamp(3, 6);
+    pieces.iter().any(|p| p.y1 >= top && p.y0 <= bottom && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22))
 }
 
 /// Collapses whitespace; if that does not match, regroups the characters the way the template's
@@ -355,8 +552,9 @@ fn find_text_line(gray: &GrayImage) -> Option<TextLine> {
     find_text_lines(gray).into_iter().next()
 }
 
-/// Candidate text lines of a zone, most ink first (at most three): a frame pattern or a rule that is
-/// not solid enough to be dropped as a line can out-ink the number, so a reader tries the next band.
+/// Candidate text lines of a zone: the bands of inked rows, most ink first (at most three), then the
+/// rows of character-sized pieces no band gave (at most three more). A frame pattern or a rule that is
+/// not solid enough to be dropped as a line can out-ink the number, so a reader tries the next one.
 fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     // Only the darkest ink: a stamp's ring or a signature crossing the zone must not make the band.
@@ -387,7 +585,105 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
         bands = text_bands(&ink, w, h);
     }
     bands.sort_by(|a, b| b.2.cmp(&a.2));
-    bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect()
+    let mut lines: Vec<TextLine> = bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect();
+    // A patterned frame that the scan broke into small pieces (a guilloche's hairlines at 200 dpi or
+    // under JPEG) is neither a line nor one large piece, yet its side still inks every row and joins the
+    // number's rows into one band too tall for a line. Rows of character-sized pieces side by side find
+    // the number all the same (a column of pieces is no line); tried after the bands, skipping the
+    // lines a band already gave.
+    for found in component_lines(&ink, w, h).into_iter().take(3) {
+        let Some(line) = text_line(gray, found) else {
+            continue;
+        };
+        if !lines.iter().any(|l| mostly_same(l.tight_box, line.tight_box)) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Two boxes (x, y, w, h) overlap by more than half of the smaller one.
+fn mostly_same(a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)) -> bool {
+    let ix = ((a.0 + a.2).min(b.0 + b.2) - a.0.max(b.0)).max(0);
+    let iy = ((a.1 + a.3).min(b.1 + b.3) - a.1.max(b.1)).max(0);
+    ix * iy * 2 > (a.2 * a.3).min(b.2 * b.3)
+}
+
+/// A piece of ink: bounding box (x0, y0, x1, y1, inclusive) and its pixel count.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    ink: usize,
+}
+
+impl Piece {
+    fn height(&self) -> usize {
+        self.y1 - self.y0 + 1
+    }
+    fn width(&self) -> usize {
+        self.x1 - self.x0 + 1
+    }
+}
+
+/// Text lines as chains of character-sized pieces of ink: pieces 1.5–9 mm tall of about the same height
+/// that overlap vertically and stand closer than about a character's height apart are one line. Lines
+/// 2–9 mm tall and wider than high, most ink first: (x0, y0, x1, y1) of each.
+fn component_lines(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize, usize)> {
+    let mm = OCR_PX_PER_MM as usize;
+    let pieces: Vec<Piece> = pieces(ink, w, h)
+        .into_iter()
+        .filter(|p| p.height() * 10 >= 15 * mm && p.height() <= 9 * mm && p.width() <= 60 * mm)
+        .collect();
+    // Union-find over pieces that sit side by side.
+    let mut parent: Vec<usize> = (0..pieces.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for i in 0..pieces.len() {
+        for j in i + 1..pieces.len() {
+            let (a, b) = (&pieces[i], &pieces[j]);
+            let (lo, hi) = (a.height().min(b.height()), a.height().max(b.height()));
+            let overlap = (a.y1.min(b.y1) + 1).saturating_sub(a.y0.max(b.y0));
+            let gap = b.x0.saturating_sub(a.x1).max(a.x0.saturating_sub(b.x1));
+            if hi * 10 <= lo * 16 && overlap * 10 >= lo * 6 && gap <= hi * 12 / 10 {
+                let (ra, rb) = (root(&mut parent, i), root(&mut parent, j));
+                parent[ra] = rb;
+            }
+        }
+    }
+    let mut lines: std::collections::BTreeMap<usize, Piece> = std::collections::BTreeMap::new();
+    for (i, &p) in pieces.iter().enumerate() {
+        let r = root(&mut parent, i);
+        lines
+            .entry(r)
+            .and_modify(|l| *l = Piece { x0: l.x0.min(p.x0), y0: l.y0.min(p.y0), x1: l.x1.max(p.x1), y1: l.y1.max(p.y1), ink: l.ink + p.ink })
+            .or_insert(p);
+    }
+    let mut lines: Vec<Piece> =
+        lines.into_values().filter(|l| l.height() >= 2 * mm && l.height() <= 9 * mm && l.width() * 2 >= l.height() * 3).collect();
+    lines.sort_by(|a, b| b.ink.cmp(&a.ink).then(a.y0.cmp(&b.y0)));
+    lines.into_iter().map(|l| (l.x0, l.y0, l.x1, l.y1)).collect()
+}
+
+/// The 8-connected pieces of ink.
+fn pieces(ink: &[bool], w: usize, h: usize) -> Vec<Piece> {
+    let mask = GrayImage::from_raw(w as u32, h as u32, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
+    let labels = imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));
+    let count = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
+    let mut pieces = vec![Piece { x0: usize::MAX, y0: usize::MAX, x1: 0, y1: 0, ink: 0 }; count + 1];
+    for (x, y, l) in labels.enumerate_pixels() {
+        let p = &mut pieces[l.0[0] as usize];
+        let (x, y) = (x as usize, y as usize);
+        *p = Piece { x0: p.x0.min(x), y0: p.y0.min(y), x1: p.x1.max(x), y1: p.y1.max(y), ink: p.ink + 1 };
+    }
+    pieces.into_iter().skip(1).filter(|p| p.ink > 0).collect()
 }
 
 /// Bands of inked rows 2–9 mm tall (gaps under 0.6 mm merged): (top, bottom, ink).
@@ -453,7 +749,12 @@ fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Op
         }
     }
     let (left, right, _) = clusters.into_iter().max_by_key(|c| c.2)?;
-    let pad = mm as i64;
+    text_line(gray, (left, top, right, bottom))
+}
+
+/// The line whose ink spans `(left, top, right, bottom)`, cut with 1 mm of paper around (tight) and more (wide).
+fn text_line(gray: &GrayImage, (left, top, right, bottom): (usize, usize, usize, usize)) -> Option<TextLine> {
+    let pad = OCR_PX_PER_MM as i64;
     let tight_box = (left as i64 - pad, top as i64 - pad, (right - left) as i64 + 2 * pad, (bottom - top) as i64 + 2 * pad);
     let tight = raster::crop(gray, tight_box.0, tight_box.1, tight_box.2, tight_box.3)?;
     let more = 2 * pad;
@@ -519,10 +820,97 @@ mod tests {
                 crop.put_pixel(x, y, image::Rgb([30, 30, 35]));
             }
         }
-        let layers = ink_layers(&crop);
+        let layers: Vec<GrayImage> = ink_layers(&crop).into_iter().map(|l| l.image).collect();
         let red_only = layers.iter().any(|l| l.get_pixel(26, 22).0[0] == 0 && l.get_pixel(10, 30).0[0] == 255);
         let pen_only = layers.iter().any(|l| l.get_pixel(10, 30).0[0] == 0 && l.get_pixel(26, 22).0[0] == 255);
         assert!(red_only && pen_only, "{} layers", layers.len());
+    }
+
+    /// Nine hollow "characters" 2.5 × 4 mm (10 px/mm) in a row from (x, y), drawn in `ink`.
+    fn characters(image: &mut GrayImage, x: u32, y: u32, ink: u8) {
+        for i in 0..9 {
+            let x0 = x + i * 32;
+            for yy in y..y + 40 {
+                for xx in x0..x0 + 25 {
+                    if xx < x0 + 5 || xx >= x0 + 20 || yy < y + 5 || yy >= y + 35 {
+                        image.put_pixel(xx, yy, image::Luma([ink]));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_side_broken_into_small_pieces_does_not_hide_the_number() {
+        // A guilloche side at 200 dpi: small bits zigzagging down the whole height, 0.4 mm apart, so
+        // every row is inked and no band of rows is a line, no column is a rule, and no bit is large
+        // enough to be dropped.
+        let mut gray = GrayImage::from_pixel(780, 220, image::Luma([235]));
+        for top in (0..220).step_by(8) {
+            let x0 = 740 + (top / 8 % 4) * 6;
+            for yy in top..(top + 4).min(220) {
+                for xx in x0..x0 + 16 {
+                    gray.put_pixel(xx, yy, image::Luma([60]));
+                }
+            }
+        }
+        characters(&mut gray, 150, 90, 40);
+        let lines = find_text_lines(&gray);
+        let (x, y, w, h) = lines.first().expect("the number's line").tight_box;
+        assert!(text_bands(&gray.as_raw().iter().map(|&v| v < 128).collect::<Vec<_>>(), 780, 220).is_empty());
+        assert!(x >= 130 && x + w <= 450 && y >= 75 && y + h <= 145, "{:?}", lines.iter().map(|l| l.tight_box).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_stroke_through_the_characters_is_a_mark_and_clean_characters_are_not() {
+        let mut image = GrayImage::from_pixel(320, 70, image::Luma([255]));
+        characters(&mut image, 10, 15, 0);
+        assert!(!crossed_by_marks(&image));
+        // A pen stroke 0.5 mm wide from above the line to below it.
+        for t in 0..=400 {
+            let (cx, cy) = (60.0 + 200.0 * t as f32 / 400.0, 69.0 * t as f32 / 400.0);
+            for dy in -2..=2 {
+                for dx in -2..=2 {
+                    let (x, y) = ((cx as i32 + dx).clamp(0, 319) as u32, (cy as i32 + dy).clamp(0, 69) as u32);
+                    image.put_pixel(x, y, image::Luma([0]));
+                }
+            }
+        }
+        assert!(crossed_by_marks(&image));
+    }
+
+    #[test]
+    fn the_number_under_a_darker_pen_is_put_back_from_the_colour() {
+        let paper = [245u8, 240, 235];
+        let (red, black) = ([125u8, 28, 34], [30u8, 30, 38]);
+        let mut crop = RgbImage::from_pixel(300, 120, image::Rgb(paper));
+        let is_red = |x: u32, y: u32| (40..80).contains(&y) && x >= 50 && x < 250 && (x - 50) % 30 < 7;
+        let is_pen = |_x: u32, y: u32| (55..62).contains(&y) || (100..105).contains(&y);
+        let (mut layer, mut pen) = (GrayImage::from_pixel(300, 120, image::Luma([255])), GrayImage::from_pixel(300, 120, image::Luma([255])));
+        for (x, y, p) in crop.enumerate_pixels_mut() {
+            let mut c = [paper[0] as f32, paper[1] as f32, paper[2] as f32];
+            if is_red(x, y) {
+                c = [0, 1, 2].map(|i| c[i] * red[i] as f32 / paper[i] as f32);
+            }
+            if is_pen(x, y) {
+                c = [0, 1, 2].map(|i| c[i] * black[i] as f32 / paper[i] as f32);
+                pen.put_pixel(x, y, image::Luma([0]));
+            } else if is_red(x, y) {
+                layer.put_pixel(x, y, image::Luma([0]));
+            }
+            *p = image::Rgb(c.map(|v| v.round() as u8));
+        }
+        let uncovered = uncover(&crop, &layer, &[&pen], (35, 85)).expect("red and black tell apart");
+        assert_eq!(uncovered.get_pixel(53, 58).0[0], 0, "the red stroke under the pen");
+        assert_eq!(uncovered.get_pixel(65, 58).0[0], 255, "the pen alone");
+        assert_eq!(uncovered.get_pixel(53, 102).0[0], 255, "outside the line's rows");
+        // A black pen over a black number: nothing to tell apart.
+        let mut grey = crop.clone();
+        for p in grey.pixels_mut() {
+            let v = p.0.iter().map(|&c| c as u32).min().unwrap() as u8;
+            *p = image::Rgb([v, v, v]);
+        }
+        assert!(uncover(&grey, &layer, &[&pen], (35, 85)).is_none());
     }
 
     #[test]

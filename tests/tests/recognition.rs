@@ -94,6 +94,17 @@ fn a_typical_scan_attaches_every_certificate_to_the_right_application() {
 }
 
 #[test]
+fn typical_scans_of_other_stacks_attach_every_certificate_too() {
+    // Stacks differ in what the print run looks like (frame, the number's ink, size and place) and
+    // pages in how they were scanned. In these five the reader used to miss 10 of the 36 certificates
+    // (blank_number_unreadable although the code was read), mostly where the scan broke a guilloche
+    // frame into small bits whose side inked every row of the number's zone.
+    for seed in [2026, 5, 11, 17, 23] {
+        check(Level::Typical, seed, 8, 1.0);
+    }
+}
+
+#[test]
 fn a_hard_scan_attaches_nothing_wrongly_and_almost_everything_rightly() {
     // About 55 certificates. The product target is 98 %; measured now 54/57 (94.7 %): the misses are
     // blank numbers under stamps, signatures or heavy noise, sent to review (a reading below confidence
