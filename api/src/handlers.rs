@@ -210,7 +210,7 @@ pub async fn point_upload(State(state): State<AppState>, caller: Caller, Path(ap
 }
 
 fn job_json(job: &JobRecord) -> Value {
-    let count = |outcome: &str| job.report.as_ref().map_or(0, |r| r.pages.iter().filter(|p| p.outcome == outcome).count());
+    let summary = job.report.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
     json!({
         "job_id": job.job_id,
         "exam_id": job.exam_id,
@@ -220,10 +220,10 @@ fn job_json(job: &JobRecord) -> Value {
         "pages": {
             "total": job.pages_total.unwrap_or(0),
             "processed": job.pages_processed,
-            "attached": count("attached"),
-            "review": count("review"),
-            "ignored": count("ignored"),
-            "duplicate": count("duplicate"),
+            "attached": summary.attached,
+            "review": summary.review,
+            "ignored": summary.ignored,
+            "duplicate": summary.duplicate,
         },
         "error": job.error,
         "attempts": job.attempts,

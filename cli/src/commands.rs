@@ -131,13 +131,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn load_template(settings: &Settings) -> Result<Template> {
-    match &settings.template {
-        None => Ok(certscan_templates::reference()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read template {}", path.display()))?;
-            Ok(Template::from_toml(&path.display().to_string(), &text)?)
-        }
-    }
+    certscan_workers::job::load_template(settings).map_err(anyhow::Error::msg)
 }
 
 fn load_roster(path: &Path) -> Result<Roster> {
@@ -267,11 +261,10 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
     let processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |_| progress.inc(1))
         .with_context(|| format!("{scan_name}: cannot read the scan"))?;
     progress.finish_and_clear();
-    let (readings, decisions) = (processed.readings, processed.decisions);
 
     // Which pages get a file of their own, and under which name.
     let mut exports: Vec<(usize, String)> = Vec::new();
-    for (page, decision) in &decisions {
+    for (page, decision) in &processed.decisions {
         let name = match decision {
             Decision::Attached { application_id, .. } => format!("attachments/{application_id}.pdf"),
             Decision::Review { .. } => format!("review/page-{page:04}.pdf"),
@@ -279,11 +272,7 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
         };
         exports.push((*page, name));
     }
-    let upright = |page: usize| {
-        let turn = readings.iter().find(|r| r.page == page).map_or(0, |r| r.orientation_deg);
-        (360 - turn % 360) % 360
-    };
-    let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, upright(*p))).collect();
+    let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, processed.upright(*p))).collect();
     let mut by_page = certscan_pipeline::export::page_files(scan, engine, &options, &pages)
         .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
     // A page that cannot be decoded has no file of its own; its review item says why.
@@ -295,10 +284,11 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
         write_atomically(&out.join(name), bytes)?;
     }
 
-    let pages: Vec<PageReport> = decisions
+    let pages: Vec<PageReport> = processed
+        .decisions
         .iter()
         .map(|(page, decision)| {
-            let reading = readings.iter().find(|r| r.page == *page).expect("every decision has its reading");
+            let reading = processed.reading(*page).expect("every decision has its reading");
             let file = exports.iter().find(|(p, _)| p == page).map(|(_, name)| name.clone());
             PageReport::new(reading, decision, file)
         })

@@ -584,7 +584,7 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
         drop_large_components(&mut ink, w, h);
         bands = text_bands(&ink, w, h);
     }
-    bands.sort_by(|a, b| b.2.cmp(&a.2));
+    bands.sort_by_key(|b| std::cmp::Reverse(b.2));
     let mut lines: Vec<TextLine> = bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect();
     // A patterned frame that the scan broke into small pieces (a guilloche's hairlines at 200 dpi or
     // under JPEG) is neither a line nor one large piece, yet its side still inks every row and joins the

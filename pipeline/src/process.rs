@@ -23,6 +23,12 @@ impl Processed {
     pub fn reading(&self, page: usize) -> Option<&PageReading> {
         self.readings.iter().find(|r| r.page == page)
     }
+
+    /// The clockwise display rotation that shows a page upright (undoing the quarter turn it was found in).
+    pub fn upright(&self, page: usize) -> u32 {
+        let turn = self.reading(page).map_or(0, |r| r.orientation_deg);
+        (360 - turn % 360) % 360
+    }
 }
 
 /// Reads and decides every page; `on_page` sees each reading as it completes (for progress).

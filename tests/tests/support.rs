@@ -4,12 +4,16 @@ use certscan_domain::{import_fis, Certificate, Roster};
 use certscan_pipeline::PdfEngine;
 use image::{GrayImage, RgbImage};
 
-/// PDFium from `CERTSCAN_PDFIUM_LIBRARY`, else where `scripts/setup.sh` puts it.
-pub fn engine() -> &'static PdfEngine {
-    let path = std::env::var_os("CERTSCAN_PDFIUM_LIBRARY")
+/// `libpdfium.so`: `CERTSCAN_PDFIUM_LIBRARY`, else where `scripts/setup.sh` puts it.
+pub fn pdfium_path() -> std::path::PathBuf {
+    std::env::var_os("CERTSCAN_PDFIUM_LIBRARY")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so").into());
-    PdfEngine::bind(&path).expect("PDFium is installed by scripts/setup.sh")
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so").into())
+}
+
+/// The PDFium engine bound to [`pdfium_path`].
+pub fn engine() -> &'static PdfEngine {
+    PdfEngine::bind(&pdfium_path()).expect("PDFium is installed by scripts/setup.sh")
 }
 
 /// A sample exam and its imported certificates.
@@ -115,12 +119,9 @@ where
 
 /// Settings for a service under test: its own data folder, database and (when given) queue.
 pub fn service_settings(data_dir: &std::path::Path, database_url: &str, amqp: Option<(&str, &str)>) -> certscan_workers::Settings {
-    let pdfium = std::env::var_os("CERTSCAN_PDFIUM_LIBRARY")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so").into());
     let mut s = certscan_workers::Settings {
         data_dir: data_dir.to_path_buf(),
-        pdfium_library: Some(pdfium),
+        pdfium_library: Some(pdfium_path()),
         database_url: Some(database_url.to_string()),
         ..certscan_workers::Settings::default()
     };

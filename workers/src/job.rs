@@ -203,15 +203,11 @@ fn recognise(ctx: &JobContext, job_id: &str, roster: &Roster, records: &[certsca
         processed.fetch_add(1, Ordering::Relaxed);
     })
     .map_err(|e| JobError::Permanent(format!("cannot read the scan: {e}")))?;
-    let upright = |page: usize| {
-        let turn = result.reading(page).map_or(0, |r| r.orientation_deg);
-        (360 - turn % 360) % 360
-    };
     let wanted: Vec<(usize, u32)> = result
         .decisions
         .iter()
         .filter(|(_, d)| !matches!(d, certscan_pipeline::matching::Decision::Ignored))
-        .map(|(p, _)| (*p, upright(*p)))
+        .map(|(p, _)| (*p, result.upright(*p)))
         .collect();
     let files = page_files(scan, ctx.engine, &ctx.scan_options, &wanted).map_err(|e| JobError::Permanent(format!("cannot copy pages out of the scan: {e}")))?;
     let reports = result
