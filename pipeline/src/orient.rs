@@ -5,7 +5,7 @@
 //! gives the skew; the template's text lines, correlated with the page's ink rows, rank up against
 //! down (the blank-number reader then confirms by reading both). Talks to nothing.
 
-use image::GrayImage;
+use image::{GrayImage, RgbImage};
 
 use certscan_templates::Template;
 
@@ -50,12 +50,30 @@ pub struct InkMap {
 impl InkMap {
     pub fn new(gray: &GrayImage, dpi: f64) -> InkMap {
         let factor = (dpi / ANALYSIS_DPI).max(1.0);
-        let small = raster::downscale(gray, factor as f32);
-        let factor = gray.width() as f64 / small.width() as f64;
+        InkMap::from_reduced(raster::downscale(gray, factor as f32), gray.width())
+    }
+
+    /// The map straight from a colour page, sampling every few pixels (text and frame lines are several
+    /// pixels wide at scanning resolutions, so none is missed); no full grey page needed.
+    pub fn from_rgb(rgb: &RgbImage, dpi: f64) -> InkMap {
+        let k = (dpi / ANALYSIS_DPI).max(1.0).round() as u32;
+        InkMap::from_reduced(
+            raster::reduced_luminance(rgb, k, (k / 3).max(1)),
+            rgb.width(),
+        )
+    }
+
+    fn from_reduced(small: GrayImage, full_width: u32) -> InkMap {
+        let factor = full_width as f64 / small.width() as f64;
         // Otsu is wrong on an almost empty page (it splits paper noise); ink must be clearly dark.
         let level = raster::otsu(&small).min(150);
         let ink = small.as_raw().iter().map(|&v| v <= level).collect();
-        InkMap { width: small.width() as usize, height: small.height() as usize, ink, factor }
+        InkMap {
+            width: small.width() as usize,
+            height: small.height() as usize,
+            ink,
+            factor,
+        }
     }
 
     fn at(&self, x_px: f64, y_px: f64) -> Option<bool> {
@@ -106,7 +124,11 @@ pub fn skew_from_profile(map: &InkMap, landscape: bool, max_deg: f64) -> f64 {
         let mut bins = vec![0u32; span];
         for &(x, y) in &points {
             // Distance along the normal of the text lines.
-            let r = if landscape { x * c + y * s } else { -x * s + y * c };
+            let r = if landscape {
+                x * c + y * s
+            } else {
+                -x * s + y * c
+            };
             let i = (r + map.width.max(map.height) as f64) as usize;
             if i < span {
                 bins[i] += 1;
@@ -141,18 +163,33 @@ fn expected_rows(template: &Template) -> Vec<(f64, f64, f64)> {
     let bn = template.recognition.blank_number.rect;
     rows.push((bn.y as f64 + 2.0, bn.bottom() as f64 - 2.0, 0.5));
     let title = template.blank.title_baseline_mm as f64;
-    rows.push((title - template.blank.title_size_pt as f64 * MM_PER_PT * 0.72, title, 1.0));
+    rows.push((
+        title - template.blank.title_size_pt as f64 * MM_PER_PT * 0.72,
+        title,
+        1.0,
+    ));
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     rows
 }
 
 /// Ranks the two quarter turns the aspect ratio allows, deskewed, and aligns each vertically.
-pub fn orientation_from_page(map: &InkMap, page_px: (u32, u32), dpi: f64, template: &Template) -> PageOrientation {
+pub fn orientation_from_page(
+    map: &InkMap,
+    page_px: (u32, u32),
+    dpi: f64,
+    template: &Template,
+) -> PageOrientation {
     let landscape = page_px.0 > page_px.1;
     let skew = skew_from_profile(map, landscape, 6.0);
-    let sheet = (template.page.width_mm as f64, template.page.height_mm as f64);
+    let sheet = (
+        template.page.width_mm as f64,
+        template.page.height_mm as f64,
+    );
     let rows = expected_rows(template);
-    let (x_from, x_to) = (template.printable.rect.x as f64, template.printable.rect.right() as f64);
+    let (x_from, x_to) = (
+        template.printable.rect.x as f64,
+        template.printable.rect.right() as f64,
+    );
     let pair: [u32; 2] = if landscape { [90, 270] } else { [0, 180] };
     let step = 0.5;
     let mut scored: Vec<(f64, SheetPose)> = pair
@@ -215,6 +252,13 @@ pub fn orientation_from_page(map: &InkMap, page_px: (u32, u32), dpi: f64, templa
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (a, b) = (scored[0].0, scored[1].0);
-    let margin = if a.abs() + b.abs() > 1e-9 { ((a - b) / (a.abs() + b.abs())) as f32 } else { 0.0 };
-    PageOrientation { candidates: scored.into_iter().map(|(_, p)| p).collect(), margin }
+    let margin = if a.abs() + b.abs() > 1e-9 {
+        ((a - b) / (a.abs() + b.abs())) as f32
+    } else {
+        0.0
+    };
+    PageOrientation {
+        candidates: scored.into_iter().map(|(_, p)| p).collect(),
+        margin,
+    }
 }

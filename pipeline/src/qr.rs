@@ -1,15 +1,17 @@
 //! Finding and reading the certificate's QR code on a page with rqrr. [`decode_all`] reads every symbol
 //! in one image; [`find_code`] escalates through strategies, cheapest first, and stops at the first
 //! symbol whose text is a certscan payload:
-//! 1. the whole page reduced to ~150 dpi (most clean scans end here);
-//! 2. the expected code zone of the template in each of the 4 orientations, at full resolution, then
+//! 1. the expected code zone in the two orientations the page's aspect allows, reduced to ~150 dpi
+//!    (most scans end here);
+//! 2. the whole page reduced to ~150 dpi (a code far from where the template puts it);
+//! 3. the expected code zone of the template in each of the 4 orientations, at full resolution, then
 //!    with the stamp-dropping ink channel, local-mean and Otsu binarisation, and blurred;
-//! 3. the whole page at full resolution, then a scale pyramid (100 and 200 dpi), then binarised.
+//! 4. the whole page at full resolution, then a scale pyramid (100 and 200 dpi), then binarised.
 //!
 //! Corners come back in page pixels, in the symbol's own order, so `orient` can tell the rotation.
 //! Talks to nothing; `certscan_domain` decides whether a text is ours.
 
-use image::GrayImage;
+use image::{GrayImage, RgbImage};
 
 use certscan_domain::CertificatePayload;
 use certscan_templates::Template;
@@ -40,7 +42,10 @@ pub fn decode_all(image: &GrayImage) -> Vec<DecodedCode> {
 /// Every QR symbol in a binary image (0 = ink).
 fn decode_binary(binary: &GrayImage) -> Vec<DecodedCode> {
     let (w, raw) = (binary.width() as usize, binary.as_raw());
-    let mut prepared = rqrr::PreparedImage::prepare_from_bitmap(w, binary.height() as usize, |x, y| raw[y * w + x] < 128);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_bitmap(w, binary.height() as usize, |x, y| {
+            raw[y * w + x] < 128
+        });
     let grids = prepared.detect_grids();
     decode_grids(grids)
 }
@@ -51,7 +56,11 @@ fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode>
         .filter_map(|grid| {
             let corners = grid.bounds.map(|p| (p.x, p.y));
             let modules = grid.grid.size();
-            grid.decode().ok().map(|(_, text)| DecodedCode { text, corners, modules })
+            grid.decode().ok().map(|(_, text)| DecodedCode {
+                text,
+                corners,
+                modules,
+            })
         })
         .collect()
 }
@@ -60,10 +69,16 @@ fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode>
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QrStrategy {
+    /// The template's code zone, reduced to about 150 dpi, in one of the two orientations the page's
+    /// aspect allows (the first, cheapest pass).
+    ZoneQuick { orientation_deg: u32 },
     /// Whole page, reduced to about 150 dpi.
     PageReduced,
     /// The template's code zone, assuming the page is turned by `orientation_deg`.
-    Zone { orientation_deg: u32, variant: ZoneVariant },
+    Zone {
+        orientation_deg: u32,
+        variant: ZoneVariant,
+    },
     /// Whole page at working resolution.
     PageFull,
     /// Whole page at another scale of the pyramid.
@@ -125,15 +140,22 @@ pub struct CodeSearchInput<'a> {
 /// How far the search goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeSearchOptions {
-    /// Stop after the reduced whole-page pass (fast, for clean pages); the default goes all the way.
+    /// Stop after the quick passes (zone and whole page at ~150 dpi; enough for most pages); the
+    /// default goes all the way.
     pub quick_only: bool,
+    /// Start after the quick passes (a caller that already ran them with `quick_only`).
+    pub skip_quick: bool,
     /// Millimetres of play around the expected code zone (printer offset + paper shift + skew).
     pub zone_margin_mm: u32,
 }
 
 impl Default for CodeSearchOptions {
     fn default() -> Self {
-        CodeSearchOptions { quick_only: false, zone_margin_mm: 16 }
+        CodeSearchOptions {
+            quick_only: false,
+            skip_quick: false,
+            zone_margin_mm: 16,
+        }
     }
 }
 
@@ -153,7 +175,12 @@ impl Search {
         self.attempts += 1;
         let mut ours = None;
         for code in decode() {
-            let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, modules: code.modules, strategy };
+            let found = FoundCode {
+                corners: code.corners.map(&to_page),
+                text: code.text,
+                modules: code.modules,
+                strategy,
+            };
             if CertificatePayload::parse(&found.text).is_ok() {
                 ours = Some(found);
                 break;
@@ -166,32 +193,143 @@ impl Search {
 
 /// Looks for the certificate code on a page, cheapest strategy first.
 pub fn find_code(input: CodeSearchInput<'_>, options: &CodeSearchOptions) -> CodeSearch {
-    let mut search = Search { attempts: 0, foreign: None };
+    let mut search = Search {
+        attempts: 0,
+        foreign: None,
+    };
     let found = run_strategies(&input, options, &mut search);
-    CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
+    CodeSearch {
+        code: found.or(search.foreign),
+        attempts: search.attempts,
+    }
 }
 
-fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, search: &mut Search) -> Option<FoundCode> {
+/// The first, cheapest pass straight on a colour page: the code zone in the two orientations the
+/// page's aspect allows, cut out, turned grey and reduced to ~150 dpi; no grey page of the whole sheet
+/// is made. Most pages end here; for the others, [`find_code`] goes on.
+pub fn find_code_in_zones(
+    rgb: &RgbImage,
+    dpi: f64,
+    template: &Template,
+    options: &CodeSearchOptions,
+) -> CodeSearch {
+    let mut search = Search {
+        attempts: 0,
+        foreign: None,
+    };
+    let crop = |x, y, w, h| raster::crop_luminance(rgb, x, y, w, h);
+    let found = quick_zones(
+        &mut search,
+        (rgb.width(), rgb.height()),
+        dpi.max(1.0),
+        template,
+        options,
+        crop,
+    );
+    CodeSearch {
+        code: found.or(search.foreign),
+        attempts: search.attempts,
+    }
+}
+
+fn quick_zones(
+    search: &mut Search,
+    page_px: (u32, u32),
+    dpi: f64,
+    template: &Template,
+    options: &CodeSearchOptions,
+    crop: impl Fn(i64, i64, i64, i64) -> Option<GrayImage>,
+) -> Option<FoundCode> {
+    let likely: [u32; 2] = if page_px.0 > page_px.1 {
+        [90, 270]
+    } else {
+        [0, 180]
+    };
+    let sheet = (
+        template.page.width_mm as f64,
+        template.page.height_mm as f64,
+    );
+    let zone = grow(&template.code.symbol_rect(), options.zone_margin_mm as f32);
+    let factor = (dpi / 150.0).max(1.0);
+    for o in likely {
+        let pose = SheetPose::centred(sheet, page_px, dpi, o, 0.0);
+        let (x, y, w, h) = pose.page_box(&zone);
+        let Some(crop) = crop(x, y, w, h) else {
+            continue;
+        };
+        let small = raster::downscale(&crop, factor as f32);
+        let f = crop.width() as f64 / small.width() as f64;
+        let (x0, y0) = (x.max(0) as f64, y.max(0) as f64);
+        let at = move |(px, py): (i32, i32)| (x0 + px as f64 * f, y0 + py as f64 * f);
+        if let Some(found) = search.attempt(
+            QrStrategy::ZoneQuick { orientation_deg: o },
+            || decode_all(&small),
+            at,
+        ) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn run_strategies(
+    input: &CodeSearchInput<'_>,
+    options: &CodeSearchOptions,
+    search: &mut Search,
+) -> Option<FoundCode> {
     let gray = input.gray;
     let dpi = input.dpi.max(1.0);
     let scaled = |factor: f64| move |(x, y): (i32, i32)| (x as f64 * factor, y as f64 * factor);
 
-    // 1. Whole page at ~150 dpi.
+    let landscape = gray.width() > gray.height();
+    let orientations: [u32; 4] = if landscape {
+        [90, 270, 0, 180]
+    } else {
+        [0, 180, 90, 270]
+    };
+    let sheet = (
+        input.template.page.width_mm as f64,
+        input.template.page.height_mm as f64,
+    );
+    let zone = grow(
+        &input.template.code.symbol_rect(),
+        options.zone_margin_mm as f32,
+    );
     let factor = (dpi / 150.0).max(1.0);
+
+    // 1. The code zone in the two orientations the page's aspect allows, at ~150 dpi: a tenth of the
+    //    page's pixels, and where the code is on almost every certificate.
+    if !options.skip_quick {
+        let crop = |x, y, w, h| raster::crop(gray, x, y, w, h);
+        if let Some(found) = quick_zones(
+            search,
+            (gray.width(), gray.height()),
+            dpi,
+            input.template,
+            options,
+            crop,
+        ) {
+            return Some(found);
+        }
+    }
+
+    // 2. Whole page at ~150 dpi.
     let reduced = raster::downscale(gray, factor as f32);
     let factor_x = gray.width() as f64 / reduced.width() as f64;
-    if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(&reduced), scaled(factor_x)) {
-        return Some(found);
+    if !options.skip_quick {
+        if let Some(found) = search.attempt(
+            QrStrategy::PageReduced,
+            || decode_all(&reduced),
+            scaled(factor_x),
+        ) {
+            return Some(found);
+        }
     }
     if options.quick_only {
         return None;
     }
 
-    // 2. The code zone in each orientation, most likely orientations (by aspect) first.
-    let landscape = gray.width() > gray.height();
-    let orientations: [u32; 4] = if landscape { [90, 270, 0, 180] } else { [0, 180, 90, 270] };
-    let sheet = (input.template.page.width_mm as f64, input.template.page.height_mm as f64);
-    let zone = grow(&input.template.code.symbol_rect(), options.zone_margin_mm as f32);
+    // 3. The code zone in each orientation, most likely orientations (by aspect) first.
     let variants = [
         ZoneVariant::Plain,
         ZoneVariant::InkChannel,
@@ -215,8 +353,13 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     let module_px = input.template.code.size_mm as f64 / 37.0 * dpi / 25.4;
     for variant in variants {
         for (o, x0, y0, crop, ink) in &crops {
-            let strategy = QrStrategy::Zone { orientation_deg: *o, variant };
-            let at = |factor: f64| move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor);
+            let strategy = QrStrategy::Zone {
+                orientation_deg: *o,
+                variant,
+            };
+            let at = |factor: f64| {
+                move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor)
+            };
             let found = match variant {
                 ZoneVariant::Plain => search.attempt(strategy, || decode_all(crop), at(1.0)),
                 ZoneVariant::InkChannel => match ink {
@@ -225,11 +368,17 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
                 },
                 ZoneVariant::LocalMean => {
                     let window = (module_px * 6.0).round().max(15.0) as u32 | 1;
-                    search.attempt(strategy, || decode_binary(&raster::local_mean_binarise(crop, window, 12)), at(1.0))
+                    search.attempt(
+                        strategy,
+                        || decode_binary(&raster::local_mean_binarise(crop, window, 12)),
+                        at(1.0),
+                    )
                 }
-                ZoneVariant::Otsu => {
-                    search.attempt(strategy, || decode_binary(&raster::threshold(crop, raster::otsu(crop))), at(1.0))
-                }
+                ZoneVariant::Otsu => search.attempt(
+                    strategy,
+                    || decode_binary(&raster::threshold(crop, raster::otsu(crop))),
+                    at(1.0),
+                ),
                 ZoneVariant::Reduced => {
                     let half = raster::downscale(crop, 2.0);
                     let f = crop.width() as f64 / half.width() as f64;
@@ -243,10 +392,18 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
                     let ink_mask = GrayImage::from_raw(
                         source.width(),
                         source.height(),
-                        source.as_raw().iter().map(|&v| if v <= level { 255 } else { 0 }).collect(),
+                        source
+                            .as_raw()
+                            .iter()
+                            .map(|&v| if v <= level { 255 } else { 0 })
+                            .collect(),
                     )
                     .expect("same size");
-                    let opened = imageproc::morphology::open(&ink_mask, imageproc::distance_transform::Norm::LInf, radius);
+                    let opened = imageproc::morphology::open(
+                        &ink_mask,
+                        imageproc::distance_transform::Norm::LInf,
+                        radius,
+                    );
                     let binary = GrayImage::from_raw(
                         opened.width(),
                         opened.height(),
@@ -258,7 +415,11 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
                 ZoneVariant::Blurred => {
                     let radius = (module_px / 4.0).round().max(1.0) as u32;
                     let blurred = imageproc::filter::box_filter(crop, radius, radius);
-                    search.attempt(strategy, || decode_binary(&raster::threshold(&blurred, raster::otsu(&blurred))), at(1.0))
+                    search.attempt(
+                        strategy,
+                        || decode_binary(&raster::threshold(&blurred, raster::otsu(&blurred))),
+                        at(1.0),
+                    )
                 }
             };
             if found.is_some() {
@@ -267,7 +428,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         }
     }
 
-    // 3. The whole page: full resolution, the pyramid, then binarised.
+    // 4. The whole page: full resolution, the pyramid, then binarised.
     if let Some(found) = search.attempt(QrStrategy::PageFull, || decode_all(gray), scaled(1.0)) {
         return Some(found);
     }
@@ -278,11 +439,19 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         }
         let img = raster::rescale(gray, factor as f32);
         let f = gray.width() as f64 / img.width() as f64;
-        if let Some(found) = search.attempt(QrStrategy::PagePyramid { dpi: target }, || decode_all(&img), scaled(f)) {
+        if let Some(found) = search.attempt(
+            QrStrategy::PagePyramid { dpi: target },
+            || decode_all(&img),
+            scaled(f),
+        ) {
             return Some(found);
         }
     }
     let window = ((module_px / factor_x) * 6.0).round().max(15.0) as u32 | 1;
     let binary = raster::local_mean_binarise(&reduced, window, 12);
-    search.attempt(QrStrategy::PageBinarised, || decode_binary(&binary), scaled(factor_x))
+    search.attempt(
+        QrStrategy::PageBinarised,
+        || decode_binary(&binary),
+        scaled(factor_x),
+    )
 }
