@@ -47,7 +47,9 @@ impl Caller {
         match self.role {
             None => Ok(()),
             Some(role) if permission.allows(role) => Ok(()),
-            Some(role) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not do this ({permission:?})", role.code()))),
+            Some(role) => {
+                Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not do this ({permission:?})", role.code())))
+            }
         }
     }
 }

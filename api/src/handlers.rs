@@ -42,7 +42,9 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))
     }
 }
 
@@ -56,11 +58,8 @@ pub struct Upload {
 impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_multipart = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let is_multipart =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
         let upload = if is_multipart {
             let mut form = Multipart::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
             let mut found = None;
@@ -74,11 +73,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
             }
             found.ok_or_else(|| ApiError::bad_request("the multipart form has no field named `file`"))?
         } else {
-            let name = req
-                .headers()
-                .get("x-file-name")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let name = req.headers().get("x-file-name").and_then(|v| v.to_str().ok()).map(str::to_string);
             let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
             Upload { file_name: name, bytes }
         };
@@ -101,7 +96,10 @@ pub async fn put_roster(State(state): State<AppState>, caller: Caller, Path(exam
     check_id("exam", &exam_id)?;
     let roster = Roster::from_json("roster", &body).map_err(|e| ApiError::unprocessable("invalid_roster", e.to_string()))?;
     if roster.exam_id != exam_id {
-        return Err(ApiError::unprocessable("invalid_roster", format!("the roster is for exam {}, the path names {exam_id}", roster.exam_id)));
+        return Err(ApiError::unprocessable(
+            "invalid_roster",
+            format!("the roster is for exam {}, the path names {exam_id}", roster.exam_id),
+        ));
     }
     let result = state.store.put_roster(&roster, &caller.name).await?;
     let status = if result == PutRoster::Created { StatusCode::CREATED } else { StatusCode::OK };
@@ -113,14 +111,20 @@ pub async fn get_roster(State(state): State<AppState>, caller: Caller, Path(exam
     Ok(Json(roster_of(&state, &exam_id).await?))
 }
 
-pub async fn import_fis(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, upload: Upload) -> ApiResult<Json<Value>> {
+pub async fn import_fis(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    upload: Upload,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     let roster = roster_of(&state, &exam_id).await?;
     let name = upload.file_name.clone().unwrap_or_else(|| "FIS FRDO file".into());
     let import = import_fis_file(&roster, &name, &upload.bytes).map_err(|e| match &e {
         FisImportError::Rows { rows, .. } => {
             let rows: Vec<Value> = rows.iter().map(|r| json!({"line": r.line, "code": r.code(), "message": r.kind.to_string()})).collect();
-            ApiError::unprocessable("fis_rows_invalid", format!("{name}: {} bad rows; nothing was imported", rows.len())).with("rows", Value::Array(rows))
+            ApiError::unprocessable("fis_rows_invalid", format!("{name}: {} bad rows; nothing was imported", rows.len()))
+                .with("rows", Value::Array(rows))
         }
         other => ApiError::unprocessable(other.code(), format!("{other}; nothing was imported")),
     })?;
@@ -134,18 +138,22 @@ pub struct GenerateQuery {
     pub printer: Option<String>,
 }
 
-pub async fn generate(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, Query(query): Query<GenerateQuery>) -> ApiResult<Response> {
+pub async fn generate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    Query(query): Query<GenerateQuery>,
+) -> ApiResult<Response> {
     caller.require(Permission::Manage)?;
     let roster = roster_of(&state, &exam_id).await?;
     roster.check_ready_for_generation().map_err(|e| ApiError::conflict("not_ready", e.to_string()))?;
-    let import = state
-        .store
-        .fis_import(&exam_id)
-        .await?
-        .ok_or_else(|| ApiError::conflict("fis_import_missing", format!("exam {exam_id} has no FIS FRDO import: POST /v1/exams/{exam_id}/fis-frdo first")))?;
+    let import = state.store.fis_import(&exam_id).await?.ok_or_else(|| {
+        ApiError::conflict("fis_import_missing", format!("exam {exam_id} has no FIS FRDO import: POST /v1/exams/{exam_id}/fis-frdo first"))
+    })?;
     let printer = query.printer.unwrap_or_else(|| "default".into());
     check_id("printer", &printer)?;
-    let profile = certscan_calibration::PrinterProfile::load(&state.calibration_dir, &printer).map_err(|e| ApiError::unprocessable("printer_profile", e.to_string()))?;
+    let profile = certscan_calibration::PrinterProfile::load(&state.calibration_dir, &printer)
+        .map_err(|e| ApiError::unprocessable("printer_profile", e.to_string()))?;
     let certificates = import.certificates(&roster);
     let template = state.template.clone();
     let certs = certificates.clone();
@@ -162,12 +170,25 @@ pub async fn generate(State(state): State<AppState>, caller: Caller, Path(exam_i
 
 // ---- scans and jobs ----
 
-async fn submit(state: &AppState, caller: &Caller, exam_id: &str, application_id: Option<&str>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    exam_id: &str,
+    application_id: Option<&str>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     if certscan_pipeline::source::detect_format(&upload.bytes).is_none() {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_a_scan", "the file is not a scan (expected PDF, TIFF, JPEG or PNG)"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_a_scan",
+            "the file is not a scan (expected PDF, TIFF, JPEG or PNG)",
+        ));
     }
     if state.store.fis_import(exam_id).await?.is_none() {
-        return Err(ApiError::conflict("fis_import_missing", format!("exam {exam_id} has no FIS FRDO import: scans are checked against it")));
+        return Err(ApiError::conflict(
+            "fis_import_missing",
+            format!("exam {exam_id} has no FIS FRDO import: scans are checked against it"),
+        ));
     }
     let job_id = uuid::Uuid::new_v4().simple().to_string();
     let key = scan_key(&job_id);
@@ -196,16 +217,30 @@ async fn submit(state: &AppState, caller: &Caller, exam_id: &str, application_id
     Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id, "exam_id": exam_id, "status_url": format!("/v1/jobs/{job_id}")}))))
 }
 
-pub async fn upload_scan(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn upload_scan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Permission::Upload)?;
     roster_of(&state, &exam_id).await?;
     submit(&state, &caller, &exam_id, None, upload).await
 }
 
-pub async fn point_upload(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>, upload: Upload) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn point_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(application_id): Path<String>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Permission::Manage)?;
     check_id("application", &application_id)?;
-    let exam_id = state.store.exam_of_application(&application_id).await?.ok_or_else(|| ApiError::not_found(format!("application {application_id} is not in any stored roster")))?;
+    let exam_id = state
+        .store
+        .exam_of_application(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("application {application_id} is not in any stored roster")))?;
     submit(&state, &caller, &exam_id, Some(&application_id), upload).await
 }
 
@@ -242,7 +277,11 @@ pub async fn job(State(state): State<AppState>, caller: Caller, Path(job_id): Pa
 pub async fn job_page(State(state): State<AppState>, caller: Caller, Path((job_id, page)): Path<(String, i64)>) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     check_id("job", &job_id)?;
-    let key = state.store.page_object(&job_id, page).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} has no stored page {page}")))?;
+    let key = state
+        .store
+        .page_object(&job_id, page)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {job_id} has no stored page {page}")))?;
     Ok(pdf(state.objects.get(&key).await?, &format!("{job_id}-page-{page}.pdf")))
 }
 
@@ -284,7 +323,11 @@ pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exa
 pub async fn download_scan(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     check_id("application", &application_id)?;
-    let attachment = state.store.attachment(&application_id).await?.ok_or_else(|| ApiError::not_found(format!("application {application_id} has no attached scan")))?;
+    let attachment = state
+        .store
+        .attachment(&application_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("application {application_id} has no attached scan")))?;
     Ok(pdf(state.objects.get(&attachment.object_key).await?, &format!("{application_id}.pdf")))
 }
 
@@ -293,7 +336,12 @@ pub struct ReasonBody {
     pub reason: String,
 }
 
-pub async fn unattach(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>, JsonBody(body): JsonBody<ReasonBody>) -> ApiResult<Json<Value>> {
+pub async fn unattach(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(application_id): Path<String>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     check_id("application", &application_id)?;
     if body.reason.trim().is_empty() {
@@ -320,7 +368,12 @@ pub struct ReviewQuery {
     pub state: Option<String>,
 }
 
-pub async fn review_list(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, Query(query): Query<ReviewQuery>) -> ApiResult<Json<Value>> {
+pub async fn review_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    Query(query): Query<ReviewQuery>,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     roster_of(&state, &exam_id).await?;
     let open_only = match query.state.as_deref() {
@@ -373,11 +426,17 @@ pub struct AssignBody {
     pub blank_number: Option<String>,
 }
 
-pub async fn assign(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>, JsonBody(body): JsonBody<AssignBody>) -> ApiResult<Json<Value>> {
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(item_id): Path<String>,
+    JsonBody(body): JsonBody<AssignBody>,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     check_id("review item", &item_id)?;
     check_id("application", &body.application_id)?;
-    let attachment = state.store.assign_review(&item_id, &body.application_id, body.blank_number.as_deref().map(str::trim), &caller.name).await?;
+    let attachment =
+        state.store.assign_review(&item_id, &body.application_id, body.blank_number.as_deref().map(str::trim), &caller.name).await?;
     Ok(Json(json!({
         "item_id": item_id,
         "state": "assigned",
@@ -389,7 +448,12 @@ pub async fn assign(State(state): State<AppState>, caller: Caller, Path(item_id)
     })))
 }
 
-pub async fn dismiss(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>, JsonBody(body): JsonBody<ReasonBody>) -> ApiResult<Json<Value>> {
+pub async fn dismiss(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(item_id): Path<String>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     check_id("review item", &item_id)?;
     if body.reason.trim().is_empty() {
@@ -399,7 +463,12 @@ pub async fn dismiss(State(state): State<AppState>, caller: Caller, Path(item_id
     Ok(Json(review_json(&item)))
 }
 
-pub async fn audit_trail(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, _headers: HeaderMap) -> ApiResult<Json<Value>> {
+pub async fn audit_trail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    _headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     roster_of(&state, &exam_id).await?;
     Ok(Json(json!({"exam_id": exam_id, "entries": state.store.audit_trail(&exam_id).await?})))

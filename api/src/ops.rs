@@ -30,9 +30,18 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let http_requests = IntCounterVec::new(Opts::new("certscan_http_requests_total", "HTTP requests by method, route and status"), &["method", "route", "status"]).expect("valid metric");
-        let http_seconds = HistogramVec::new(HistogramOpts::new("certscan_http_request_seconds", "HTTP request duration by method and route"), &["method", "route"]).expect("valid metric");
-        let jobs_published = IntCounter::new("certscan_jobs_published_total", "Scan jobs this API process published").expect("valid metric");
+        let http_requests = IntCounterVec::new(
+            Opts::new("certscan_http_requests_total", "HTTP requests by method, route and status"),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_seconds = HistogramVec::new(
+            HistogramOpts::new("certscan_http_request_seconds", "HTTP request duration by method and route"),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let jobs_published =
+            IntCounter::new("certscan_jobs_published_total", "Scan jobs this API process published").expect("valid metric");
         registry.register(Box::new(http_requests.clone())).expect("registered once");
         registry.register(Box::new(http_seconds.clone())).expect("registered once");
         registry.register(Box::new(jobs_published.clone())).expect("registered once");
@@ -73,8 +82,14 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     for ((outcome, reason), n) in &totals.pages {
         text.push_str(&format!("certscan_pages{{outcome=\"{}\",reason=\"{}\"}} {n}\n", escape(outcome), escape(reason)));
     }
-    text.push_str(&format!("# HELP certscan_review_open Review items waiting for a person.\n# TYPE certscan_review_open gauge\ncertscan_review_open {}\n", totals.review_open));
-    text.push_str(&format!("# HELP certscan_attachments Applications with an attached scan.\n# TYPE certscan_attachments gauge\ncertscan_attachments {}\n", totals.attachments));
+    text.push_str(&format!(
+        "# HELP certscan_review_open Review items waiting for a person.\n# TYPE certscan_review_open gauge\ncertscan_review_open {}\n",
+        totals.review_open
+    ));
+    text.push_str(&format!(
+        "# HELP certscan_attachments Applications with an attached scan.\n# TYPE certscan_attachments gauge\ncertscan_attachments {}\n",
+        totals.attachments
+    ));
     text.push_str(&format!(
         "# HELP certscan_job_processing_seconds Processing time of done jobs.\n# TYPE certscan_job_processing_seconds summary\ncertscan_job_processing_seconds_sum {}\ncertscan_job_processing_seconds_count {}\n",
         totals.done_jobs_seconds, totals.done_jobs

@@ -40,7 +40,12 @@ fn exams(count: usize, applications: usize) -> Vec<Exam> {
                 Err(_) => {
                     let template = certscan_templates::reference();
                     let import = certscan_domain::import_fis(&roster, "fis.csv", &fis).unwrap();
-                    let pdf = certscan_templates::render_certificates(&template, &import.certificates(&roster), certscan_templates::PrintOffset::default()).unwrap();
+                    let pdf = certscan_templates::render_certificates(
+                        &template,
+                        &import.certificates(&roster),
+                        certscan_templates::PrintOffset::default(),
+                    )
+                    .unwrap();
                     let options = SimulateOptions { level: Level::Typical, seed, format: ScanFormat::Pdf };
                     let scan = simulate(certscan_benches::engine(), &template, &roster, &pdf, &options).unwrap().bytes;
                     std::fs::write(&path, &scan).unwrap();
@@ -160,9 +165,15 @@ fn main() {
     let exams = exams(count, applications);
     let pages: usize = exams.iter().map(|e| e.pages).sum();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("e2e: {count} scans, {pages} pages (typical), API + RabbitMQ + PostgreSQL, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "e2e: {count} scans, {pages} pages (typical), API + RabbitMQ + PostgreSQL, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     for workers in env_or("CERTSCAN_BENCH_WORKERS", "1,2").split(',').map(|w| w.trim().parse::<usize>().unwrap()) {
         let (attached, seconds) = runtime.block_on(run(workers, &exams));
-        println!("e2e/{workers}_worker_processes: {pages} pages in {seconds:.1} s = {:.1} pages/s ({attached} attached)", pages as f64 / seconds);
+        println!(
+            "e2e/{workers}_worker_processes: {pages} pages in {seconds:.1} s = {:.1} pages/s ({attached} attached)",
+            pages as f64 / seconds
+        );
     }
 }

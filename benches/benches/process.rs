@@ -30,9 +30,7 @@ fn process_typical_file(c: &mut Criterion) {
     group.throughput(Throughput::Elements(pages as u64));
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(60));
     group.bench_function(format!("typical_{pages}_pages"), |b| {
-        b.iter(|| {
-            process_scan(&scan.bytes, Some(engine), &template, &ocr, &options, &roster, &records, |_| {}).expect("the scan is read")
-        })
+        b.iter(|| process_scan(&scan.bytes, Some(engine), &template, &ocr, &options, &roster, &records, |_| {}).expect("the scan is read"))
     });
     group.finish();
 }

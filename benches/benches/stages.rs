@@ -13,9 +13,7 @@ use certscan_pipeline::ocr::{read_blank_number, search_margin_mm};
 use certscan_pipeline::orient::{orientation_from_page, pose_from_code, InkMap};
 use certscan_pipeline::qr::{find_code, CodeSearchInput, CodeSearchOptions};
 use certscan_pipeline::source::DecodedPage;
-use certscan_pipeline::{
-    raster, read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr,
-};
+use certscan_pipeline::{raster, read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr};
 use certscan_templates::{render_certificates, PrintOffset};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use image::GrayImage;
@@ -28,46 +26,24 @@ struct Prepared {
     colour: bool,
 }
 
-fn search_input<'a>(
-    p: &'a Prepared,
-    template: &'a certscan_templates::Template,
-) -> CodeSearchInput<'a> {
-    CodeSearchInput {
-        gray: &p.gray,
-        ink: p.ink.as_ref(),
-        dpi: p.page.dpi as f64,
-        template,
-    }
+fn search_input<'a>(p: &'a Prepared, template: &'a certscan_templates::Template) -> CodeSearchInput<'a> {
+    CodeSearchInput { gray: &p.gray, ink: p.ink.as_ref(), dpi: p.page.dpi as f64, template }
 }
 
 fn stages(c: &mut Criterion) {
     let engine = certscan_benches::engine();
     let template = certscan_templates::reference();
-    let applications: usize = std::env::var("CERTSCAN_BENCH_APPLICATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(24);
+    let applications: usize = std::env::var("CERTSCAN_BENCH_APPLICATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
     let roster = certscan_fixtures::exam::sample_roster(11, applications);
     let fis = certscan_fixtures::exam::sample_fis_csv(&roster, 11);
-    let certificates = import_fis(&roster, "fis.csv", &fis)
-        .expect("the sample FIS file imports")
-        .certificates(&roster);
-    let pdf = render_certificates(&template, &certificates, PrintOffset::default())
-        .expect("the certificates render");
-    let scan = simulate(
-        engine,
-        &template,
-        &roster,
-        &pdf,
-        &SimulateOptions::new(Level::Typical, 11),
-    )
-    .expect("the simulation succeeds");
+    let certificates = import_fis(&roster, "fis.csv", &fis).expect("the sample FIS file imports").certificates(&roster);
+    let pdf = render_certificates(&template, &certificates, PrintOffset::default()).expect("the certificates render");
+    let scan = simulate(engine, &template, &roster, &pdf, &SimulateOptions::new(Level::Typical, 11)).expect("the simulation succeeds");
     let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed");
     let page_options = PageOptions::default();
 
     let encoded = || {
-        let mut source = PageSource::open(&scan.bytes, Some(engine), SourceOptions::default())
-            .expect("the scan opens");
+        let mut source = PageSource::open(&scan.bytes, Some(engine), SourceOptions::default()).expect("the scan opens");
         std::iter::from_fn(move || source.next_encoded()).collect::<Vec<_>>()
     };
     let pages: Vec<Prepared> = encoded()
@@ -80,28 +56,14 @@ fn stages(c: &mut Criterion) {
         .filter(|p| p.dpi <= page_options.max_working_dpi * 1.05)
         .map(|page| {
             let colour = raster::has_colour(&page.image);
-            Prepared {
-                gray: raster::luminance(&page.image),
-                ink: colour.then(|| raster::ink_channel(&page.image)),
-                colour,
-                page,
-            }
+            Prepared { gray: raster::luminance(&page.image), ink: colour.then(|| raster::ink_channel(&page.image)), colour, page }
         })
         .collect();
     let n = pages.len() as u64;
     let input = |p| search_input(p, &template);
-    let quick = CodeSearchOptions {
-        quick_only: true,
-        ..CodeSearchOptions::default()
-    };
-    let codes: Vec<_> = pages
-        .iter()
-        .map(|p| find_code(input(p), &CodeSearchOptions::default()).code)
-        .collect();
-    let poses: Vec<_> = codes
-        .iter()
-        .map(|c| c.as_ref().and_then(|c| pose_from_code(c, &template)))
-        .collect();
+    let quick = CodeSearchOptions { quick_only: true, ..CodeSearchOptions::default() };
+    let codes: Vec<_> = pages.iter().map(|p| find_code(input(p), &CodeSearchOptions::default()).code).collect();
+    let poses: Vec<_> = codes.iter().map(|c| c.as_ref().and_then(|c| pose_from_code(c, &template))).collect();
     eprintln!(
         "stages: {} pages at or below {} dpi, {} with a code found, {} with a pose from it",
         n,
@@ -111,33 +73,17 @@ fn stages(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("stages");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(20));
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(n));
 
     group.bench_function("decode", |b| {
         b.iter_batched(
             encoded,
-            |pages| {
-                pages
-                    .into_iter()
-                    .map(|e| e.decode())
-                    .filter(|p| matches!(p, PageImage::Decoded(_)))
-                    .count()
-            },
+            |pages| pages.into_iter().map(|e| e.decode()).filter(|p| matches!(p, PageImage::Decoded(_))).count(),
             BatchSize::PerIteration,
         )
     });
-    group.bench_function("luminance", |b| {
-        b.iter(|| {
-            pages
-                .iter()
-                .map(|p| raster::luminance(&p.page.image).width())
-                .sum::<u32>()
-        })
-    });
+    group.bench_function("luminance", |b| b.iter(|| pages.iter().map(|p| raster::luminance(&p.page.image).width()).sum::<u32>()));
     group.bench_function("prepare", |b| {
         b.iter(|| {
             for p in &pages {
@@ -148,48 +94,18 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("find_code_quick", |b| {
-        b.iter(|| {
-            pages
-                .iter()
-                .filter(|p| find_code(input(p), &quick).code.is_some())
-                .count()
-        })
-    });
+    group.bench_function("find_code_quick", |b| b.iter(|| pages.iter().filter(|p| find_code(input(p), &quick).code.is_some()).count()));
     group.bench_function("find_code_full", |b| {
-        b.iter(|| {
-            pages
-                .iter()
-                .filter(|p| {
-                    find_code(input(p), &CodeSearchOptions::default())
-                        .code
-                        .is_some()
-                })
-                .count()
-        })
+        b.iter(|| pages.iter().filter(|p| find_code(input(p), &CodeSearchOptions::default()).code.is_some()).count())
     });
     group.bench_function("pose_from_code", |b| {
-        b.iter(|| {
-            codes
-                .iter()
-                .filter(|c| {
-                    c.as_ref()
-                        .and_then(|c| pose_from_code(c, &template))
-                        .is_some()
-                })
-                .count()
-        })
+        b.iter(|| codes.iter().filter(|c| c.as_ref().and_then(|c| pose_from_code(c, &template)).is_some()).count())
     });
     group.bench_function("orient_from_page", |b| {
         b.iter(|| {
             for p in &pages {
                 let map = InkMap::new(&p.gray, p.page.dpi as f64);
-                std::hint::black_box(orientation_from_page(
-                    &map,
-                    p.page.image.dimensions(),
-                    p.page.dpi as f64,
-                    &template,
-                ));
+                std::hint::black_box(orientation_from_page(&map, p.page.image.dimensions(), p.page.dpi as f64, &template));
             }
         })
     });
@@ -201,16 +117,7 @@ fn stages(c: &mut Criterion) {
                 .zip(&poses)
                 .filter_map(|(p, pose)| pose.as_ref().map(|pose| (p, pose)))
                 .filter(|(p, pose)| {
-                    read_blank_number(
-                        &p.page.image,
-                        pose,
-                        zone,
-                        search_margin_mm(true),
-                        p.colour,
-                        &ocr,
-                    )
-                    .expect("tesseract runs")
-                    .is_some()
+                    read_blank_number(&p.page.image, pose, zone, search_margin_mm(true), p.colour, &ocr).expect("tesseract runs").is_some()
                 })
                 .count()
         })
@@ -218,9 +125,7 @@ fn stages(c: &mut Criterion) {
     group.bench_function("whole_page", |b| {
         b.iter(|| {
             for p in &pages {
-                std::hint::black_box(
-                    read_decoded(&p.page, &template, &ocr, &page_options).expect("tesseract runs"),
-                );
+                std::hint::black_box(read_decoded(&p.page, &template, &ocr, &page_options).expect("tesseract runs"));
             }
         })
     });

@@ -88,9 +88,7 @@ impl PrinterProfile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && printer == DEFAULT_PRINTER => {
                 return PrinterProfile::new(DEFAULT_PRINTER, 0.0, 0.0, 1.0)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CalibrationError::Unknown { printer: printer.into(), path })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(CalibrationError::Unknown { printer: printer.into(), path }),
             Err(source) => return Err(CalibrationError::Io { path, source }),
         };
         let profile = PrinterProfile::from_toml(&path, &text)?;
@@ -179,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_future_schema_version_is_refused() {
-        let err = PrinterProfile::from_toml(Path::new("x.toml"), "schema_version = 3\nprinter = \"x\"\ndx_mm = 0.0\ndy_mm = 0.0\n").unwrap_err();
+        let err =
+            PrinterProfile::from_toml(Path::new("x.toml"), "schema_version = 3\nprinter = \"x\"\ndx_mm = 0.0\ndy_mm = 0.0\n").unwrap_err();
         assert!(err.to_string().contains("schema_version 3"), "{err}");
     }
 

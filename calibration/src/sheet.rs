@@ -24,7 +24,13 @@ pub fn render_sheet(template: &Template, printer: &str, offset: PrintOffset) -> 
     let (x0, y0) = (area.x, area.y + 40.0);
     for mm in 0..=(area.w as i32) {
         let x = x0 + mm as f32;
-        let len = if mm % 10 == 0 { 4.0 } else if mm % 5 == 0 { 2.5 } else { 1.5 };
+        let len = if mm % 10 == 0 {
+            4.0
+        } else if mm % 5 == 0 {
+            2.5
+        } else {
+            1.5
+        };
         c.line(x, y0, x, y0 + len, 0.3);
         if mm % 10 == 0 && mm > 0 {
             c.text(FontKind::Regular, 5.0, x - 1.5, y0 + 7.0, &format!("{}", x as i32));
@@ -32,7 +38,13 @@ pub fn render_sheet(template: &Template, printer: &str, offset: PrintOffset) -> 
     }
     for mm in 0..=((area.h - 40.0) as i32) {
         let y = y0 + mm as f32;
-        let len = if mm % 10 == 0 { 4.0 } else if mm % 5 == 0 { 2.5 } else { 1.5 };
+        let len = if mm % 10 == 0 {
+            4.0
+        } else if mm % 5 == 0 {
+            2.5
+        } else {
+            1.5
+        };
         c.line(x0, y, x0 + len, y, 0.3);
         if mm % 10 == 0 && mm > 0 {
             c.text(FontKind::Regular, 5.0, x0 + 5.0, y + 1.0, &format!("{}", y as i32));

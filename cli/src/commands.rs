@@ -7,9 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use certscan_calibration::{render_sheet, PrinterProfile};
+use certscan_domain::FisRecord;
 use certscan_domain::{import_fis, Roster};
 use certscan_fixtures::{Level, ScanFormat, SimulateOptions};
-use certscan_domain::FisRecord;
 use certscan_pipeline::matching::Decision;
 use certscan_pipeline::process::process_scan as process_scan_core;
 use certscan_pipeline::report::{PageReport, Report, Summary};
@@ -180,10 +180,7 @@ pub fn calibrate(settings: &Settings, args: &CalibrateArgs) -> Result<()> {
             args.scale.unwrap_or(current.scale),
         )?;
         let path = p.store(&folder)?;
-        println!(
-            "printer {}: dx {:+.2} mm, dy {:+.2} mm, scale {:.4} stored in {}",
-            p.printer, p.dx_mm, p.dy_mm, p.scale, path.display()
-        );
+        println!("printer {}: dx {:+.2} mm, dy {:+.2} mm, scale {:.4} stored in {}", p.printer, p.dx_mm, p.dy_mm, p.scale, path.display());
         p
     } else {
         current
@@ -223,14 +220,16 @@ pub fn process(settings: &Settings, args: &ProcessArgs) -> Result<()> {
     let roster = load_roster(&args.exam)?;
     let records = match &args.fis {
         Some(path) => import_fis(&roster, &path.display().to_string(), &read(path)?)?.records,
-        None => certscan_workers::local::load_fis_import(&settings.data_dir, &roster.exam_id)?
-            .with_context(|| {
-                format!(
-                    "no FIS FRDO numbers are known for exam {}: pass --fis FILE, or run `certscan generate` for it first",
-                    roster.exam_id
-                )
-            })?
-            .records,
+        None => {
+            certscan_workers::local::load_fis_import(&settings.data_dir, &roster.exam_id)?
+                .with_context(|| {
+                    format!(
+                        "no FIS FRDO numbers are known for exam {}: pass --fis FILE, or run `certscan generate` for it first",
+                        roster.exam_id
+                    )
+                })?
+                .records
+        }
     };
     let scan = read(&args.scan)?;
     let report = process_scan(settings, &roster, &records, &args.scan.display().to_string(), &scan, &args.out)?;
@@ -246,9 +245,8 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
     let template = load_template(settings)?;
     let ocr = TesseractOcr::new(None, "eng").context("starting Tesseract (is tesseract-ocr-eng installed?)")?;
     let options = ScanOptions::default();
-    let total = PageSource::open(scan, Some(engine), options.source)
-        .with_context(|| format!("{scan_name}: cannot read the scan"))?
-        .page_count();
+    let total =
+        PageSource::open(scan, Some(engine), options.source).with_context(|| format!("{scan_name}: cannot read the scan"))?.page_count();
     let progress = match total {
         Some(n) => indicatif::ProgressBar::new(n as u64),
         None => indicatif::ProgressBar::new_spinner(),
@@ -391,7 +389,9 @@ pub fn check_against_truth(report: &Report, truth: &certscan_fixtures::Truth) ->
     let mut errors = Vec::new();
     for page in &report.pages {
         let Some(t) = truth.pages.iter().find(|t| t.page == page.page) else { continue };
-        if (page.outcome == "attached" || page.outcome == "duplicate") && (page.application_id != t.application_id || page.blank_number != t.blank_number) {
+        if (page.outcome == "attached" || page.outcome == "duplicate")
+            && (page.application_id != t.application_id || page.blank_number != t.blank_number)
+        {
             errors.push(format!(
                 "page {}: {} to {:?} on blank {:?}, but it is {:?} on blank {:?}",
                 page.page, page.outcome, page.application_id, page.blank_number, t.application_id, t.blank_number

@@ -81,10 +81,14 @@ pub fn worker(settings: &Settings, _args: &WorkerArgs) -> Result<()> {
         let shutdown = shutdown_on_signal();
         eprintln!("certscan worker taking jobs from {} (queue {})", certscan_workers::store::redact(&url), config.queue);
         let handler_ctx = ctx.clone();
-        run_consumer(config, move |message, redelivered| {
-            let ctx = handler_ctx.clone();
-            async move { handle_job(&ctx, message, redelivered).await }
-        }, shutdown)
+        run_consumer(
+            config,
+            move |message, redelivered| {
+                let ctx = handler_ctx.clone();
+                async move { handle_job(&ctx, message, redelivered).await }
+            },
+            shutdown,
+        )
         .await
         .context("the RabbitMQ consumer stopped")?;
         ctx.store.close().await;
@@ -94,7 +98,14 @@ pub fn worker(settings: &Settings, _args: &WorkerArgs) -> Result<()> {
 
 /// `certscan demo --service`: the round trip through the embedded service over HTTP, as the portal and
 /// testing-center staff would drive it, checked against the simulator's truth at the end.
-pub fn demo(settings: &Settings, dir: &std::path::Path, roster: &certscan_domain::Roster, fis: &[u8], level: certscan_fixtures::Level, seed: u64) -> Result<()> {
+pub fn demo(
+    settings: &Settings,
+    dir: &std::path::Path,
+    roster: &certscan_domain::Roster,
+    fis: &[u8],
+    level: certscan_fixtures::Level,
+    seed: u64,
+) -> Result<()> {
     let mut settings = settings.clone();
     settings.data_dir = dir.join("service");
     settings.database_url = None;
@@ -115,7 +126,15 @@ pub fn demo(settings: &Settings, dir: &std::path::Path, roster: &certscan_domain
     })
 }
 
-async fn demo_calls(base: &str, dir: &std::path::Path, roster: &certscan_domain::Roster, fis: &[u8], level: certscan_fixtures::Level, seed: u64, engine: &'static PdfEngine) -> Result<()> {
+async fn demo_calls(
+    base: &str,
+    dir: &std::path::Path,
+    roster: &certscan_domain::Roster,
+    fis: &[u8],
+    level: certscan_fixtures::Level,
+    seed: u64,
+    engine: &'static PdfEngine,
+) -> Result<()> {
     use std::time::Instant;
     let http = reqwest::Client::new();
     let exam = &roster.exam_id;
@@ -166,17 +185,32 @@ async fn demo_calls(base: &str, dir: &std::path::Path, roster: &certscan_domain:
     println!(
         "  GET  /v1/jobs/{job_id} → done in {:.1} s: {} pages, {} attached, {} review, {} ignored, {} duplicate",
         started.elapsed().as_secs_f64(),
-        p["total"], p["attached"], p["review"], p["ignored"], p["duplicate"]
+        p["total"],
+        p["attached"],
+        p["review"],
+        p["ignored"],
+        p["duplicate"]
     );
     let status: serde_json::Value = http.get(format!("{base}/v1/exams/{exam}/certificates/status")).send().await?.json().await?;
-    println!("  GET  /v1/exams/{exam}/certificates/status → {} «{}»", status["status"]["code"], status["status"]["label"].as_str().unwrap_or(""));
+    println!(
+        "  GET  /v1/exams/{exam}/certificates/status → {} «{}»",
+        status["status"]["code"],
+        status["status"]["label"].as_str().unwrap_or("")
+    );
     println!();
     println!("{:<10} {:<36} {:<16} {:<11} {:>4}  status", "application", "candidate", "registration", "blank", "page");
     for app in status["applications"].as_array().into_iter().flatten().filter(|a| a["outcome"] == "passed") {
         let s = |k: &str| app[k].as_str().unwrap_or("").to_string();
         let page = app["attached_from"]["page"].as_i64().map_or("-".to_string(), |p| p.to_string());
         let state = if app["scan_url"].is_string() { "attached" } else { "waiting (see review)" };
-        println!("{:<10} {:<36} {:<16} {:<11} {:>4}  {state}", s("application_id"), s("full_name"), s("registration_number"), s("blank_number"), page);
+        println!(
+            "{:<10} {:<36} {:<16} {:<11} {:>4}  {state}",
+            s("application_id"),
+            s("full_name"),
+            s("registration_number"),
+            s("blank_number"),
+            page
+        );
     }
     let review: serde_json::Value = http.get(format!("{base}/v1/exams/{exam}/review")).send().await?.json().await?;
     for item in review["items"].as_array().into_iter().flatten() {

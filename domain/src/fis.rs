@@ -171,11 +171,9 @@ impl fmt::Display for RowErrorKind {
             RowErrorKind::MissingField { field, column } => {
                 write!(f, "missing {}: column \"{column}\" is empty", field.replace('_', " "))
             }
-            RowErrorKind::MalformedDate { column, value, .. } => write!(
-                f,
-                "malformed date \"{}\" in column \"{column}\": expected DD.MM.YYYY or YYYY-MM-DD",
-                shorten(value)
-            ),
+            RowErrorKind::MalformedDate { column, value, .. } => {
+                write!(f, "malformed date \"{}\" in column \"{column}\": expected DD.MM.YYYY or YYYY-MM-DD", shorten(value))
+            }
             RowErrorKind::MalformedRegistrationNumber { value, reason } => {
                 write!(f, "malformed registration number {:?}: {reason}", shorten(value))
             }
@@ -513,11 +511,8 @@ fn detect_delimiter(text: &str) -> u8 {
 }
 
 fn read_csv(file: &str, text: &str) -> Result<Vec<RawRow>, FisImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(detect_delimiter(text))
-        .from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(detect_delimiter(text)).from_reader(text.as_bytes());
     let line_starts = line_starts(text);
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -558,8 +553,8 @@ fn line_starts(text: &str) -> Vec<usize> {
 
 fn read_xlsx(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FisImportError> {
     let unreadable = |reason: String| FisImportError::Unreadable { file: file.to_string(), reason };
-    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|e| unreadable(format!("not a readable XLSX workbook ({e})")))?;
+    let mut workbook: Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(format!("not a readable XLSX workbook ({e})")))?;
     let range = match workbook.worksheet_range_at(0) {
         None => return Err(FisImportError::Empty { file: file.to_string() }),
         Some(Err(e)) => return Err(unreadable(format!("cannot read the first sheet ({e})"))),
@@ -675,11 +670,8 @@ impl Columns {
         if found.is_empty() {
             return Err(FisImportError::NoHeader { file: file.to_string(), line: header.line });
         }
-        let missing: Vec<&'static str> = Field::ALL
-            .into_iter()
-            .filter(|f| f.required() && !found.iter().any(|(g, ..)| g == f))
-            .map(Field::code)
-            .collect();
+        let missing: Vec<&'static str> =
+            Field::ALL.into_iter().filter(|f| f.required() && !found.iter().any(|(g, ..)| g == f)).map(Field::code).collect();
         if !missing.is_empty() {
             return Err(FisImportError::MissingColumns { file: file.to_string(), missing });
         }
@@ -812,24 +804,15 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
                 // Without a usable birth date the row still most likely stands for the applications with
                 // this name: they are not reported missing on top of the bad date.
                 let key = person_key(surname, name, patronymic.as_deref());
-                maybe_claimed.extend(
-                    by_person
-                        .iter()
-                        .filter(|((k, _), _)| *k == key)
-                        .flat_map(|(_, apps)| apps)
-                        .map(|a| a.application_id.as_str()),
-                );
+                maybe_claimed
+                    .extend(by_person.iter().filter(|((k, _), _)| *k == key).flat_map(|(_, apps)| apps).map(|a| a.application_id.as_str()));
             }
             match (complete, &surname, &name, birth_date) {
                 (true, Some(surname), Some(name), Ok(Some(birth))) => {
                     let key = person_key(surname, name, patronymic.as_deref());
                     let candidates = by_person.get(&(key, birth)).map_or(&[][..], Vec::as_slice);
-                    let person = || FisPerson {
-                        surname: surname.clone(),
-                        name: name.clone(),
-                        patronymic: patronymic.clone(),
-                        birth_date: birth,
-                    };
+                    let person =
+                        || FisPerson { surname: surname.clone(), name: name.clone(), patronymic: patronymic.clone(), birth_date: birth };
                     match candidates {
                         [] => {
                             errors.push(RowErrorKind::UnknownPerson { person: person() });
@@ -894,10 +877,7 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
         }
         if let Some(number) = &registration_number {
             if let Some(&first_line) = numbers.get(number) {
-                errors.push(RowErrorKind::DuplicateRegistrationNumber {
-                    registration_number: number.clone(),
-                    first_line,
-                });
+                errors.push(RowErrorKind::DuplicateRegistrationNumber { registration_number: number.clone(), first_line });
             } else {
                 numbers.insert(number.clone(), line);
             }
@@ -905,12 +885,7 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
 
         match (matched, registration_number, issue_date) {
             (Some(app), Some(registration_number), Some(issue_date)) if claims && errors.is_empty() => {
-                records.push(FisRecord {
-                    line,
-                    application_id: app.application_id.clone(),
-                    registration_number,
-                    issue_date,
-                });
+                records.push(FisRecord { line, application_id: app.application_id.clone(), registration_number, issue_date });
             }
             _ => problems.extend(errors.into_iter().map(|kind| RowError { line: Some(line), kind })),
         }
@@ -921,16 +896,12 @@ fn check_rows(roster: &Roster, columns: &Columns, rows: &[RawRow], problems: &mu
         if !claimed.contains_key(id) && !maybe_claimed.contains(id) {
             problems.push(RowError {
                 line: None,
-                kind: RowErrorKind::PassedApplicationMissing {
-                    application_id: app.application_id.clone(),
-                    full_name: app.full_name(),
-                },
+                kind: RowErrorKind::PassedApplicationMissing { application_id: app.application_id.clone(), full_name: app.full_name() },
             });
         }
     }
 
-    let order: HashMap<&str, usize> =
-        roster.applications.iter().enumerate().map(|(i, a)| (a.application_id.as_str(), i)).collect();
+    let order: HashMap<&str, usize> = roster.applications.iter().enumerate().map(|(i, a)| (a.application_id.as_str(), i)).collect();
     records.sort_by_key(|r| order.get(r.application_id.as_str()).copied().unwrap_or(usize::MAX));
     records
 }
@@ -945,12 +916,7 @@ struct PersonCheck<'a> {
 impl PersonCheck<'_> {
     /// Fields the row fills in and that differ from the application. The patronymic is compared only
     /// when the row names the person at all: then an empty patronymic means "has none".
-    fn mismatch(
-        &self,
-        has_patronymic_column: bool,
-        birth: Option<NaiveDate>,
-        app: &Application,
-    ) -> Option<RowErrorKind> {
+    fn mismatch(&self, has_patronymic_column: bool, birth: Option<NaiveDate>, app: &Application) -> Option<RowErrorKind> {
         let mut differing = Vec::new();
         if self.surname.as_deref().is_some_and(|s| normalize_name(s) != normalize_name(&app.surname)) {
             differing.push("surname");
@@ -972,8 +938,7 @@ impl PersonCheck<'_> {
         if differing.is_empty() {
             return None;
         }
-        let mut in_file: Vec<&str> =
-            [self.surname, self.name, self.patronymic].into_iter().filter_map(|s| s.as_deref()).collect();
+        let mut in_file: Vec<&str> = [self.surname, self.name, self.patronymic].into_iter().filter_map(|s| s.as_deref()).collect();
         if in_file.is_empty() {
             in_file.push("(no name)");
         }
@@ -981,12 +946,7 @@ impl PersonCheck<'_> {
         if let Some(b) = birth {
             in_file.push_str(&format!(", born {}", b.format("%d.%m.%Y")));
         }
-        Some(RowErrorKind::PersonMismatch {
-            application_id: app.application_id.clone(),
-            in_file,
-            in_roster: roster_person(app),
-            differing,
-        })
+        Some(RowErrorKind::PersonMismatch { application_id: app.application_id.clone(), in_file, in_roster: roster_person(app), differing })
     }
 }
 
@@ -994,14 +954,7 @@ impl PersonCheck<'_> {
 mod tests {
     use super::*;
 
-    fn app(
-        id: &str,
-        surname: &str,
-        name: &str,
-        patronymic: Option<&str>,
-        birth: &str,
-        outcome: Outcome,
-    ) -> Application {
+    fn app(id: &str, surname: &str, name: &str, patronymic: Option<&str>, birth: &str, outcome: Outcome) -> Application {
         Application {
             application_id: id.to_string(),
             surname: surname.to_string(),
@@ -1076,9 +1029,7 @@ mod tests {
                     X::S("") => continue,
                     X::S(s) => ws.write_string(r, c, s),
                     X::N(n) => ws.write_number(r, c, n),
-                    X::D(y, m, d) => {
-                        ws.write_datetime_with_format(r, c, ExcelDateTime::from_ymd(y, m, d).unwrap(), &date_format)
-                    }
+                    X::D(y, m, d) => ws.write_datetime_with_format(r, c, ExcelDateTime::from_ymd(y, m, d).unwrap(), &date_format),
                     X::B(b) => ws.write_boolean(r, c, b),
                 }
                 .unwrap();
@@ -1173,31 +1124,14 @@ mod tests {
         let h: Vec<X> = HEADER.split(';').map(X::S).collect();
         let bytes = xlsx(&[
             h,
-            vec![
-                X::S("Иванова"),
-                X::S("Мария"),
-                X::S("Андреевна"),
-                X::D(1994, 8, 4),
-                X::N(123456.0),
-                X::D(2025, 12, 31),
-            ],
+            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::D(1994, 8, 4), X::N(123456.0), X::D(2025, 12, 31)],
             // An unformatted serial (46022 = 2025-12-31) and a text date in a spreadsheet.
             vec![X::S("Ким"), X::S("Олег"), X::S(""), X::S("02.01.1990"), X::N(7.0), X::N(46022.0)],
-            vec![
-                X::S("Семёнов"),
-                X::S("Алексей"),
-                X::S("Петрович"),
-                X::D(1985, 5, 5),
-                X::S("77-3"),
-                X::S("2025-12-31"),
-            ],
+            vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::S("2025-12-31")],
         ]);
         let import = import_fis(&roster(), "fis.xlsx", &bytes).unwrap();
-        let got: Vec<(&str, &str, String)> = import
-            .records
-            .iter()
-            .map(|r| (r.application_id.as_str(), r.registration_number.as_str(), r.issue_date.to_string()))
-            .collect();
+        let got: Vec<(&str, &str, String)> =
+            import.records.iter().map(|r| (r.application_id.as_str(), r.registration_number.as_str(), r.issue_date.to_string())).collect();
         assert_eq!(
             got,
             vec![
@@ -1224,15 +1158,9 @@ mod tests {
             ]),
         )
         .unwrap();
-        let got: Vec<(usize, &str, &str)> = import
-            .records
-            .iter()
-            .map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![(4, "A-1", "77-1"), (5, "A-2", "77-2"), (6, "A-4", "77-4"), (3, "A-6", "77-6"), (2, "A-7", "77-7")]
-        );
+        let got: Vec<(usize, &str, &str)> =
+            import.records.iter().map(|r| (r.line, r.application_id.as_str(), r.registration_number.as_str())).collect();
+        assert_eq!(got, vec![(4, "A-1", "77-1"), (5, "A-2", "77-2"), (6, "A-4", "77-4"), (3, "A-6", "77-6"), (2, "A-7", "77-7")]);
     }
 
     #[test]
@@ -1252,11 +1180,8 @@ mod tests {
         // And the other way round: ё in the file, е in the roster.
         let mut r = roster();
         r.applications[3].surname = "Семенов".to_string();
-        let import = super::import_fis(
-            &r,
-            "fis.csv",
-            &csv(&[HEADER, IVANOVA, KIM, "СЁМЕНОВ;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025"]),
-        );
+        let import =
+            super::import_fis(&r, "fis.csv", &csv(&[HEADER, IVANOVA, KIM, "СЁМЕНОВ;Алексей;Петрович;05.05.1985;77-0000003;31.12.2025"]));
         assert_happy(&import.unwrap());
     }
 
@@ -1303,8 +1228,7 @@ mod tests {
     impl ReplaceLine for Vec<u8> {
         fn replace_line(&self, line: usize, with: &str) -> Vec<u8> {
             let text = String::from_utf8(self.clone()).unwrap();
-            let lines: Vec<&str> =
-                text.split("\r\n").enumerate().map(|(i, l)| if i + 1 == line { with } else { l }).collect();
+            let lines: Vec<&str> = text.split("\r\n").enumerate().map(|(i, l)| if i + 1 == line { with } else { l }).collect();
             lines.join("\r\n").into_bytes()
         }
     }
@@ -1320,16 +1244,10 @@ mod tests {
 
     #[test]
     fn an_unknown_person_in_a_utf8_csv_is_reported_with_the_name_as_given() {
-        let e = only_error(import(
-            &roster(),
-            &csv(&[HEADER, IVANOVA, KIM, SEMENOV, "Петров;Пётр;Иванович;01.02.1991;77-9;31.12.2025"]),
-        ));
+        let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, KIM, SEMENOV, "Петров;Пётр;Иванович;01.02.1991;77-9;31.12.2025"])));
         assert_eq!(e.line, Some(5));
         assert!(matches!(&e.kind, RowErrorKind::UnknownPerson { person } if person.surname == "Петров"));
-        assert_eq!(
-            e.to_string(),
-            "line 5: unknown person Петров Пётр Иванович, born 01.02.1991: no application of this exam matches"
-        );
+        assert_eq!(e.to_string(), "line 5: unknown person Петров Пётр Иванович, born 01.02.1991: no application of this exam matches");
     }
 
     #[test]
@@ -1378,34 +1296,18 @@ mod tests {
     #[test]
     fn an_ambiguous_person_in_an_xlsx_is_reported() {
         let smirnov = "Смирнов;Иван;Иванович;03.03.1980;77-6;31.12.2025";
-        let rows =
-            row_errors(import(&roster_with_twins(), &xlsx_text(&[HEADER, smirnov, IVANOVA, KIM, SEMENOV, smirnov])));
+        let rows = row_errors(import(&roster_with_twins(), &xlsx_text(&[HEADER, smirnov, IVANOVA, KIM, SEMENOV, smirnov])));
         let got: Vec<(Option<usize>, &str)> = rows.iter().map(|e| (e.line, e.kind.code())).collect();
-        assert_eq!(
-            got,
-            vec![
-                (Some(2), "ambiguous_person"),
-                (Some(6), "ambiguous_person"),
-                (Some(6), "duplicate_registration_number")
-            ]
-        );
+        assert_eq!(got, vec![(Some(2), "ambiguous_person"), (Some(6), "ambiguous_person"), (Some(6), "duplicate_registration_number")]);
     }
 
     #[test]
     fn a_not_passed_application_in_a_windows_1251_csv_names_the_outcome() {
-        let e = only_error(import(
-            &roster(),
-            &cp1251(&[HEADER, IVANOVA, "Петров;Пётр;Иванович;01.02.1990;77-9;31.12.2025", KIM, SEMENOV]),
-        ));
+        let e = only_error(import(&roster(), &cp1251(&[HEADER, IVANOVA, "Петров;Пётр;Иванович;01.02.1990;77-9;31.12.2025", KIM, SEMENOV])));
         assert_eq!(e.line, Some(3));
-        assert!(
-            matches!(&e.kind, RowErrorKind::NotPassed { application_id, outcome: Outcome::NoShow, .. } if application_id == "A-3")
-        );
+        assert!(matches!(&e.kind, RowErrorKind::NotPassed { application_id, outcome: Outcome::NoShow, .. } if application_id == "A-3"));
         let msg = e.to_string();
-        assert!(
-            msg.contains("A-3 (Петров Пётр Иванович)") && msg.contains("no_show") && msg.contains("Не явился"),
-            "{msg}"
-        );
+        assert!(msg.contains("A-3 (Петров Пётр Иванович)") && msg.contains("no_show") && msg.contains("Не явился"), "{msg}");
     }
 
     #[test]
@@ -1419,15 +1321,9 @@ mod tests {
 
     #[test]
     fn a_duplicate_registration_number_in_a_csv_names_the_first_line() {
-        let e = only_error(import(
-            &roster(),
-            &csv(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000001;31.12.2025"]),
-        ));
+        let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000001;31.12.2025"])));
         assert_eq!(e.line, Some(4));
-        assert_eq!(
-            e.kind,
-            RowErrorKind::DuplicateRegistrationNumber { registration_number: "77-0000001".to_string(), first_line: 2 }
-        );
+        assert_eq!(e.kind, RowErrorKind::DuplicateRegistrationNumber { registration_number: "77-0000001".to_string(), first_line: 2 });
         assert_eq!(e.to_string(), "line 4: registration number \"77-0000001\" is already given on line 2");
     }
 
@@ -1447,17 +1343,11 @@ mod tests {
             vec![
                 RowError {
                     line: Some(3),
-                    kind: RowErrorKind::DuplicateRegistrationNumber {
-                        registration_number: "555".into(),
-                        first_line: 2
-                    }
+                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
                 },
                 RowError {
                     line: Some(4),
-                    kind: RowErrorKind::DuplicateRegistrationNumber {
-                        registration_number: "555".into(),
-                        first_line: 2
-                    }
+                    kind: RowErrorKind::DuplicateRegistrationNumber { registration_number: "555".into(), first_line: 2 }
                 },
             ]
         );
@@ -1521,12 +1411,7 @@ mod tests {
     fn a_missing_field_in_a_csv_names_the_column() {
         let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, "Ким;Олег;;1990-01-02;  ;2025-12-31", SEMENOV])));
         assert_eq!(e.line, Some(3));
-        assert_eq!(
-            e.kind,
-            RowErrorKind::MissingField {
-                field: "registration_number", column: "Регистрационный номер".into()
-            }
-        );
+        assert_eq!(e.kind, RowErrorKind::MissingField { field: "registration_number", column: "Регистрационный номер".into() });
         assert_eq!(e.to_string(), "line 3: missing registration number: column \"Регистрационный номер\" is empty");
     }
 
@@ -1547,23 +1432,11 @@ mod tests {
 
     #[test]
     fn a_malformed_date_in_a_windows_1251_csv_names_column_and_value() {
-        let e = only_error(import(
-            &roster(),
-            &cp1251(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000003;31.02.2025"]),
-        ));
+        let e =
+            only_error(import(&roster(), &cp1251(&[HEADER, IVANOVA, KIM, "Семёнов;Алексей;Петрович;05.05.1985;77-0000003;31.02.2025"])));
         assert_eq!(e.line, Some(4));
-        assert_eq!(
-            e.kind,
-            RowErrorKind::MalformedDate {
-                field: "issue_date",
-                column: "Дата выдачи".into(),
-                value: "31.02.2025".into()
-            }
-        );
-        assert_eq!(
-            e.to_string(),
-            "line 4: malformed date \"31.02.2025\" in column \"Дата выдачи\": expected DD.MM.YYYY or YYYY-MM-DD"
-        );
+        assert_eq!(e.kind, RowErrorKind::MalformedDate { field: "issue_date", column: "Дата выдачи".into(), value: "31.02.2025".into() });
+        assert_eq!(e.to_string(), "line 4: malformed date \"31.02.2025\" in column \"Дата выдачи\": expected DD.MM.YYYY or YYYY-MM-DD");
     }
 
     #[test]
@@ -1571,14 +1444,7 @@ mod tests {
         let h: Vec<X> = HEADER.split(';').map(X::S).collect();
         let bytes = xlsx(&[
             h,
-            vec![
-                X::S("Иванова"),
-                X::S("Мария"),
-                X::S("Андреевна"),
-                X::S("1994/08/04"),
-                X::S("77-1"),
-                X::D(2025, 12, 31),
-            ],
+            vec![X::S("Иванова"), X::S("Мария"), X::S("Андреевна"), X::S("1994/08/04"), X::S("77-1"), X::D(2025, 12, 31)],
             vec![X::S("Ким"), X::S("Олег"), X::S(""), X::D(1990, 1, 2), X::S("77-2"), X::B(true)],
             vec![X::S("Семёнов"), X::S("Алексей"), X::S("Петрович"), X::D(1985, 5, 5), X::S("77-3"), X::N(-5.0)],
         ]);
@@ -1590,10 +1456,7 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(
-            got,
-            vec![(Some(2), "birth_date", "1994/08/04"), (Some(3), "issue_date", "true"), (Some(4), "issue_date", "-5")]
-        );
+        assert_eq!(got, vec![(Some(2), "birth_date", "1994/08/04"), (Some(3), "issue_date", "true"), (Some(4), "issue_date", "-5")]);
     }
 
     #[test]
@@ -1606,10 +1469,7 @@ mod tests {
         assert_eq!(rows[0].line, Some(3));
         assert_eq!(
             rows[0].kind,
-            RowErrorKind::MalformedRegistrationNumber {
-                value: "77\u{7}2".into(),
-                reason: "it contains control characters"
-            }
+            RowErrorKind::MalformedRegistrationNumber { value: "77\u{7}2".into(), reason: "it contains control characters" }
         );
         assert_eq!(rows[1].line, Some(4));
         assert_eq!(rows[1].kind.code(), "malformed_registration_number");
@@ -1624,12 +1484,7 @@ mod tests {
     fn a_passed_application_missing_from_a_csv_is_reported_without_a_line() {
         let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, SEMENOV])));
         assert_eq!(e.line, None);
-        assert_eq!(
-            e.kind,
-            RowErrorKind::PassedApplicationMissing {
-                application_id: "A-2".into(), full_name: "Ким Олег".into()
-            }
-        );
+        assert_eq!(e.kind, RowErrorKind::PassedApplicationMissing { application_id: "A-2".into(), full_name: "Ким Олег".into() });
         assert_eq!(e.to_string(), "passed application missing from the file: A-2 Ким Олег");
     }
 
@@ -1677,10 +1532,7 @@ mod tests {
             ]
         );
         let msg = err.to_string();
-        assert!(
-            msg.starts_with("fis.csv: nothing imported, 7 problem(s) found:\n- line 3: unknown person Сидоров"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("fis.csv: nothing imported, 7 problem(s) found:\n- line 3: unknown person Сидоров"), "{msg}");
         assert!(msg.contains("A-4 Семёнов Алексей Петрович"), "{msg}");
     }
 
@@ -1700,13 +1552,7 @@ mod tests {
     #[test]
     fn missing_columns_are_all_named_in_one_error() {
         let err = import(&roster(), &csv(&["Фамилия;Имя;Отчество;Дата выдачи", "Ким;Олег;;31.12.2025"])).unwrap_err();
-        assert_eq!(
-            err,
-            FisImportError::MissingColumns {
-                file: "fis.csv".into(),
-                missing: vec!["birth_date", "registration_number"]
-            }
-        );
+        assert_eq!(err, FisImportError::MissingColumns { file: "fis.csv".into(), missing: vec!["birth_date", "registration_number"] });
         assert_eq!(
             err.to_string(),
             "fis.csv: missing columns: birth_date / дата рождения, registration_number / регистрационный номер / \
@@ -1716,8 +1562,7 @@ mod tests {
 
     #[test]
     fn missing_columns_in_an_xlsx_are_reported() {
-        let err = import_fis(&roster(), "fis.xlsx", &xlsx_text(&["Номер заявки;Регистрационный номер", "A-1;77-1"]))
-            .unwrap_err();
+        let err = import_fis(&roster(), "fis.xlsx", &xlsx_text(&["Номер заявки;Регистрационный номер", "A-1;77-1"])).unwrap_err();
         assert!(matches!(&err, FisImportError::MissingColumns { missing, .. }
             if missing == &["surname", "name", "birth_date", "issue_date"]));
         assert!(err.to_string().starts_with("fis.xlsx: missing columns: surname"));
@@ -1732,8 +1577,7 @@ mod tests {
 
     #[test]
     fn two_columns_for_the_same_field_are_refused() {
-        let err =
-            import(&roster(), &csv(&[&format!("{HEADER};Реестровый номер"), &format!("{IVANOVA};77-1")])).unwrap_err();
+        let err = import(&roster(), &csv(&[&format!("{HEADER};Реестровый номер"), &format!("{IVANOVA};77-1")])).unwrap_err();
         assert_eq!(err.code(), "duplicate_column");
         assert_eq!(
             err.to_string(),
@@ -1814,12 +1658,8 @@ mod tests {
 
     #[test]
     fn every_row_error_kind_has_its_stable_code() {
-        let person = FisPerson {
-            surname: "Ким".into(),
-            name: "Олег".into(),
-            patronymic: None,
-            birth_date: "1990-01-02".parse().unwrap(),
-        };
+        let person =
+            FisPerson { surname: "Ким".into(), name: "Олег".into(), patronymic: None, birth_date: "1990-01-02".parse().unwrap() };
         let kinds = [
             (RowErrorKind::UnknownPerson { person: person.clone() }, "unknown_person"),
             (RowErrorKind::AmbiguousPerson { person, application_ids: vec![] }, "ambiguous_person"),
@@ -1833,31 +1673,16 @@ mod tests {
                 },
                 "person_mismatch",
             ),
-            (
-                RowErrorKind::NotPassed { application_id: "x".into(), full_name: "y".into(), outcome: Outcome::Failed },
-                "not_passed",
-            ),
-            (
-                RowErrorKind::DuplicateRegistrationNumber { registration_number: "1".into(), first_line: 2 },
-                "duplicate_registration_number",
-            ),
+            (RowErrorKind::NotPassed { application_id: "x".into(), full_name: "y".into(), outcome: Outcome::Failed }, "not_passed"),
+            (RowErrorKind::DuplicateRegistrationNumber { registration_number: "1".into(), first_line: 2 }, "duplicate_registration_number"),
             (
                 RowErrorKind::DuplicateApplication { application_id: "x".into(), full_name: "y".into(), first_line: 2 },
                 "duplicate_application",
             ),
             (RowErrorKind::MissingField { field: "name", column: "Имя".into() }, "missing_field"),
-            (
-                RowErrorKind::MalformedDate { field: "issue_date", column: "d".into(), value: "v".into() },
-                "malformed_date",
-            ),
-            (
-                RowErrorKind::MalformedRegistrationNumber { value: "v".into(), reason: "r" },
-                "malformed_registration_number",
-            ),
-            (
-                RowErrorKind::PassedApplicationMissing { application_id: "x".into(), full_name: "y".into() },
-                "passed_application_missing",
-            ),
+            (RowErrorKind::MalformedDate { field: "issue_date", column: "d".into(), value: "v".into() }, "malformed_date"),
+            (RowErrorKind::MalformedRegistrationNumber { value: "v".into(), reason: "r" }, "malformed_registration_number"),
+            (RowErrorKind::PassedApplicationMissing { application_id: "x".into(), full_name: "y".into() }, "passed_application_missing"),
         ];
         for (kind, code) in kinds {
             assert_eq!(kind.code(), code);
@@ -1871,9 +1696,7 @@ mod tests {
         assert_eq!(d("31.12.2025"), Some("2025-12-31".into()));
         assert_eq!(d("1.2.2025"), Some("2025-02-01".into()));
         assert_eq!(d("2025-12-31"), Some("2025-12-31".into()));
-        for bad in
-            ["31/12/2025", "31.12.25", "2025-12-31T00:00", "+2025-01-01", "31.12.2025.", "", "29.02.2025", "2025-1-"]
-        {
+        for bad in ["31/12/2025", "31.12.25", "2025-12-31T00:00", "+2025-01-01", "31.12.2025.", "", "29.02.2025", "2025-1-"] {
             assert_eq!(d(bad), None, "{bad}");
         }
     }

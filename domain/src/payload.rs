@@ -77,11 +77,8 @@ impl CertificatePayload {
             return Err(PayloadError::Checksum);
         }
         let field = |s: &str| unescape(s).ok_or(PayloadError::Malformed("bad %-escape"));
-        let payload = CertificatePayload {
-            exam_id: field(parts[2])?,
-            application_id: field(parts[3])?,
-            registration_number: field(parts[4])?,
-        };
+        let payload =
+            CertificatePayload { exam_id: field(parts[2])?, application_id: field(parts[3])?, registration_number: field(parts[4])? };
         if payload.exam_id.is_empty() || payload.application_id.is_empty() || payload.registration_number.is_empty() {
             return Err(PayloadError::Malformed("empty field"));
         }

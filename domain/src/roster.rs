@@ -79,9 +79,7 @@ pub enum RosterError {
 
 /// True when `id` is 1-64 ASCII letters, digits, `-` or `_` (the portal's id alphabet).
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Why certificates cannot be generated for an exam yet (status `not_ready` of `domain.md`).
@@ -102,12 +100,8 @@ impl Roster {
         if !self.protocol_approved {
             return Err(NotReady::ProtocolNotApproved { exam_id: self.exam_id.clone() });
         }
-        let pending: Vec<String> = self
-            .applications
-            .iter()
-            .filter(|a| a.outcome == Outcome::Pending)
-            .map(|a| a.application_id.clone())
-            .collect();
+        let pending: Vec<String> =
+            self.applications.iter().filter(|a| a.outcome == Outcome::Pending).map(|a| a.application_id.clone()).collect();
         if !pending.is_empty() {
             return Err(NotReady::PendingApplications { exam_id: self.exam_id.clone(), application_ids: pending });
         }
@@ -119,10 +113,8 @@ impl Roster {
 
     /// Parses and validates a roster JSON document; `file` names it in errors.
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<Roster, RosterError> {
-        let roster: Roster = serde_json::from_slice(bytes).map_err(|e| RosterError::Malformed {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
+        let roster: Roster =
+            serde_json::from_slice(bytes).map_err(|e| RosterError::Malformed { file: file.to_string(), reason: e.to_string() })?;
         roster.validate(file)?;
         Ok(roster)
     }
@@ -135,11 +127,7 @@ impl Roster {
         let mut seen = std::collections::HashSet::new();
         for app in &self.applications {
             if !is_valid_id(&app.application_id) {
-                return Err(RosterError::InvalidId {
-                    file: file.into(),
-                    what: "application_id",
-                    id: app.application_id.clone(),
-                });
+                return Err(RosterError::InvalidId { file: file.into(), what: "application_id", id: app.application_id.clone() });
             }
             if !seen.insert(app.application_id.as_str()) {
                 return Err(RosterError::DuplicateApplication { file: file.into(), id: app.application_id.clone() });
@@ -187,10 +175,7 @@ mod tests {
     #[test]
     fn a_roster_with_a_repeated_application_is_refused() {
         let bad = ROSTER.replace("A-000124", "A-000123");
-        assert!(matches!(
-            Roster::from_json("exam.json", bad.as_bytes()),
-            Err(RosterError::DuplicateApplication { .. })
-        ));
+        assert!(matches!(Roster::from_json("exam.json", bad.as_bytes()), Err(RosterError::DuplicateApplication { .. })));
     }
 
     #[test]

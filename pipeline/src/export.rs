@@ -27,7 +27,12 @@ pub enum ExportError {
 /// Each listed page (1-based, with the clockwise display rotation that shows it upright) as its own
 /// one-page PDF. PDF pages are copied as they came; image pages (TIFF, JPEG, PNG) are re-encoded once as
 /// JPEG (quality 90) at their physical size. A page that cannot be decoded is absent from the result.
-pub fn page_files(scan: &[u8], engine: &PdfEngine, options: &ScanOptions, pages: &[(usize, u32)]) -> Result<BTreeMap<usize, Vec<u8>>, ExportError> {
+pub fn page_files(
+    scan: &[u8],
+    engine: &PdfEngine,
+    options: &ScanOptions,
+    pages: &[(usize, u32)],
+) -> Result<BTreeMap<usize, Vec<u8>>, ExportError> {
     let format = detect_format(scan).ok_or(ExportError::NotAScan)?;
     let mut out = BTreeMap::new();
     if format == ScanFormat::Pdf {

@@ -26,23 +26,11 @@ pub struct SheetPose {
 impl SheetPose {
     /// The sheet turned by `orientation_deg` (a quarter-turn multiple) plus `skew_deg`, scaled at `dpi`,
     /// and centred on a `page_w`×`page_h` pixel page: what a scanner does to a sheet fed whole.
-    pub fn centred(
-        sheet_mm: (f64, f64),
-        page_px: (u32, u32),
-        dpi: f64,
-        orientation_deg: u32,
-        skew_deg: f64,
-    ) -> SheetPose {
-        let mut pose = SheetPose {
-            px_per_mm: dpi / 25.4,
-            rotation_deg: normalise_deg(orientation_deg as f64 + skew_deg),
-            origin_px: (0.0, 0.0),
-        };
+    pub fn centred(sheet_mm: (f64, f64), page_px: (u32, u32), dpi: f64, orientation_deg: u32, skew_deg: f64) -> SheetPose {
+        let mut pose =
+            SheetPose { px_per_mm: dpi / 25.4, rotation_deg: normalise_deg(orientation_deg as f64 + skew_deg), origin_px: (0.0, 0.0) };
         let centre = pose.to_page(sheet_mm.0 / 2.0, sheet_mm.1 / 2.0);
-        pose.origin_px = (
-            page_px.0 as f64 / 2.0 - centre.0,
-            page_px.1 as f64 / 2.0 - centre.1,
-        );
+        pose.origin_px = (page_px.0 as f64 / 2.0 - centre.0, page_px.1 as f64 / 2.0 - centre.1);
         pose
     }
 
@@ -78,11 +66,7 @@ impl SheetPose {
         let rotation_deg = ai.atan2(ar).to_degrees();
         // t = z̄ - a·w̄
         let origin_px = (zx - (ar * wx - ai * wy), zy - (ai * wx + ar * wy));
-        Some(SheetPose {
-            px_per_mm,
-            rotation_deg: normalise_deg(rotation_deg),
-            origin_px,
-        })
+        Some(SheetPose { px_per_mm, rotation_deg: normalise_deg(rotation_deg), origin_px })
     }
 
     /// The nearest quarter turn (0, 90, 180, 270): the page's orientation.
@@ -103,18 +87,12 @@ impl SheetPose {
     pub fn to_page(&self, x_mm: f64, y_mm: f64) -> (f64, f64) {
         let (s, c) = self.rotation_deg.to_radians().sin_cos();
         let k = self.px_per_mm;
-        (
-            self.origin_px.0 + k * (c * x_mm - s * y_mm),
-            self.origin_px.1 + k * (s * x_mm + c * y_mm),
-        )
+        (self.origin_px.0 + k * (c * x_mm - s * y_mm), self.origin_px.1 + k * (s * x_mm + c * y_mm))
     }
 
     pub fn to_sheet(&self, x_px: f64, y_px: f64) -> (f64, f64) {
         let (s, c) = self.rotation_deg.to_radians().sin_cos();
-        let (dx, dy) = (
-            (x_px - self.origin_px.0) / self.px_per_mm,
-            (y_px - self.origin_px.1) / self.px_per_mm,
-        );
+        let (dx, dy) = ((x_px - self.origin_px.0) / self.px_per_mm, (y_px - self.origin_px.1) / self.px_per_mm);
         (c * dx + s * dy, -s * dx + c * dy)
     }
 
@@ -122,10 +100,7 @@ impl SheetPose {
     pub fn shifted_mm(&self, dx: f64, dy: f64) -> SheetPose {
         let a = self.to_page(dx, dy);
         let o = self.to_page(0.0, 0.0);
-        SheetPose {
-            origin_px: (self.origin_px.0 + a.0 - o.0, self.origin_px.1 + a.1 - o.1),
-            ..*self
-        }
+        SheetPose { origin_px: (self.origin_px.0 + a.0 - o.0, self.origin_px.1 + a.1 - o.1), ..*self }
     }
 
     /// The axis-aligned page-pixel box around a sheet rectangle.
@@ -155,12 +130,7 @@ fn normalise_deg(d: f64) -> f64 {
 
 /// A template rectangle grown by `margin_mm` on every side.
 pub fn grow(rect: &Rect, margin_mm: f32) -> Rect {
-    Rect {
-        x: rect.x - margin_mm,
-        y: rect.y - margin_mm,
-        w: rect.w + 2.0 * margin_mm,
-        h: rect.h + 2.0 * margin_mm,
-    }
+    Rect { x: rect.x - margin_mm, y: rect.y - margin_mm, w: rect.w + 2.0 * margin_mm, h: rect.h + 2.0 * margin_mm }
 }
 
 /// Cuts `rect` (sheet mm) out of the page as an upright crop at `px_per_mm`, sampling bilinearly through
@@ -196,12 +166,7 @@ pub fn cut(page: &RgbImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> Rg
             let (x0, y0) = (x.floor(), y.floor());
             let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
             let (xi, yi) = (x0 as i64, y0 as i64);
-            let (a, b, c, d) = (
-                sample(xi, yi),
-                sample(xi + 1, yi),
-                sample(xi, yi + 1),
-                sample(xi + 1, yi + 1),
-            );
+            let (a, b, c, d) = (sample(xi, yi), sample(xi + 1, yi), sample(xi, yi + 1), sample(xi + 1, yi + 1));
             for k in 0..3 {
                 let top = a[k] + (b[k] - a[k]) * fx;
                 let bottom = c[k] + (d[k] - c[k]) * fx;
@@ -225,11 +190,7 @@ pub fn cut_gray(page: &GrayImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64)
             let y_mm = rect.y as f64 + (v as f64 + 0.5) / px_per_mm;
             let (x, y) = pose.to_page(x_mm, y_mm);
             let (xi, yi) = (x.floor() as i64, y.floor() as i64);
-            let value = if xi < 0 || yi < 0 || xi >= pw || yi >= ph {
-                255
-            } else {
-                page.get_pixel(xi as u32, yi as u32).0[0]
-            };
+            let value = if xi < 0 || yi < 0 || xi >= pw || yi >= ph { 255 } else { page.get_pixel(xi as u32, yi as u32).0[0] };
             out.put_pixel(u, v, Luma([value]));
         }
     }
@@ -242,16 +203,9 @@ mod tests {
 
     #[test]
     fn a_fitted_pose_recovers_rotation_scale_and_translation() {
-        let truth = SheetPose {
-            px_per_mm: 11.8,
-            rotation_deg: 93.5,
-            origin_px: (3400.0, 120.0),
-        };
+        let truth = SheetPose { px_per_mm: 11.8, rotation_deg: 93.5, origin_px: (3400.0, 120.0) };
         let pts = [(10.0, 20.0), (180.0, 25.0), (100.0, 280.0), (30.0, 200.0)];
-        let pairs: Vec<_> = pts
-            .iter()
-            .map(|&(x, y)| ((x, y), truth.to_page(x, y)))
-            .collect();
+        let pairs: Vec<_> = pts.iter().map(|&(x, y)| ((x, y), truth.to_page(x, y))).collect();
         let fit = SheetPose::fit(&pairs).unwrap();
         assert!((fit.px_per_mm - 11.8).abs() < 1e-6);
         assert!((fit.rotation_deg - 93.5).abs() < 1e-6);
@@ -265,10 +219,7 @@ mod tests {
     fn a_page_turned_upside_down_maps_the_top_left_corner_to_the_bottom_right() {
         let pose = SheetPose::centred((210.0, 297.0), (2100, 2970), 254.0, 180, 0.0);
         let (x, y) = pose.to_page(0.0, 0.0);
-        assert!(
-            (x - 2100.0).abs() < 1e-6 && (y - 2970.0).abs() < 1e-6,
-            "{x},{y}"
-        );
+        assert!((x - 2100.0).abs() < 1e-6 && (y - 2970.0).abs() < 1e-6, "{x},{y}");
         assert_eq!(pose.orientation_deg(), 180);
         assert!(pose.skew_deg().abs() < 1e-9);
     }

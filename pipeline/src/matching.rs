@@ -105,7 +105,11 @@ pub enum Decision {
     /// An empty sheet.
     Ignored,
     /// A second scan of the certificate attached from `of_page`.
-    Duplicate { application_id: String, of_page: usize, blank_number: String },
+    Duplicate {
+        application_id: String,
+        of_page: usize,
+        blank_number: String,
+    },
 }
 
 /// A page whose own evidence is complete and consistent with the exam: a candidate for attachment.
@@ -227,10 +231,7 @@ fn judge_page(roster: &Roster, records: &[FisRecord], ev: &PageEvidence) -> Resu
         return Err(review(
             ReviewReason::RegistrationMismatch,
             Some(app_id),
-            format!(
-                "the code says registration number {}, FIS FRDO gave {}",
-                payload.registration_number, record.registration_number
-            ),
+            format!("the code says registration number {}, FIS FRDO gave {}", payload.registration_number, record.registration_number),
         ));
     }
     let Some((blank_number, confidence)) = &ev.blank_number else {
@@ -269,7 +270,11 @@ mod tests {
             site: "Площадка".into(),
             date: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
             protocol_approved: true,
-            applications: vec![app("A-1", ApplicationOutcome::Passed), app("A-2", ApplicationOutcome::Passed), app("A-3", ApplicationOutcome::Failed)],
+            applications: vec![
+                app("A-1", ApplicationOutcome::Passed),
+                app("A-2", ApplicationOutcome::Passed),
+                app("A-3", ApplicationOutcome::Failed),
+            ],
         }
     }
 
@@ -306,26 +311,40 @@ mod tests {
     #[test]
     fn a_consistent_page_is_attached_with_the_imported_number_and_date() {
         let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001"))]);
-        assert!(matches!(&d[0].1, Decision::Attached { application_id, blank_number, .. } if application_id == "A-1" && blank_number == "77 0000001"));
+        assert!(
+            matches!(&d[0].1, Decision::Attached { application_id, blank_number, .. } if application_id == "A-1" && blank_number == "77 0000001")
+        );
     }
 
     #[test]
     fn the_same_sheet_scanned_twice_is_attached_once_and_the_later_page_is_a_duplicate() {
-        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(4, "EX-1", "A-1", "R-A-1", Some("77 0000001"))]);
+        let d = decide(
+            &roster(),
+            &records(),
+            &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(4, "EX-1", "A-1", "R-A-1", Some("77 0000001"))],
+        );
         assert!(matches!(&d[0].1, Decision::Attached { .. }));
         assert!(matches!(&d[1].1, Decision::Duplicate { of_page: 1, .. }));
     }
 
     #[test]
     fn two_sheets_for_one_application_both_go_to_review() {
-        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-1", "R-A-1", Some("77 0000002"))]);
+        let d = decide(
+            &roster(),
+            &records(),
+            &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-1", "R-A-1", Some("77 0000002"))],
+        );
         assert_eq!(reason(&d[0].1), Some(ReviewReason::ConflictingScans));
         assert_eq!(reason(&d[1].1), Some(ReviewReason::ConflictingScans));
     }
 
     #[test]
     fn one_blank_number_read_for_two_applications_attaches_neither() {
-        let d = decide(&roster(), &records(), &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-2", "R-A-2", Some("77 0000001"))]);
+        let d = decide(
+            &roster(),
+            &records(),
+            &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), page(2, "EX-1", "A-2", "R-A-2", Some("77 0000001"))],
+        );
         assert!(d.iter().all(|(_, d)| reason(d) == Some(ReviewReason::ConflictingScans)));
     }
 

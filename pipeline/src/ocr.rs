@@ -61,18 +61,12 @@ pub struct TesseractOcr {
 impl TesseractOcr {
     /// Checks that the engine starts with `language` (e.g. "eng") on this thread.
     pub fn new(data_path: Option<&str>, language: &str) -> Result<TesseractOcr, OcrError> {
-        let ocr = TesseractOcr {
-            data_path: data_path.map(str::to_owned),
-            language: language.to_owned(),
-        };
+        let ocr = TesseractOcr { data_path: data_path.map(str::to_owned), language: language.to_owned() };
         ocr.with_engine(|_| Ok(()))?;
         Ok(ocr)
     }
 
-    fn with_engine<T>(
-        &self,
-        f: impl FnOnce(&mut Engine) -> Result<T, OcrError>,
-    ) -> Result<T, OcrError> {
+    fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T, OcrError>) -> Result<T, OcrError> {
         thread_local! {
             // Engines are expensive to start (~50 ms) and not Sync: one per thread and configuration.
             static ENGINES: RefCell<HashMap<(Option<String>, String), Engine>> = RefCell::new(HashMap::new());
@@ -82,27 +76,13 @@ impl TesseractOcr {
             let key = (self.data_path.clone(), self.language.clone());
             if !engines.contains_key(&key) {
                 let mut tess = leptess::LepTess::new(self.data_path.as_deref(), &self.language)
-                    .map_err(|e| OcrError::Init {
-                        language: self.language.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| OcrError::Init { language: self.language.clone(), reason: e.to_string() })?;
                 // One line of text (PSM 7); never retry the line as white-on-black (halves the time).
-                for (name, value) in [
-                    (leptess::Variable::TesseditPagesegMode, "7"),
-                    (leptess::Variable::TesseditDoInvert, "0"),
-                ] {
-                    tess.set_variable(name, value).map_err(|_| OcrError::Init {
-                        language: self.language.clone(),
-                        reason: format!("cannot set {value:?}"),
-                    })?;
+                for (name, value) in [(leptess::Variable::TesseditPagesegMode, "7"), (leptess::Variable::TesseditDoInvert, "0")] {
+                    tess.set_variable(name, value)
+                        .map_err(|_| OcrError::Init { language: self.language.clone(), reason: format!("cannot set {value:?}") })?;
                 }
-                engines.insert(
-                    key.clone(),
-                    Engine {
-                        tess,
-                        charset: None,
-                    },
-                );
+                engines.insert(key.clone(), Engine { tess, charset: None });
             }
             f(engines.get_mut(&key).expect("inserted above"))
         })
@@ -126,18 +106,13 @@ impl Ocr for TesseractOcr {
                 engine
                     .tess
                     .set_variable(leptess::Variable::TesseditCharWhitelist, charset)
-                    .map_err(|_| {
-                        OcrError::Engine(format!("cannot set the whitelist {charset:?}"))
-                    })?;
+                    .map_err(|_| OcrError::Engine(format!("cannot set the whitelist {charset:?}")))?;
                 engine.charset = Some(charset.to_owned());
             }
             let tess = &mut engine.tess;
-            tess.set_image_from_mem(&pnm)
-                .map_err(|e| OcrError::Engine(e.to_string()))?;
+            tess.set_image_from_mem(&pnm).map_err(|e| OcrError::Engine(e.to_string()))?;
             tess.set_source_resolution((OCR_PX_PER_MM * 25.4).round() as i32);
-            let text = tess
-                .get_utf8_text()
-                .map_err(|e| OcrError::Engine(e.to_string()))?;
+            let text = tess.get_utf8_text().map_err(|e| OcrError::Engine(e.to_string()))?;
             let confidence = tess.mean_text_conf().clamp(0, 100) as f32 / 100.0;
             Ok(OcrLine { text, confidence })
         })
@@ -170,15 +145,10 @@ pub fn read_blank_number(
     colour: bool,
     ocr: &dyn Ocr,
 ) -> Result<Option<BlankNumberReading>, OcrError> {
-    let pattern = Regex::new(&zone.pattern)
-        .map_err(|e| OcrError::Engine(format!("bad blank number pattern: {e}")))?;
+    let pattern = Regex::new(&zone.pattern).map_err(|e| OcrError::Engine(format!("bad blank number pattern: {e}")))?;
     let area = grow(&zone.rect, margin_mm);
     let crop = cut(page, pose, &area, OCR_PX_PER_MM);
-    let gray = if colour {
-        raster::ink_channel(&crop)
-    } else {
-        raster::luminance(&crop)
-    };
+    let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
     let mut votes = Votes::default();
     let mut hints = Votes::default();
     for line in find_text_lines(&gray) {
@@ -199,11 +169,7 @@ pub fn read_blank_number(
             let image = variant();
             // A mark running through the digits turns one into another now and then, with Tesseract
             // none the wiser: what such an image reads is a hint, never a sure reading.
-            let target = if crossed_by_marks(&image) {
-                &mut hints
-            } else {
-                &mut votes
-            };
+            let target = if crossed_by_marks(&image) { &mut hints } else { &mut votes };
             target.read(ocr, &raster::pad_white(&image, 12), zone, &pattern)?;
             if votes.settled() {
                 break;
@@ -261,17 +227,11 @@ pub fn read_blank_number(
             // Putting back can also draw a stroke out of the pen's edge, so what it reads is sure only
             // when a reading without it (this layer with its holes, or the lines with the pen on them)
             // said the same.
-            let uncovered = if occluded {
-                uncover(&crop, layer, &hiding, (y, y + h))
-            } else {
-                None
-            };
+            let uncovered = if occluded { uncover(&crop, layer, &hiding, (y, y + h)) } else { None };
             let with_pen: Vec<String> = hints.texts.iter().map(|v| v.0.clone()).collect();
             if let Some(found) = uncovered.as_ref().and_then(find_text_line) {
                 for image in [&found.tight, &found.wide] {
-                    let Some((text, confidence)) =
-                        read_number(ocr, &raster::pad_white(image, 12), zone, &pattern)?
-                    else {
+                    let Some((text, confidence)) = read_number(ocr, &raster::pad_white(image, 12), zone, &pattern)? else {
                         continue;
                     };
                     let confirmed = !crossed_by_marks(image) && with_pen.contains(&text);
@@ -287,10 +247,7 @@ pub fn read_blank_number(
         votes.merge(clear);
     }
     if votes.texts.is_empty() {
-        return Ok(hints.best().map(|r| BlankNumberReading {
-            confidence: r.confidence.min(HINT_CONFIDENCE_CAP),
-            ..r
-        }));
+        return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(HINT_CONFIDENCE_CAP), ..r }));
     }
     Ok(votes.best())
 }
@@ -304,12 +261,7 @@ const LIGHTER_INK: f32 = 10.0;
 const HINT_CONFIDENCE_CAP: f32 = 0.4;
 
 /// OCR of one line image: the text normalised to the pattern and Tesseract's confidence, if it matches.
-fn read_number(
-    ocr: &dyn Ocr,
-    image: &GrayImage,
-    zone: &BlankNumberZone,
-    pattern: &Regex,
-) -> Result<Option<(String, f32)>, OcrError> {
+fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<Option<(String, f32)>, OcrError> {
     let result = ocr.read_line(image, &zone.charset)?;
     Ok(normalise(&result.text, pattern, &zone.example).map(|text| (text, result.confidence)))
 }
@@ -322,13 +274,7 @@ struct Votes {
 }
 
 impl Votes {
-    fn read(
-        &mut self,
-        ocr: &dyn Ocr,
-        image: &GrayImage,
-        zone: &BlankNumberZone,
-        pattern: &Regex,
-    ) -> Result<(), OcrError> {
+    fn read(&mut self, ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<(), OcrError> {
         if let Some((text, confidence)) = read_number(ocr, image, zone, pattern)? {
             self.add(text, confidence);
         }
@@ -361,12 +307,7 @@ impl Votes {
 
     /// The confidence [`Votes::best`] would give (0 with no reading).
     fn best_confidence(&self) -> f32 {
-        Votes {
-            texts: self.texts.clone(),
-            matching: self.matching,
-        }
-        .best()
-        .map_or(0.0, |r| r.confidence)
+        Votes { texts: self.texts.clone(), matching: self.matching }.best().map_or(0.0, |r| r.confidence)
     }
 
     /// Two variants agree: more reading would not change the answer.
@@ -375,23 +316,14 @@ impl Votes {
     }
 
     fn best(mut self) -> Option<BlankNumberReading> {
-        self.texts
-            .sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
+        self.texts.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
         let matching = self.matching;
-        self.texts
-            .into_iter()
-            .next()
-            .map(|(text, agreeing, confidence)| {
-                // One lone reading is worth less; disagreeing readings pull it down further.
-                let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
-                let consensus = agreeing as f32 / matching as f32;
-                BlankNumberReading {
-                    text,
-                    confidence: (confidence * agreement * consensus).clamp(0.0, 1.0),
-                    agreeing,
-                    matching,
-                }
-            })
+        self.texts.into_iter().next().map(|(text, agreeing, confidence)| {
+            // One lone reading is worth less; disagreeing readings pull it down further.
+            let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
+            let consensus = agreeing as f32 / matching as f32;
+            BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
+        })
     }
 }
 
@@ -418,34 +350,19 @@ fn ink_layers(crop: &RgbImage) -> Vec<InkLayer> {
     }
     // Seeds: the darkest, the most saturated and the lightest ink, and the ink farthest from those
     // three (a zone can hold four: a red number, a black pen over it, a blue frame, a violet stamp).
-    let sat = |p: &[f32; 3]| {
-        p.iter().cloned().fold(f32::MIN, f32::max) - p.iter().cloned().fold(f32::MAX, f32::min)
-    };
+    let sat = |p: &[f32; 3]| p.iter().cloned().fold(f32::MIN, f32::max) - p.iter().cloned().fold(f32::MAX, f32::min);
     let sum = |p: &[f32; 3]| p[0] + p[1] + p[2];
-    let pick = |key: &dyn Fn(&[f32; 3]) -> f32| {
-        inked
-            .iter()
-            .map(|(_, p)| *p)
-            .max_by(|a, b| key(a).total_cmp(&key(b)))
-            .expect("not empty")
-    };
+    let pick = |key: &dyn Fn(&[f32; 3]) -> f32| inked.iter().map(|(_, p)| *p).max_by(|a, b| key(a).total_cmp(&key(b))).expect("not empty");
     let seeds = [pick(&|p| -sum(p)), pick(&sat), pick(&sum)];
     let farthest = pick(&|p| seeds.iter().map(|s| dist2(p, s)).fold(f32::MAX, f32::min));
     let mut centres = [seeds[0], seeds[1], seeds[2], farthest];
     let mut labels = vec![0usize; inked.len()];
     for _ in 0..8 {
         for (label, (_, p)) in labels.iter_mut().zip(&inked) {
-            *label = (0..centres.len())
-                .min_by(|&a, &b| dist2(p, &centres[a]).total_cmp(&dist2(p, &centres[b])))
-                .expect("four centres");
+            *label = (0..centres.len()).min_by(|&a, &b| dist2(p, &centres[a]).total_cmp(&dist2(p, &centres[b]))).expect("four centres");
         }
         for (k, centre) in centres.iter_mut().enumerate() {
-            let members: Vec<&[f32; 3]> = inked
-                .iter()
-                .zip(&labels)
-                .filter(|(_, &l)| l == k)
-                .map(|((_, p), _)| p)
-                .collect();
+            let members: Vec<&[f32; 3]> = inked.iter().zip(&labels).filter(|(_, &l)| l == k).map(|((_, p), _)| p).collect();
             if !members.is_empty() {
                 let n = members.len() as f32;
                 *centre = [0, 1, 2].map(|c| members.iter().map(|p| p[c]).sum::<f32>() / n);
@@ -465,10 +382,7 @@ fn ink_layers(crop: &RgbImage) -> Vec<InkLayer> {
                 sum += lum.as_raw()[*i] as u64;
             }
             let image = GrayImage::from_raw(crop.width(), crop.height(), layer)?;
-            Some(InkLayer {
-                image,
-                luminance: sum as f32 / count as f32,
-            })
+            Some(InkLayer { image, luminance: sum as f32 / count as f32 })
         })
         .collect()
 }
@@ -479,12 +393,7 @@ fn ink_layers(crop: &RgbImage) -> Vec<InkLayer> {
 /// ink (least squares, both non-negative), the layer's own ink measured inside the rows, the hiding ink
 /// where it is alone (outside them). None when the inks are too alike in colour to split (a black pen
 /// over a black number) or either is too scarce to measure.
-fn uncover(
-    crop: &RgbImage,
-    layer: &GrayImage,
-    hiding: &[&GrayImage],
-    rows: (i64, i64),
-) -> Option<GrayImage> {
+fn uncover(crop: &RgbImage, layer: &GrayImage, hiding: &[&GrayImage], rows: (i64, i64)) -> Option<GrayImage> {
     let (w, h) = crop.dimensions();
     let mut histograms = [[0usize; 256]; 3];
     for p in crop.as_raw().chunks_exact(3) {
@@ -500,14 +409,8 @@ fn uncover(
             seen > half
         })
     };
-    let paper = [
-        median(&histograms[0])?,
-        median(&histograms[1])?,
-        median(&histograms[2])?,
-    ]
-    .map(|v| v.max(1) as f32);
-    let density =
-        |p: &[u8]| -> [f32; 3] { [0, 1, 2].map(|c| (paper[c] / p[c].max(1) as f32).ln().max(0.0)) };
+    let paper = [median(&histograms[0])?, median(&histograms[1])?, median(&histograms[2])?].map(|v| v.max(1) as f32);
+    let density = |p: &[u8]| -> [f32; 3] { [0, 1, 2].map(|c| (paper[c] / p[c].max(1) as f32).ln().max(0.0)) };
     let hidden = |x: u32, y: u32| hiding.iter().any(|l| l.get_pixel(x, y).0[0] == 0);
     let inside = |y: u32| (y as i64) >= rows.0 && (y as i64) < rows.1;
     let (mut own, mut other): (Vec<[f32; 3]>, Vec<[f32; 3]>) = (Vec::new(), Vec::new());
@@ -551,13 +454,9 @@ fn uncover(
     // edges (colour bled there by the scanner and JPEG) are no ink under it: open with a 3×3 square.
     // Whether any pixel of the 3×3 square around (x, y) has `value` in `m`.
     let any_around = |m: &[bool], x: usize, y: usize, value: bool| {
-        (y.saturating_sub(1)..=(y + 1).min(hu - 1)).any(|yy| {
-            (x.saturating_sub(1)..=(x + 1).min(wu - 1)).any(|xx| m[yy * wu + xx] == value)
-        })
+        (y.saturating_sub(1)..=(y + 1).min(hu - 1)).any(|yy| (x.saturating_sub(1)..=(x + 1).min(wu - 1)).any(|xx| m[yy * wu + xx] == value))
     };
-    let eroded: Vec<bool> = (0..wu * hu)
-        .map(|i| under[i] && !any_around(&under, i % wu, i / wu, false))
-        .collect();
+    let eroded: Vec<bool> = (0..wu * hu).map(|i| under[i] && !any_around(&under, i % wu, i / wu, false)).collect();
     let mut out = layer.clone();
     for (i, _) in under.iter().enumerate().filter(|(_, &u)| u) {
         if any_around(&eroded, i % wu, i / wu, true) {
@@ -588,30 +487,18 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     let ink: Vec<bool> = image.as_raw().iter().map(|&v| v <= level).collect();
     let mm = OCR_PX_PER_MM as usize;
     // Specks of noise are no mark.
-    let pieces: Vec<Piece> = pieces(&ink, w, h)
-        .into_iter()
-        .filter(|p| p.ink * 100 >= mm * mm * 12)
-        .collect();
+    let pieces: Vec<Piece> = pieces(&ink, w, h).into_iter().filter(|p| p.ink * 100 >= mm * mm * 12).collect();
     let mut characters: Option<(usize, usize, usize)> = None;
-    for a in pieces
-        .iter()
-        .filter(|p| (2 * mm..=9 * mm).contains(&p.height()))
-    {
+    for a in pieces.iter().filter(|p| (2 * mm..=9 * mm).contains(&p.height())) {
         let tolerance = a.height() * 15 / 100 + 1;
-        let aligned: Vec<&Piece> = pieces
-            .iter()
-            .filter(|b| b.y0.abs_diff(a.y0) <= tolerance && b.y1.abs_diff(a.y1) <= tolerance)
-            .collect();
+        let aligned: Vec<&Piece> = pieces.iter().filter(|b| b.y0.abs_diff(a.y0) <= tolerance && b.y1.abs_diff(a.y1) <= tolerance).collect();
         if characters.is_none_or(|(n, _, _)| aligned.len() > n) {
             let median = |mut v: Vec<usize>| {
                 v.sort_unstable();
                 v[v.len() / 2]
             };
-            characters = Some((
-                aligned.len(),
-                median(aligned.iter().map(|p| p.y0).collect()),
-                median(aligned.iter().map(|p| p.y1).collect()),
-            ));
+            characters =
+                Some((aligned.len(), median(aligned.iter().map(|p| p.y0).collect()), median(aligned.iter().map(|p| p.y1).collect())));
         }
     }
     let Some((count, top, bottom)) = characters else {
@@ -622,11 +509,7 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     }
     let height = bottom - top + 1;
     let reach = (height / 5).clamp(3, 6);
-    pieces.iter().any(|p| {
-        p.y1 >= top
-            && p.y0 <= bottom
-            && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22)
-    })
+    pieces.iter().any(|p| p.y1 >= top && p.y0 <= bottom && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22))
 }
 
 /// Collapses whitespace; if that does not match, regroups the characters the way the template's
@@ -637,10 +520,7 @@ fn normalise(raw: &str, pattern: &Regex, example: &str) -> Option<String> {
         return Some(collapsed);
     }
     let bare: Vec<char> = collapsed.chars().filter(|c| !c.is_whitespace()).collect();
-    let groups: Vec<usize> = example
-        .split_whitespace()
-        .map(|g| g.chars().count())
-        .collect();
+    let groups: Vec<usize> = example.split_whitespace().map(|g| g.chars().count()).collect();
     if groups.iter().sum::<usize>() != bare.len() {
         return None;
     }
@@ -703,11 +583,7 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
         bands = text_bands(&ink, w, h);
     }
     bands.sort_by_key(|b| std::cmp::Reverse(b.2));
-    let mut lines: Vec<TextLine> = bands
-        .into_iter()
-        .take(3)
-        .filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom))
-        .collect();
+    let mut lines: Vec<TextLine> = bands.into_iter().take(3).filter_map(|(top, bottom, _)| line_in_band(gray, &ink, top, bottom)).collect();
     // A patterned frame that the scan broke into small pieces (a guilloche's hairlines at 200 dpi or
     // under JPEG) is neither a line nor one large piece, yet its side still inks every row and joins the
     // number's rows into one band too tall for a line. Rows of character-sized pieces side by side find
@@ -717,10 +593,7 @@ fn find_text_lines(gray: &GrayImage) -> Vec<TextLine> {
         let Some(line) = text_line(gray, found) else {
             continue;
         };
-        if !lines
-            .iter()
-            .any(|l| mostly_same(l.tight_box, line.tight_box))
-        {
+        if !lines.iter().any(|l| mostly_same(l.tight_box, line.tight_box)) {
             lines.push(line);
         }
     }
@@ -758,10 +631,8 @@ impl Piece {
 /// 2–9 mm tall and wider than high, most ink first: (x0, y0, x1, y1) of each.
 fn component_lines(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize, usize)> {
     let mm = OCR_PX_PER_MM as usize;
-    let pieces: Vec<Piece> = pieces(ink, w, h)
-        .into_iter()
-        .filter(|p| p.height() * 10 >= 15 * mm && p.height() <= 9 * mm && p.width() <= 60 * mm)
-        .collect();
+    let pieces: Vec<Piece> =
+        pieces(ink, w, h).into_iter().filter(|p| p.height() * 10 >= 15 * mm && p.height() <= 9 * mm && p.width() <= 60 * mm).collect();
     // Union-find over pieces that sit side by side.
     let mut parent: Vec<usize> = (0..pieces.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -789,70 +660,34 @@ fn component_lines(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize
         lines
             .entry(r)
             .and_modify(|l| {
-                *l = Piece {
-                    x0: l.x0.min(p.x0),
-                    y0: l.y0.min(p.y0),
-                    x1: l.x1.max(p.x1),
-                    y1: l.y1.max(p.y1),
-                    ink: l.ink + p.ink,
-                }
+                *l = Piece { x0: l.x0.min(p.x0), y0: l.y0.min(p.y0), x1: l.x1.max(p.x1), y1: l.y1.max(p.y1), ink: l.ink + p.ink }
             })
             .or_insert(p);
     }
-    let mut lines: Vec<Piece> = lines
-        .into_values()
-        .filter(|l| l.height() >= 2 * mm && l.height() <= 9 * mm && l.width() * 2 >= l.height() * 3)
-        .collect();
+    let mut lines: Vec<Piece> =
+        lines.into_values().filter(|l| l.height() >= 2 * mm && l.height() <= 9 * mm && l.width() * 2 >= l.height() * 3).collect();
     lines.sort_by(|a, b| b.ink.cmp(&a.ink).then(a.y0.cmp(&b.y0)));
-    lines
-        .into_iter()
-        .map(|l| (l.x0, l.y0, l.x1, l.y1))
-        .collect()
+    lines.into_iter().map(|l| (l.x0, l.y0, l.x1, l.y1)).collect()
 }
 
 /// The 8-connected pieces of ink.
 fn pieces(ink: &[bool], w: usize, h: usize) -> Vec<Piece> {
-    let mask = GrayImage::from_raw(
-        w as u32,
-        h as u32,
-        ink.iter().map(|&b| if b { 255 } else { 0 }).collect(),
-    )
-    .expect("sizes match");
-    let labels = imageproc::region_labelling::connected_components(
-        &mask,
-        imageproc::region_labelling::Connectivity::Eight,
-        image::Luma([0u8]),
-    );
+    let mask = GrayImage::from_raw(w as u32, h as u32, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
+    let labels =
+        imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));
     let count = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
-    let mut pieces = vec![
-        Piece {
-            x0: usize::MAX,
-            y0: usize::MAX,
-            x1: 0,
-            y1: 0,
-            ink: 0
-        };
-        count + 1
-    ];
+    let mut pieces = vec![Piece { x0: usize::MAX, y0: usize::MAX, x1: 0, y1: 0, ink: 0 }; count + 1];
     for (x, y, l) in labels.enumerate_pixels() {
         let p = &mut pieces[l.0[0] as usize];
         let (x, y) = (x as usize, y as usize);
-        *p = Piece {
-            x0: p.x0.min(x),
-            y0: p.y0.min(y),
-            x1: p.x1.max(x),
-            y1: p.y1.max(y),
-            ink: p.ink + 1,
-        };
+        *p = Piece { x0: p.x0.min(x), y0: p.y0.min(y), x1: p.x1.max(x), y1: p.y1.max(y), ink: p.ink + 1 };
     }
     pieces.into_iter().skip(1).filter(|p| p.ink > 0).collect()
 }
 
 /// Bands of inked rows 2–9 mm tall (gaps under 0.6 mm merged): (top, bottom, ink).
 fn text_bands(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize)> {
-    let rows: Vec<usize> = (0..h)
-        .map(|y| ink[y * w..(y + 1) * w].iter().filter(|&&b| b).count())
-        .collect();
+    let rows: Vec<usize> = (0..h).map(|y| ink[y * w..(y + 1) * w].iter().filter(|&&b| b).count()).collect();
     let mm = OCR_PX_PER_MM as usize;
     let mut bands: Vec<(usize, usize, usize)> = Vec::new();
     let min_row_ink = (w / 200).max(2);
@@ -868,27 +703,16 @@ fn text_bands(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize)> {
             _ => bands.push((y, y, n)),
         }
     }
-    bands
-        .into_iter()
-        .filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm)
-        .collect()
+    bands.into_iter().filter(|b| (b.1 - b.0) >= 2 * mm && (b.1 - b.0) <= 9 * mm).collect()
 }
 
 /// Clears connected pieces of ink taller than 9 mm or wider than 60 mm: frames, borders, stamp rings —
 /// never characters 3.5–5 mm tall (a whole number merged into one piece is still under 60 mm).
 fn drop_large_components(ink: &mut [bool], w: usize, h: usize) {
     let mm = OCR_PX_PER_MM as u32;
-    let mask = GrayImage::from_raw(
-        w as u32,
-        h as u32,
-        ink.iter().map(|&b| if b { 255 } else { 0 }).collect(),
-    )
-    .expect("sizes match");
-    let labels = imageproc::region_labelling::connected_components(
-        &mask,
-        imageproc::region_labelling::Connectivity::Eight,
-        image::Luma([0u8]),
-    );
+    let mask = GrayImage::from_raw(w as u32, h as u32, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
+    let labels =
+        imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));
     let count = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
     // Bounding box per label: x0, y0, x1, y1.
     let mut boxes = vec![(u32::MAX, u32::MAX, 0u32, 0u32); count + 1];
@@ -896,10 +720,7 @@ fn drop_large_components(ink: &mut [bool], w: usize, h: usize) {
         let b = &mut boxes[l.0[0] as usize];
         *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
     }
-    let large: Vec<bool> = boxes
-        .iter()
-        .map(|b| b.2 >= b.0 && (b.3 - b.1 > 9 * mm || b.2 - b.0 > 60 * mm))
-        .collect();
+    let large: Vec<bool> = boxes.iter().map(|b| b.2 >= b.0 && (b.3 - b.1 > 9 * mm || b.2 - b.0 > 60 * mm)).collect();
     for (i, l) in labels.as_raw().iter().enumerate() {
         if *l != 0 && large[*l as usize] {
             ink[i] = false;
@@ -912,9 +733,7 @@ fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Op
     let w = gray.width() as usize;
     let mm = OCR_PX_PER_MM as usize;
     // Columns of the band; clusters separated by more than 5 mm are different things.
-    let cols: Vec<bool> = (0..w)
-        .map(|x| (top..=bottom).any(|y| ink[y * w + x]))
-        .collect();
+    let cols: Vec<bool> = (0..w).map(|x| (top..=bottom).any(|y| ink[y * w + x])).collect();
     let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
     for (x, &c) in cols.iter().enumerate() {
         if !c {
@@ -934,31 +753,13 @@ fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Op
 }
 
 /// The line whose ink spans `(left, top, right, bottom)`, cut with 1 mm of paper around (tight) and more (wide).
-fn text_line(
-    gray: &GrayImage,
-    (left, top, right, bottom): (usize, usize, usize, usize),
-) -> Option<TextLine> {
+fn text_line(gray: &GrayImage, (left, top, right, bottom): (usize, usize, usize, usize)) -> Option<TextLine> {
     let pad = OCR_PX_PER_MM as i64;
-    let tight_box = (
-        left as i64 - pad,
-        top as i64 - pad,
-        (right - left) as i64 + 2 * pad,
-        (bottom - top) as i64 + 2 * pad,
-    );
+    let tight_box = (left as i64 - pad, top as i64 - pad, (right - left) as i64 + 2 * pad, (bottom - top) as i64 + 2 * pad);
     let tight = raster::crop(gray, tight_box.0, tight_box.1, tight_box.2, tight_box.3)?;
     let more = 2 * pad;
-    let wide = raster::crop(
-        gray,
-        tight_box.0 - more,
-        tight_box.1 - more / 2,
-        tight_box.2 + 2 * more,
-        tight_box.3 + more,
-    )?;
-    Some(TextLine {
-        tight,
-        wide,
-        tight_box,
-    })
+    let wide = raster::crop(gray, tight_box.0 - more, tight_box.1 - more / 2, tight_box.2 + 2 * more, tight_box.3 + more)?;
+    Some(TextLine { tight, wide, tight_box })
 }
 
 /// Where a rectangle of the sheet should be read with a pose that may be a few millimetres off.
@@ -973,22 +774,13 @@ pub fn search_margin_mm(pose_from_code: bool) -> f32 {
 }
 
 /// OCR of an arbitrary template rectangle as one line (the registration-number fallback).
-pub fn read_zone_line(
-    page: &RgbImage,
-    pose: &SheetPose,
-    rect: &Rect,
-    charset: &str,
-    ocr: &dyn Ocr,
-) -> Result<Option<OcrLine>, OcrError> {
+pub fn read_zone_line(page: &RgbImage, pose: &SheetPose, rect: &Rect, charset: &str, ocr: &dyn Ocr) -> Result<Option<OcrLine>, OcrError> {
     let crop = cut(page, pose, &grow(rect, 2.0), OCR_PX_PER_MM);
     let gray = raster::luminance(&crop);
     let Some(line) = find_text_line(&gray) else {
         return Ok(None);
     };
-    let binary = raster::pad_white(
-        &raster::threshold(&line.tight, raster::otsu(&line.tight)),
-        12,
-    );
+    let binary = raster::pad_white(&raster::threshold(&line.tight, raster::otsu(&line.tight)), 12);
     ocr.read_line(&binary, charset).map(Some)
 }
 
@@ -1002,18 +794,9 @@ mod tests {
 
     #[test]
     fn a_dropped_space_is_restored_from_the_example_grouping() {
-        assert_eq!(
-            normalise("770012345\n", &pattern(), "77 0012345").as_deref(),
-            Some("77 0012345")
-        );
-        assert_eq!(
-            normalise(" 77  0012345 ", &pattern(), "77 0012345").as_deref(),
-            Some("77 0012345")
-        );
-        assert_eq!(
-            normalise("7 70 012345", &pattern(), "77 0012345").as_deref(),
-            Some("77 0012345")
-        );
+        assert_eq!(normalise("770012345\n", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+        assert_eq!(normalise(" 77  0012345 ", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
+        assert_eq!(normalise("7 70 012345", &pattern(), "77 0012345").as_deref(), Some("77 0012345"));
     }
 
     #[test]
@@ -1032,12 +815,8 @@ mod tests {
             }
         }
         let layers: Vec<GrayImage> = ink_layers(&crop).into_iter().map(|l| l.image).collect();
-        let red_only = layers
-            .iter()
-            .any(|l| l.get_pixel(26, 22).0[0] == 0 && l.get_pixel(10, 30).0[0] == 255);
-        let pen_only = layers
-            .iter()
-            .any(|l| l.get_pixel(10, 30).0[0] == 0 && l.get_pixel(26, 22).0[0] == 255);
+        let red_only = layers.iter().any(|l| l.get_pixel(26, 22).0[0] == 0 && l.get_pixel(10, 30).0[0] == 255);
+        let pen_only = layers.iter().any(|l| l.get_pixel(10, 30).0[0] == 0 && l.get_pixel(26, 22).0[0] == 255);
         assert!(red_only && pen_only, "{} layers", layers.len());
     }
 
@@ -1072,17 +851,8 @@ mod tests {
         characters(&mut gray, 150, 90, 40);
         let lines = find_text_lines(&gray);
         let (x, y, w, h) = lines.first().expect("the number's line").tight_box;
-        assert!(text_bands(
-            &gray.as_raw().iter().map(|&v| v < 128).collect::<Vec<_>>(),
-            780,
-            220
-        )
-        .is_empty());
-        assert!(
-            x >= 130 && x + w <= 450 && y >= 75 && y + h <= 145,
-            "{:?}",
-            lines.iter().map(|l| l.tight_box).collect::<Vec<_>>()
-        );
+        assert!(text_bands(&gray.as_raw().iter().map(|&v| v < 128).collect::<Vec<_>>(), 780, 220).is_empty());
+        assert!(x >= 130 && x + w <= 450 && y >= 75 && y + h <= 145, "{:?}", lines.iter().map(|l| l.tight_box).collect::<Vec<_>>());
     }
 
     #[test]
@@ -1095,10 +865,7 @@ mod tests {
             let (cx, cy) = (60.0 + 200.0 * t as f32 / 400.0, 69.0 * t as f32 / 400.0);
             for dy in -2..=2 {
                 for dx in -2..=2 {
-                    let (x, y) = (
-                        (cx as i32 + dx).clamp(0, 319) as u32,
-                        (cy as i32 + dy).clamp(0, 69) as u32,
-                    );
+                    let (x, y) = ((cx as i32 + dx).clamp(0, 319) as u32, (cy as i32 + dy).clamp(0, 69) as u32);
                     image.put_pixel(x, y, image::Luma([0]));
                 }
             }
@@ -1111,13 +878,10 @@ mod tests {
         let paper = [245u8, 240, 235];
         let (red, black) = ([125u8, 28, 34], [30u8, 30, 38]);
         let mut crop = RgbImage::from_pixel(300, 120, image::Rgb(paper));
-        let is_red =
-            |x: u32, y: u32| (40..80).contains(&y) && (50..250).contains(&x) && (x - 50) % 30 < 7;
+        let is_red = |x: u32, y: u32| (40..80).contains(&y) && (50..250).contains(&x) && (x - 50) % 30 < 7;
         let is_pen = |_x: u32, y: u32| (55..62).contains(&y) || (100..105).contains(&y);
-        let (mut layer, mut pen) = (
-            GrayImage::from_pixel(300, 120, image::Luma([255])),
-            GrayImage::from_pixel(300, 120, image::Luma([255])),
-        );
+        let (mut layer, mut pen) =
+            (GrayImage::from_pixel(300, 120, image::Luma([255])), GrayImage::from_pixel(300, 120, image::Luma([255])));
         for (x, y, p) in crop.enumerate_pixels_mut() {
             let mut c = [paper[0] as f32, paper[1] as f32, paper[2] as f32];
             if is_red(x, y) {
@@ -1131,19 +895,10 @@ mod tests {
             }
             *p = image::Rgb(c.map(|v| v.round() as u8));
         }
-        let uncovered =
-            uncover(&crop, &layer, &[&pen], (35, 85)).expect("red and black tell apart");
-        assert_eq!(
-            uncovered.get_pixel(53, 58).0[0],
-            0,
-            "the red stroke under the pen"
-        );
+        let uncovered = uncover(&crop, &layer, &[&pen], (35, 85)).expect("red and black tell apart");
+        assert_eq!(uncovered.get_pixel(53, 58).0[0], 0, "the red stroke under the pen");
         assert_eq!(uncovered.get_pixel(65, 58).0[0], 255, "the pen alone");
-        assert_eq!(
-            uncovered.get_pixel(53, 102).0[0],
-            255,
-            "outside the line's rows"
-        );
+        assert_eq!(uncovered.get_pixel(53, 102).0[0], 255, "outside the line's rows");
         // A black pen over a black number: nothing to tell apart.
         let mut grey = crop.clone();
         for p in grey.pixels_mut() {

@@ -57,10 +57,7 @@ impl InkMap {
     /// pixels wide at scanning resolutions, so none is missed); no full grey page needed.
     pub fn from_rgb(rgb: &RgbImage, dpi: f64) -> InkMap {
         let k = (dpi / ANALYSIS_DPI).max(1.0).round() as u32;
-        InkMap::from_reduced(
-            raster::reduced_luminance(rgb, k, (k / 3).max(1)),
-            rgb.width(),
-        )
+        InkMap::from_reduced(raster::reduced_luminance(rgb, k, (k / 3).max(1)), rgb.width())
     }
 
     fn from_reduced(small: GrayImage, full_width: u32) -> InkMap {
@@ -68,12 +65,7 @@ impl InkMap {
         // Otsu is wrong on an almost empty page (it splits paper noise); ink must be clearly dark.
         let level = raster::otsu(&small).min(150);
         let ink = small.as_raw().iter().map(|&v| v <= level).collect();
-        InkMap {
-            width: small.width() as usize,
-            height: small.height() as usize,
-            ink,
-            factor,
-        }
+        InkMap { width: small.width() as usize, height: small.height() as usize, ink, factor }
     }
 
     fn at(&self, x_px: f64, y_px: f64) -> Option<bool> {
@@ -124,11 +116,7 @@ pub fn skew_from_profile(map: &InkMap, landscape: bool, max_deg: f64) -> f64 {
         let mut bins = vec![0u32; span];
         for &(x, y) in &points {
             // Distance along the normal of the text lines.
-            let r = if landscape {
-                x * c + y * s
-            } else {
-                -x * s + y * c
-            };
+            let r = if landscape { x * c + y * s } else { -x * s + y * c };
             let i = (r + map.width.max(map.height) as f64) as usize;
             if i < span {
                 bins[i] += 1;
@@ -163,33 +151,18 @@ fn expected_rows(template: &Template) -> Vec<(f64, f64, f64)> {
     let bn = template.recognition.blank_number.rect;
     rows.push((bn.y as f64 + 2.0, bn.bottom() as f64 - 2.0, 0.5));
     let title = template.blank.title_baseline_mm as f64;
-    rows.push((
-        title - template.blank.title_size_pt as f64 * MM_PER_PT * 0.72,
-        title,
-        1.0,
-    ));
+    rows.push((title - template.blank.title_size_pt as f64 * MM_PER_PT * 0.72, title, 1.0));
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     rows
 }
 
 /// Ranks the two quarter turns the aspect ratio allows, deskewed, and aligns each vertically.
-pub fn orientation_from_page(
-    map: &InkMap,
-    page_px: (u32, u32),
-    dpi: f64,
-    template: &Template,
-) -> PageOrientation {
+pub fn orientation_from_page(map: &InkMap, page_px: (u32, u32), dpi: f64, template: &Template) -> PageOrientation {
     let landscape = page_px.0 > page_px.1;
     let skew = skew_from_profile(map, landscape, 6.0);
-    let sheet = (
-        template.page.width_mm as f64,
-        template.page.height_mm as f64,
-    );
+    let sheet = (template.page.width_mm as f64, template.page.height_mm as f64);
     let rows = expected_rows(template);
-    let (x_from, x_to) = (
-        template.printable.rect.x as f64,
-        template.printable.rect.right() as f64,
-    );
+    let (x_from, x_to) = (template.printable.rect.x as f64, template.printable.rect.right() as f64);
     let pair: [u32; 2] = if landscape { [90, 270] } else { [0, 180] };
     let step = 0.5;
     let mut scored: Vec<(f64, SheetPose)> = pair
@@ -252,13 +225,6 @@ pub fn orientation_from_page(
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (a, b) = (scored[0].0, scored[1].0);
-    let margin = if a.abs() + b.abs() > 1e-9 {
-        ((a - b) / (a.abs() + b.abs())) as f32
-    } else {
-        0.0
-    };
-    PageOrientation {
-        candidates: scored.into_iter().map(|(_, p)| p).collect(),
-        margin,
-    }
+    let margin = if a.abs() + b.abs() > 1e-9 { ((a - b) / (a.abs() + b.abs())) as f32 } else { 0.0 };
+    PageOrientation { candidates: scored.into_iter().map(|(_, p)| p).collect(), margin }
 }

@@ -11,14 +11,9 @@ use certscan_domain::{CertificatePayload, PayloadError};
 use certscan_templates::{fonts, Align, Rect, Template};
 
 use crate::locate::SheetPose;
-use crate::ocr::{
-    read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, Ocr, OcrError,
-};
+use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
-use crate::qr::{
-    find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode,
-    QrStrategy,
-};
+use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy};
 use crate::raster;
 use crate::source::{DecodedPage, PageOrigin};
 
@@ -124,10 +119,7 @@ impl PageReading {
 
     /// A page the source could not decode.
     pub fn unreadable(page: usize, reason: String) -> PageReading {
-        PageReading {
-            unreadable: Some(reason),
-            ..PageReading::empty(page, 0.0)
-        }
+        PageReading { unreadable: Some(reason), ..PageReading::empty(page, 0.0) }
     }
 }
 
@@ -137,12 +129,7 @@ fn ms(since: Instant) -> f32 {
 
 /// Reads a decoded page; an image file without a declared resolution gets its dpi from its size when
 /// it has the template sheet's proportions.
-pub fn read_decoded(
-    page: &DecodedPage,
-    template: &Template,
-    ocr: &dyn Ocr,
-    options: &PageOptions,
-) -> Result<PageReading, OcrError> {
+pub fn read_decoded(page: &DecodedPage, template: &Template, ocr: &dyn Ocr, options: &PageOptions) -> Result<PageReading, OcrError> {
     let mut dpi = page.dpi;
     if page.origin == PageOrigin::ImageAssumedDpi {
         if let Some(estimate) = dpi_from_size(page.image.width(), page.image.height(), template) {
@@ -167,13 +154,7 @@ pub fn dpi_from_size(width: u32, height: u32, template: &Template) -> Option<f32
 
 /// Reads one page image at `dpi`. The reading's `page` is 0; [`read_decoded`] and the file readers set it.
 /// Errors are OCR engine failures only; everything a page can look like is a value.
-pub fn read_page(
-    image: &RgbImage,
-    dpi: f32,
-    template: &Template,
-    ocr: &dyn Ocr,
-    options: &PageOptions,
-) -> Result<PageReading, OcrError> {
+pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr, options: &PageOptions) -> Result<PageReading, OcrError> {
     let started = Instant::now();
     let mut timings = PageTimings::default();
 
@@ -202,42 +183,21 @@ pub fn read_page(
 
     // The code zone first, cut straight from the colour page; a grey copy of the whole page (and for
     // the full search the stamp-dropping ink channel) is made only for the pages that need more.
-    let ours = |s: &CodeSearch| {
-        s.code
-            .as_ref()
-            .is_some_and(|c| CertificatePayload::parse(&c.text).is_ok())
-    };
+    let ours = |s: &CodeSearch| s.code.as_ref().is_some_and(|c| CertificatePayload::parse(&c.text).is_ok());
     let gray_page = std::sync::OnceLock::new();
     let gray = || gray_page.get_or_init(|| raster::luminance(image));
     let t = Instant::now();
     let mut quick = find_code_in_zones(image, work_dpi as f64, template, &options.code);
     if !ours(&quick) {
-        let input = CodeSearchInput {
-            gray: gray(),
-            ink: None,
-            dpi: work_dpi as f64,
-            template,
-        };
-        let more = find_code(
-            input,
-            &CodeSearchOptions {
-                quick_only: true,
-                ..options.code
-            },
-        );
-        quick = CodeSearch {
-            attempts: quick.attempts + more.attempts,
-            code: more.code.or(quick.code),
-        };
+        let input = CodeSearchInput { gray: gray(), ink: None, dpi: work_dpi as f64, template };
+        let more = find_code(input, &CodeSearchOptions { quick_only: true, ..options.code });
+        quick = CodeSearch { attempts: quick.attempts + more.attempts, code: more.code.or(quick.code) };
     }
     timings.code_ms = ms(t);
     let mut attempts = quick.attempts;
 
     let zone = &template.recognition.blank_number;
-    let read_with_code = |code: &FoundCode| -> Result<
-        (Option<SheetPose>, Option<BlankNumberReading>, f32),
-        OcrError,
-    > {
+    let read_with_code = |code: &FoundCode| -> Result<(Option<SheetPose>, Option<BlankNumberReading>, f32), OcrError> {
         let t = Instant::now();
         let Some(pose) = pose_from_code(code, template) else {
             return Ok((None, None, 0.0));
@@ -264,43 +224,17 @@ pub fn read_page(
             || {
                 let t = Instant::now();
                 let ink = colour.then(|| raster::ink_channel(image));
-                let input = CodeSearchInput {
-                    gray: gray(),
-                    ink: ink.as_ref(),
-                    dpi: work_dpi as f64,
-                    template,
-                };
-                (
-                    find_code(
-                        input,
-                        &CodeSearchOptions {
-                            skip_quick: true,
-                            ..options.code
-                        },
-                    ),
-                    ms(t),
-                )
+                let input = CodeSearchInput { gray: gray(), ink: ink.as_ref(), dpi: work_dpi as f64, template };
+                (find_code(input, &CodeSearchOptions { skip_quick: true, ..options.code }), ms(t))
             },
             || -> Result<_, OcrError> {
                 let t = Instant::now();
-                let orientation = orientation_from_page(
-                    &map,
-                    (image.width(), image.height()),
-                    work_dpi as f64,
-                    template,
-                );
+                let orientation = orientation_from_page(&map, (image.width(), image.height()), work_dpi as f64, template);
                 let orient_ms = ms(t);
                 let t = Instant::now();
                 let mut found = None;
                 for candidate in &orientation.candidates {
-                    if let Some(n) = read_blank_number(
-                        image,
-                        candidate,
-                        zone,
-                        search_margin_mm(false),
-                        colour,
-                        ocr,
-                    )? {
+                    if let Some(n) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
                         found = Some((*candidate, Some(n)));
                         break;
                     }
@@ -370,15 +304,9 @@ pub fn read_page(
         let no_code = reading.code.as_ref().is_none_or(|c| c.payload.is_err());
         if options.read_registration_number && no_code {
             let t = Instant::now();
-            reading.registration_number_ocr = read_zone_line(
-                image,
-                &p,
-                &registration_value_rect(template),
-                REGISTRATION_CHARSET,
-                ocr,
-            )?
-            .map(|line| registration_number_from_line(&line.text))
-            .filter(|s| !s.is_empty());
+            reading.registration_number_ocr = read_zone_line(image, &p, &registration_value_rect(template), REGISTRATION_CHARSET, ocr)?
+                .map(|line| registration_number_from_line(&line.text))
+                .filter(|s| !s.is_empty());
             timings.ocr_ms += ms(t);
         }
     }
@@ -397,27 +325,15 @@ const REGISTRATION_CHARSET: &str = "0123456789-/ ";
 /// template's whole recognition zone.
 fn registration_value_rect(template: &Template) -> Rect {
     let zone = template.recognition.registration_number.rect;
-    let field = template
-        .fields
-        .iter()
-        .find(|f| f.text.contains("{registration_number}") && f.align == Align::Left);
+    let field = template.fields.iter().find(|f| f.text.contains("{registration_number}") && f.align == Align::Left);
     let Some(field) = field else {
         return zone;
     };
-    let label = field
-        .text
-        .split("{registration_number}")
-        .next()
-        .unwrap_or("");
+    let label = field.text.split("{registration_number}").next().unwrap_or("");
     let metrics = fonts::measure(field.font, label, field.size_pt);
     let x = field.x_mm + metrics.width_mm - 1.0;
     let top = field.y_mm - metrics.ascent_mm;
-    Rect {
-        x,
-        y: top,
-        w: (zone.right() - x).max(10.0),
-        h: metrics.ascent_mm + metrics.descent_mm,
-    }
+    Rect { x, y: top, w: (zone.right() - x).max(10.0), h: metrics.ascent_mm + metrics.descent_mm }
 }
 
 /// The longest run of the line that looks like a number (digits with separators).
@@ -446,10 +362,7 @@ mod tests {
 
     #[test]
     fn the_registration_number_is_picked_out_of_a_noisy_line() {
-        assert_eq!(
-            registration_number_from_line(" 1 77-2025-000123 "),
-            "77-2025-000123"
-        );
+        assert_eq!(registration_number_from_line(" 1 77-2025-000123 "), "77-2025-000123");
         assert_eq!(registration_number_from_line("--"), "");
     }
 }

@@ -53,8 +53,8 @@ impl PdfEngine {
         if let Some(engine) = ENGINE.get() {
             return Ok(engine);
         }
-        let bindings = Pdfium::bind_to_library(library)
-            .map_err(|e| PdfError::Library { path: library.to_path_buf(), reason: e.to_string() })?;
+        let bindings =
+            Pdfium::bind_to_library(library).map_err(|e| PdfError::Library { path: library.to_path_buf(), reason: e.to_string() })?;
         let engine = PdfEngine { pdfium: Pdfium::new(bindings), library: library.to_path_buf() };
         Ok(ENGINE.get_or_init(|| engine))
     }
@@ -76,9 +76,7 @@ impl PdfEngine {
 
     /// Page sizes in millimetres, in order.
     pub fn page_sizes_mm(&self, bytes: &[u8]) -> Result<Vec<(f32, f32)>, PdfError> {
-        self.with_document(bytes, |doc| {
-            Ok(doc.pages().iter().map(|p| (p.width().to_mm(), p.height().to_mm())).collect())
-        })
+        self.with_document(bytes, |doc| Ok(doc.pages().iter().map(|p| (p.width().to_mm(), p.height().to_mm())).collect()))
     }
 
     /// Renders one page (0-based) at `dpi`, white background.
@@ -162,9 +160,7 @@ fn extract(doc: &PdfDocument<'_>, page: usize, policy: &ExtractPolicy) -> Result
             return Err(page_err(format!("its image has {w}x{h} pixels, over the limit of {}", policy.max_pixels)));
         }
         let bounds = object.bounds().map(|q| q.to_rect()).ok();
-        let covers = bounds.is_some_and(|b| {
-            b.width().value * b.height().value >= 0.95 * p.width().value * p.height().value
-        });
+        let covers = bounds.is_some_and(|b| b.width().value * b.height().value >= 0.95 * p.width().value * p.height().value);
         if covers && w > 0 {
             native_dpi = Some(w as f32 / width_in);
         }

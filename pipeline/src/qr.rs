@@ -42,10 +42,7 @@ pub fn decode_all(image: &GrayImage) -> Vec<DecodedCode> {
 /// Every QR symbol in a binary image (0 = ink).
 fn decode_binary(binary: &GrayImage) -> Vec<DecodedCode> {
     let (w, raw) = (binary.width() as usize, binary.as_raw());
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_bitmap(w, binary.height() as usize, |x, y| {
-            raw[y * w + x] < 128
-        });
+    let mut prepared = rqrr::PreparedImage::prepare_from_bitmap(w, binary.height() as usize, |x, y| raw[y * w + x] < 128);
     let grids = prepared.detect_grids();
     decode_grids(grids)
 }
@@ -56,11 +53,7 @@ fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode>
         .filter_map(|grid| {
             let corners = grid.bounds.map(|p| (p.x, p.y));
             let modules = grid.grid.size();
-            grid.decode().ok().map(|(_, text)| DecodedCode {
-                text,
-                corners,
-                modules,
-            })
+            grid.decode().ok().map(|(_, text)| DecodedCode { text, corners, modules })
         })
         .collect()
 }
@@ -75,10 +68,7 @@ pub enum QrStrategy {
     /// Whole page, reduced to about 150 dpi.
     PageReduced,
     /// The template's code zone, assuming the page is turned by `orientation_deg`.
-    Zone {
-        orientation_deg: u32,
-        variant: ZoneVariant,
-    },
+    Zone { orientation_deg: u32, variant: ZoneVariant },
     /// Whole page at working resolution.
     PageFull,
     /// Whole page at another scale of the pyramid.
@@ -151,11 +141,7 @@ pub struct CodeSearchOptions {
 
 impl Default for CodeSearchOptions {
     fn default() -> Self {
-        CodeSearchOptions {
-            quick_only: false,
-            skip_quick: false,
-            zone_margin_mm: 16,
-        }
+        CodeSearchOptions { quick_only: false, skip_quick: false, zone_margin_mm: 16 }
     }
 }
 
@@ -175,12 +161,7 @@ impl Search {
         self.attempts += 1;
         let mut ours = None;
         for code in decode() {
-            let found = FoundCode {
-                corners: code.corners.map(&to_page),
-                text: code.text,
-                modules: code.modules,
-                strategy,
-            };
+            let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, modules: code.modules, strategy };
             if CertificatePayload::parse(&found.text).is_ok() {
                 ours = Some(found);
                 break;
@@ -193,43 +174,19 @@ impl Search {
 
 /// Looks for the certificate code on a page, cheapest strategy first.
 pub fn find_code(input: CodeSearchInput<'_>, options: &CodeSearchOptions) -> CodeSearch {
-    let mut search = Search {
-        attempts: 0,
-        foreign: None,
-    };
+    let mut search = Search { attempts: 0, foreign: None };
     let found = run_strategies(&input, options, &mut search);
-    CodeSearch {
-        code: found.or(search.foreign),
-        attempts: search.attempts,
-    }
+    CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
 }
 
 /// The first, cheapest pass straight on a colour page: the code zone in the two orientations the
 /// page's aspect allows, cut out, turned grey and reduced to ~150 dpi; no grey page of the whole sheet
 /// is made. Most pages end here; for the others, [`find_code`] goes on.
-pub fn find_code_in_zones(
-    rgb: &RgbImage,
-    dpi: f64,
-    template: &Template,
-    options: &CodeSearchOptions,
-) -> CodeSearch {
-    let mut search = Search {
-        attempts: 0,
-        foreign: None,
-    };
+pub fn find_code_in_zones(rgb: &RgbImage, dpi: f64, template: &Template, options: &CodeSearchOptions) -> CodeSearch {
+    let mut search = Search { attempts: 0, foreign: None };
     let crop = |x, y, w, h| raster::crop_luminance(rgb, x, y, w, h);
-    let found = quick_zones(
-        &mut search,
-        (rgb.width(), rgb.height()),
-        dpi.max(1.0),
-        template,
-        options,
-        crop,
-    );
-    CodeSearch {
-        code: found.or(search.foreign),
-        attempts: search.attempts,
-    }
+    let found = quick_zones(&mut search, (rgb.width(), rgb.height()), dpi.max(1.0), template, options, crop);
+    CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
 }
 
 fn quick_zones(
@@ -240,15 +197,8 @@ fn quick_zones(
     options: &CodeSearchOptions,
     crop: impl Fn(i64, i64, i64, i64) -> Option<GrayImage>,
 ) -> Option<FoundCode> {
-    let likely: [u32; 2] = if page_px.0 > page_px.1 {
-        [90, 270]
-    } else {
-        [0, 180]
-    };
-    let sheet = (
-        template.page.width_mm as f64,
-        template.page.height_mm as f64,
-    );
+    let likely: [u32; 2] = if page_px.0 > page_px.1 { [90, 270] } else { [0, 180] };
+    let sheet = (template.page.width_mm as f64, template.page.height_mm as f64);
     let zone = grow(&template.code.symbol_rect(), options.zone_margin_mm as f32);
     let factor = (dpi / 150.0).max(1.0);
     for o in likely {
@@ -261,54 +211,29 @@ fn quick_zones(
         let f = crop.width() as f64 / small.width() as f64;
         let (x0, y0) = (x.max(0) as f64, y.max(0) as f64);
         let at = move |(px, py): (i32, i32)| (x0 + px as f64 * f, y0 + py as f64 * f);
-        if let Some(found) = search.attempt(
-            QrStrategy::ZoneQuick { orientation_deg: o },
-            || decode_all(&small),
-            at,
-        ) {
+        if let Some(found) = search.attempt(QrStrategy::ZoneQuick { orientation_deg: o }, || decode_all(&small), at) {
             return Some(found);
         }
     }
     None
 }
 
-fn run_strategies(
-    input: &CodeSearchInput<'_>,
-    options: &CodeSearchOptions,
-    search: &mut Search,
-) -> Option<FoundCode> {
+fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, search: &mut Search) -> Option<FoundCode> {
     let gray = input.gray;
     let dpi = input.dpi.max(1.0);
     let scaled = |factor: f64| move |(x, y): (i32, i32)| (x as f64 * factor, y as f64 * factor);
 
     let landscape = gray.width() > gray.height();
-    let orientations: [u32; 4] = if landscape {
-        [90, 270, 0, 180]
-    } else {
-        [0, 180, 90, 270]
-    };
-    let sheet = (
-        input.template.page.width_mm as f64,
-        input.template.page.height_mm as f64,
-    );
-    let zone = grow(
-        &input.template.code.symbol_rect(),
-        options.zone_margin_mm as f32,
-    );
+    let orientations: [u32; 4] = if landscape { [90, 270, 0, 180] } else { [0, 180, 90, 270] };
+    let sheet = (input.template.page.width_mm as f64, input.template.page.height_mm as f64);
+    let zone = grow(&input.template.code.symbol_rect(), options.zone_margin_mm as f32);
     let factor = (dpi / 150.0).max(1.0);
 
     // 1. The code zone in the two orientations the page's aspect allows, at ~150 dpi: a tenth of the
     //    page's pixels, and where the code is on almost every certificate.
     if !options.skip_quick {
         let crop = |x, y, w, h| raster::crop(gray, x, y, w, h);
-        if let Some(found) = quick_zones(
-            search,
-            (gray.width(), gray.height()),
-            dpi,
-            input.template,
-            options,
-            crop,
-        ) {
+        if let Some(found) = quick_zones(search, (gray.width(), gray.height()), dpi, input.template, options, crop) {
             return Some(found);
         }
     }
@@ -317,11 +242,7 @@ fn run_strategies(
     let reduced = raster::downscale(gray, factor as f32);
     let factor_x = gray.width() as f64 / reduced.width() as f64;
     if !options.skip_quick {
-        if let Some(found) = search.attempt(
-            QrStrategy::PageReduced,
-            || decode_all(&reduced),
-            scaled(factor_x),
-        ) {
+        if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(&reduced), scaled(factor_x)) {
             return Some(found);
         }
     }
@@ -353,13 +274,8 @@ fn run_strategies(
     let module_px = input.template.code.size_mm as f64 / 37.0 * dpi / 25.4;
     for variant in variants {
         for (o, x0, y0, crop, ink) in &crops {
-            let strategy = QrStrategy::Zone {
-                orientation_deg: *o,
-                variant,
-            };
-            let at = |factor: f64| {
-                move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor)
-            };
+            let strategy = QrStrategy::Zone { orientation_deg: *o, variant };
+            let at = |factor: f64| move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor);
             let found = match variant {
                 ZoneVariant::Plain => search.attempt(strategy, || decode_all(crop), at(1.0)),
                 ZoneVariant::InkChannel => match ink {
@@ -368,17 +284,9 @@ fn run_strategies(
                 },
                 ZoneVariant::LocalMean => {
                     let window = (module_px * 6.0).round().max(15.0) as u32 | 1;
-                    search.attempt(
-                        strategy,
-                        || decode_binary(&raster::local_mean_binarise(crop, window, 12)),
-                        at(1.0),
-                    )
+                    search.attempt(strategy, || decode_binary(&raster::local_mean_binarise(crop, window, 12)), at(1.0))
                 }
-                ZoneVariant::Otsu => search.attempt(
-                    strategy,
-                    || decode_binary(&raster::threshold(crop, raster::otsu(crop))),
-                    at(1.0),
-                ),
+                ZoneVariant::Otsu => search.attempt(strategy, || decode_binary(&raster::threshold(crop, raster::otsu(crop))), at(1.0)),
                 ZoneVariant::Reduced => {
                     let half = raster::downscale(crop, 2.0);
                     let f = crop.width() as f64 / half.width() as f64;
@@ -392,34 +300,18 @@ fn run_strategies(
                     let ink_mask = GrayImage::from_raw(
                         source.width(),
                         source.height(),
-                        source
-                            .as_raw()
-                            .iter()
-                            .map(|&v| if v <= level { 255 } else { 0 })
-                            .collect(),
+                        source.as_raw().iter().map(|&v| if v <= level { 255 } else { 0 }).collect(),
                     )
                     .expect("same size");
-                    let opened = imageproc::morphology::open(
-                        &ink_mask,
-                        imageproc::distance_transform::Norm::LInf,
-                        radius,
-                    );
-                    let binary = GrayImage::from_raw(
-                        opened.width(),
-                        opened.height(),
-                        opened.as_raw().iter().map(|&v| 255 - v).collect(),
-                    )
-                    .expect("same size");
+                    let opened = imageproc::morphology::open(&ink_mask, imageproc::distance_transform::Norm::LInf, radius);
+                    let binary = GrayImage::from_raw(opened.width(), opened.height(), opened.as_raw().iter().map(|&v| 255 - v).collect())
+                        .expect("same size");
                     search.attempt(strategy, || decode_binary(&binary), at(1.0))
                 }
                 ZoneVariant::Blurred => {
                     let radius = (module_px / 4.0).round().max(1.0) as u32;
                     let blurred = imageproc::filter::box_filter(crop, radius, radius);
-                    search.attempt(
-                        strategy,
-                        || decode_binary(&raster::threshold(&blurred, raster::otsu(&blurred))),
-                        at(1.0),
-                    )
+                    search.attempt(strategy, || decode_binary(&raster::threshold(&blurred, raster::otsu(&blurred))), at(1.0))
                 }
             };
             if found.is_some() {
@@ -439,19 +331,11 @@ fn run_strategies(
         }
         let img = raster::rescale(gray, factor as f32);
         let f = gray.width() as f64 / img.width() as f64;
-        if let Some(found) = search.attempt(
-            QrStrategy::PagePyramid { dpi: target },
-            || decode_all(&img),
-            scaled(f),
-        ) {
+        if let Some(found) = search.attempt(QrStrategy::PagePyramid { dpi: target }, || decode_all(&img), scaled(f)) {
             return Some(found);
         }
     }
     let window = ((module_px / factor_x) * 6.0).round().max(15.0) as u32 | 1;
     let binary = raster::local_mean_binarise(&reduced, window, 12);
-    search.attempt(
-        QrStrategy::PageBinarised,
-        || decode_binary(&binary),
-        scaled(factor_x),
-    )
+    search.attempt(QrStrategy::PageBinarised, || decode_binary(&binary), scaled(factor_x))
 }

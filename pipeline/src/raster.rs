@@ -7,9 +7,7 @@ use rayon::prelude::*;
 
 /// Luminance (ITU-R 601 weights), the usual grey.
 pub fn luminance(rgb: &RgbImage) -> GrayImage {
-    map_pixels(rgb, |[r, g, b]| {
-        ((r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8) as u8
-    })
+    map_pixels(rgb, |[r, g, b]| ((r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8) as u8)
 }
 
 /// The brightest channel of each pixel (HSV value). Black, dark blue and dark red ink stay dark; a
@@ -24,27 +22,21 @@ fn map_pixels(rgb: &RgbImage, f: impl Fn([u8; 3]) -> u8 + Sync) -> GrayImage {
     if w > 0 {
         // Bands of rows: per-pixel parallel iterators cost more in bookkeeping than the pixel work.
         let rows = 64;
-        data.par_chunks_mut(w * rows)
-            .zip(rgb.as_raw().par_chunks(w * 3 * rows))
-            .for_each(|(out, src)| {
-                // Eight pixels at a time with fixed indices, which the compiler turns into vector code.
-                let mut outs = out.chunks_exact_mut(8);
-                let mut ins = src.chunks_exact(24);
-                for (o, p) in (&mut outs).zip(&mut ins) {
-                    let o: &mut [u8; 8] = o.try_into().expect("chunks of 8");
-                    let p: &[u8; 24] = p.try_into().expect("chunks of 24");
-                    for i in 0..8 {
-                        o[i] = f([p[3 * i], p[3 * i + 1], p[3 * i + 2]]);
-                    }
+        data.par_chunks_mut(w * rows).zip(rgb.as_raw().par_chunks(w * 3 * rows)).for_each(|(out, src)| {
+            // Eight pixels at a time with fixed indices, which the compiler turns into vector code.
+            let mut outs = out.chunks_exact_mut(8);
+            let mut ins = src.chunks_exact(24);
+            for (o, p) in (&mut outs).zip(&mut ins) {
+                let o: &mut [u8; 8] = o.try_into().expect("chunks of 8");
+                let p: &[u8; 24] = p.try_into().expect("chunks of 24");
+                for i in 0..8 {
+                    o[i] = f([p[3 * i], p[3 * i + 1], p[3 * i + 2]]);
                 }
-                for (o, p) in outs
-                    .into_remainder()
-                    .iter_mut()
-                    .zip(ins.remainder().chunks_exact(3))
-                {
-                    *o = f([p[0], p[1], p[2]]);
-                }
-            });
+            }
+            for (o, p) in outs.into_remainder().iter_mut().zip(ins.remainder().chunks_exact(3)) {
+                *o = f([p[0], p[1], p[2]]);
+            }
+        });
     }
     GrayImage::from_raw(w as u32, h as u32, data).expect("same dimensions")
 }
@@ -92,10 +84,7 @@ pub fn downscale(gray: &GrayImage, factor: f32) -> GrayImage {
         let mut sums = vec![0u32; w];
         for line in src[y * k * stride..][..k * stride].chunks_exact(stride) {
             for (x, sum) in sums.iter_mut().enumerate() {
-                *sum += line[x * k..x * k + k]
-                    .iter()
-                    .map(|&v| v as u32)
-                    .sum::<u32>();
+                *sum += line[x * k..x * k + k].iter().map(|&v| v as u32).sum::<u32>();
             }
         }
         for (o, s) in row.iter_mut().zip(sums) {
@@ -141,10 +130,7 @@ pub fn downscale_rgb(rgb: &RgbImage, k: u32) -> RgbImage {
 /// grey page.
 pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
     let (k, step) = (k.max(1) as usize, step.clamp(1, k.max(1)) as usize);
-    let (w, h) = (
-        (rgb.width() as usize / k).max(1),
-        (rgb.height() as usize / k).max(1),
-    );
+    let (w, h) = ((rgb.width() as usize / k).max(1), (rgb.height() as usize / k).max(1));
     let (src_w, src_h) = (rgb.width() as usize, rgb.height() as usize);
     let src = rgb.as_raw();
     let mut out = vec![255u8; w * h];
@@ -171,23 +157,11 @@ pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
 /// inside.
 pub fn crop_luminance(rgb: &RgbImage, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
     let (x0, y0) = (x.max(0), y.max(0));
-    let (x1, y1) = (
-        (x + w).min(rgb.width() as i64),
-        (y + h).min(rgb.height() as i64),
-    );
+    let (x1, y1) = ((x + w).min(rgb.width() as i64), (y + h).min(rgb.height() as i64));
     if x1 - x0 < 8 || y1 - y0 < 8 {
         return None;
     }
-    Some(luminance(
-        &image::imageops::crop_imm(
-            rgb,
-            x0 as u32,
-            y0 as u32,
-            (x1 - x0) as u32,
-            (y1 - y0) as u32,
-        )
-        .to_image(),
-    ))
+    Some(luminance(&image::imageops::crop_imm(rgb, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image()))
 }
 
 /// Downscales by `factor` as exactly as needed: whole factors by block averaging, others by resampling.
@@ -195,21 +169,13 @@ pub fn rescale(gray: &GrayImage, factor: f32) -> GrayImage {
     if (factor - factor.round()).abs() < 0.15 {
         return downscale(gray, factor);
     }
-    let (w, h) = (
-        (gray.width() as f32 / factor).round() as u32,
-        (gray.height() as f32 / factor).round() as u32,
-    );
+    let (w, h) = ((gray.width() as f32 / factor).round() as u32, (gray.height() as f32 / factor).round() as u32);
     resize(gray, w, h)
 }
 
 /// Resamples to an exact size (bilinear); for upscaling small crops.
 pub fn resize(gray: &GrayImage, w: u32, h: u32) -> GrayImage {
-    image::imageops::resize(
-        gray,
-        w.max(1),
-        h.max(1),
-        image::imageops::FilterType::Triangle,
-    )
+    image::imageops::resize(gray, w.max(1), h.max(1), image::imageops::FilterType::Triangle)
 }
 
 /// Otsu's global threshold: pixels at or below it are ink.
@@ -219,11 +185,7 @@ pub fn otsu(gray: &GrayImage) -> u8 {
 
 /// Binarises with one global threshold: ink → 0, paper → 255.
 pub fn threshold(gray: &GrayImage, level: u8) -> GrayImage {
-    let data = gray
-        .as_raw()
-        .iter()
-        .map(|&v| if v <= level { 0 } else { 255 })
-        .collect();
+    let data = gray.as_raw().iter().map(|&v| if v <= level { 0 } else { 255 }).collect();
     GrayImage::from_raw(gray.width(), gray.height(), data).expect("same dimensions")
 }
 
@@ -245,9 +207,7 @@ pub fn local_mean_binarise(gray: &GrayImage, window: u32, percent: u32) -> GrayI
         let (y0, y1) = (y.saturating_sub(half), (y + half + 1).min(h));
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(half), (x + half + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
-                - integral[y0 * (w + 1) + x1]
-                - integral[y1 * (w + 1) + x0];
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0] - integral[y0 * (w + 1) + x1] - integral[y1 * (w + 1) + x0];
             let count = ((x1 - x0) * (y1 - y0)) as u64;
             let v = gray.as_raw()[y * w + x] as u64;
             if v * count * 100 <= sum * (100 - percent as u64) {
@@ -309,32 +269,16 @@ pub fn ink_fraction(gray: &GrayImage, level: u8) -> f32 {
 /// Crops a rectangle (clamped to the image); None if nothing of it is inside.
 pub fn crop(gray: &GrayImage, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
     let (x0, y0) = (x.max(0), y.max(0));
-    let (x1, y1) = (
-        (x + w).min(gray.width() as i64),
-        (y + h).min(gray.height() as i64),
-    );
+    let (x1, y1) = ((x + w).min(gray.width() as i64), (y + h).min(gray.height() as i64));
     if x1 - x0 < 8 || y1 - y0 < 8 {
         return None;
     }
-    Some(
-        image::imageops::crop_imm(
-            gray,
-            x0 as u32,
-            y0 as u32,
-            (x1 - x0) as u32,
-            (y1 - y0) as u32,
-        )
-        .to_image(),
-    )
+    Some(image::imageops::crop_imm(gray, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image())
 }
 
 /// Adds a white border (Tesseract reads text touching the edge badly).
 pub fn pad_white(gray: &GrayImage, border: u32) -> GrayImage {
-    let mut out = GrayImage::from_pixel(
-        gray.width() + 2 * border,
-        gray.height() + 2 * border,
-        Luma([255]),
-    );
+    let mut out = GrayImage::from_pixel(gray.width() + 2 * border, gray.height() + 2 * border, Luma([255]));
     image::imageops::replace(&mut out, gray, border as i64, border as i64);
     out
 }
@@ -370,15 +314,9 @@ mod tests {
         // Eight-pixel blocks and the remainder both give the same values as the formula.
         for (p, g) in rgb.pixels().zip(full.pixels()) {
             let [r, gr, b] = p.0;
-            assert_eq!(
-                g.0[0],
-                ((r as u32 * 77 + gr as u32 * 150 + b as u32 * 29) >> 8) as u8
-            );
+            assert_eq!(g.0[0], ((r as u32 * 77 + gr as u32 * 150 + b as u32 * 29) >> 8) as u8);
         }
-        assert_eq!(
-            gray_to_rgb(&full).get_pixel(5, 1).0,
-            [full.get_pixel(5, 1).0[0]; 3]
-        );
+        assert_eq!(gray_to_rgb(&full).get_pixel(5, 1).0, [full.get_pixel(5, 1).0[0]; 3]);
         // Every pixel sampled: exactly the block average of the luminance.
         let reduced = reduced_luminance(&rgb, 5, 1);
         assert_eq!(reduced.dimensions(), downscale(&full, 5.0).dimensions());
@@ -387,10 +325,7 @@ mod tests {
         }
         // Every other pixel: the lines still show as ink.
         let sampled = reduced_luminance(&rgb, 5, 2);
-        assert!(
-            sampled.get_pixel(0, 0).0[0] < 200 && sampled.get_pixel(0, 1).0[0] > 240,
-            "{sampled:?}"
-        );
+        assert!(sampled.get_pixel(0, 0).0[0] < 200 && sampled.get_pixel(0, 1).0[0] > 240, "{sampled:?}");
         let crop = crop_luminance(&rgb, 40, 30, 100, 100).unwrap();
         assert_eq!(crop.dimensions(), (21, 17));
         assert_eq!(crop.get_pixel(5, 5), full.get_pixel(45, 35));

@@ -28,11 +28,7 @@ pub struct SourceOptions {
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions {
-            max_pixels: 60_000_000,
-            render_dpi: 300.0,
-            default_dpi: 300.0,
-        }
+        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0 }
     }
 }
 
@@ -116,12 +112,7 @@ impl EncodedPage {
                 Err(reason) => return unreadable(reason),
             },
         };
-        PageImage::Decoded(DecodedPage {
-            page,
-            image,
-            dpi: self.dpi,
-            origin: self.origin,
-        })
+        PageImage::Decoded(DecodedPage { page, image, dpi: self.dpi, origin: self.origin })
     }
 }
 
@@ -155,10 +146,7 @@ pub fn detect_format(bytes: &[u8]) -> Option<ScanFormat> {
     match bytes {
         [0xFF, 0xD8, 0xFF, ..] => Some(ScanFormat::Jpeg),
         [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(ScanFormat::Png),
-        [b'I', b'I', 42, 0, ..]
-        | [b'M', b'M', 0, 42, ..]
-        | [b'I', b'I', 43, 0, ..]
-        | [b'M', b'M', 0, 43, ..] => Some(ScanFormat::Tiff),
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] | [b'I', b'I', 43, 0, ..] | [b'M', b'M', 0, 43, ..] => Some(ScanFormat::Tiff),
         _ => None,
     }
 }
@@ -175,35 +163,20 @@ pub struct PageSource<'a> {
 }
 
 enum State<'a> {
-    Pdf {
-        engine: &'a PdfEngine,
-        count: usize,
-    },
-    Tiff {
-        decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>,
-        done: bool,
-    },
-    Single {
-        done: bool,
-    },
+    Pdf { engine: &'a PdfEngine, count: usize },
+    Tiff { decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>, done: bool },
+    Single { done: bool },
 }
 
 impl std::fmt::Debug for PageSource<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageSource")
-            .field("format", &self.format)
-            .field("next", &self.next)
-            .finish()
+        f.debug_struct("PageSource").field("format", &self.format).field("next", &self.next).finish()
     }
 }
 
 impl<'a> PageSource<'a> {
     /// Opens a scan file. `pdf` is needed only if the file is a PDF.
-    pub fn open(
-        bytes: &'a [u8],
-        pdf: Option<&'a PdfEngine>,
-        options: SourceOptions,
-    ) -> Result<Self, SourceError> {
+    pub fn open(bytes: &'a [u8], pdf: Option<&'a PdfEngine>, options: SourceOptions) -> Result<Self, SourceError> {
         if bytes.is_empty() {
             return Err(SourceError::Empty);
         }
@@ -226,25 +199,15 @@ impl<'a> PageSource<'a> {
                 let decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
                     .map_err(|e| damaged(e.to_string()))?
                     .with_limits(tiff_limits(options.max_pixels));
-                State::Tiff {
-                    decoder: Box::new(decoder),
-                    done: false,
-                }
+                State::Tiff { decoder: Box::new(decoder), done: false }
             }
             ScanFormat::Jpeg | ScanFormat::Png => {
                 // A header that does not even give the size is not a page to go on with.
-                header_size(bytes, format)
-                    .ok_or_else(|| damaged("no readable image header".into()))?;
+                header_size(bytes, format).ok_or_else(|| damaged("no readable image header".into()))?;
                 State::Single { done: false }
             }
         };
-        Ok(PageSource {
-            bytes,
-            format,
-            options,
-            state,
-            next: 0,
-        })
+        Ok(PageSource { bytes, format, options, state, next: 0 })
     }
 
     pub fn format(&self) -> ScanFormat {
@@ -266,31 +229,18 @@ impl<'a> PageSource<'a> {
         let index = self.next;
         let page = index + 1;
         let options = self.options;
-        let encoded = |content: Content, dpi: f32, origin: PageOrigin| EncodedPage {
-            page,
-            content,
-            dpi,
-            origin,
-            max_pixels: options.max_pixels,
-        };
-        let failed =
-            |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
+        let encoded =
+            |content: Content, dpi: f32, origin: PageOrigin| EncodedPage { page, content, dpi, origin, max_pixels: options.max_pixels };
+        let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
         let result = match &mut self.state {
             State::Pdf { engine, count } => {
                 if index >= *count {
                     return None;
                 }
-                let policy = ExtractPolicy {
-                    render_dpi: options.render_dpi,
-                    max_pixels: options.max_pixels,
-                };
+                let policy = ExtractPolicy { render_dpi: options.render_dpi, max_pixels: options.max_pixels };
                 match engine.extract_page(self.bytes, index, &policy) {
-                    Ok(PdfPageRaster::Jpeg { data, dpi }) => {
-                        encoded(Content::Jpeg(data), dpi, PageOrigin::PdfJpeg)
-                    }
-                    Ok(PdfPageRaster::Rendered { image, dpi }) => {
-                        encoded(Content::Pixels(image), dpi, PageOrigin::PdfRendered)
-                    }
+                    Ok(PdfPageRaster::Jpeg { data, dpi }) => encoded(Content::Jpeg(data), dpi, PageOrigin::PdfJpeg),
+                    Ok(PdfPageRaster::Rendered { image, dpi }) => encoded(Content::Pixels(image), dpi, PageOrigin::PdfRendered),
                     Err(PdfError::Page { reason, .. }) => failed(reason),
                     Err(other) => failed(other.to_string()),
                 }
@@ -304,11 +254,7 @@ impl<'a> PageSource<'a> {
                     Some(dpi) => (dpi, PageOrigin::ImageWithDpi),
                     None => (options.default_dpi, PageOrigin::ImageAssumedDpi),
                 };
-                let format = if self.format == ScanFormat::Png {
-                    ImageFormat::Png
-                } else {
-                    ImageFormat::Jpeg
-                };
+                let format = if self.format == ScanFormat::Png { ImageFormat::Png } else { ImageFormat::Jpeg };
                 if format == ImageFormat::Jpeg {
                     encoded(Content::Jpeg(self.bytes.to_vec()), dpi, origin)
                 } else {
@@ -369,27 +315,19 @@ fn over_limit(width: u32, height: u32, max_pixels: u64) -> Option<String> {
     if pixels == 0 {
         return Some("the image is empty (0 pixels)".into());
     }
-    (pixels > max_pixels)
-        .then(|| format!("{width}x{height} pixels is over the limit of {max_pixels}"))
+    (pixels > max_pixels).then(|| format!("{width}x{height} pixels is over the limit of {max_pixels}"))
 }
 
 /// Decodes a JPEG or PNG after checking its header against the pixel limit.
 fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<RgbImage, String> {
-    let scan_format = if format == ImageFormat::Png {
-        ScanFormat::Png
-    } else {
-        ScanFormat::Jpeg
-    };
-    let (w, h) =
-        header_size(data, scan_format).ok_or_else(|| "no readable image header".to_string())?;
+    let scan_format = if format == ImageFormat::Png { ScanFormat::Png } else { ScanFormat::Jpeg };
+    let (w, h) = header_size(data, scan_format).ok_or_else(|| "no readable image header".to_string())?;
     if let Some(reason) = over_limit(w, h, max_pixels) {
         return Err(reason);
     }
     // The JPEG decoder fills a cut-off image with grey and calls it a success; half a scan must not
     // be attached as a certificate scan, so a JPEG without its end marker is refused.
-    if scan_format == ScanFormat::Jpeg
-        && !data.windows(2).rev().take(1024).any(|w| w == [0xFF, 0xD9])
-    {
+    if scan_format == ScanFormat::Jpeg && !data.windows(2).rev().take(1024).any(|w| w == [0xFF, 0xD9]) {
         return Err("the JPEG data is truncated (no end-of-image marker)".into());
     }
     let mut reader = image::ImageReader::with_format(Cursor::new(data), format);
@@ -398,9 +336,7 @@ fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<Rgb
     limits.max_image_height = Some(h);
     limits.max_alloc = Some(max_pixels.saturating_mul(8));
     reader.limits(limits);
-    let decoded = reader
-        .decode()
-        .map_err(|e| format!("cannot decode the {format:?} image: {e}"))?;
+    let decoded = reader.decode().map_err(|e| format!("cannot decode the {format:?} image: {e}"))?;
     // The usual scan layouts directly: `into_rgb8` goes through a colour-space cast that costs as much
     // as the decoding itself.
     Ok(match decoded {
@@ -410,28 +346,17 @@ fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<Rgb
     })
 }
 
-fn decode_tiff_page(
-    decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>,
-    max_pixels: u64,
-) -> Result<RgbImage, String> {
+fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pixels: u64) -> Result<RgbImage, String> {
     use tiff::decoder::DecodingResult;
     use tiff::ColorType;
-    let (w, h) = decoder
-        .dimensions()
-        .map_err(|e| format!("unreadable TIFF page header: {e}"))?;
+    let (w, h) = decoder.dimensions().map_err(|e| format!("unreadable TIFF page header: {e}"))?;
     if let Some(reason) = over_limit(w, h, max_pixels) {
         return Err(reason);
     }
     let colour = decoder.colortype().map_err(|e| e.to_string())?;
     // PhotometricInterpretation 0 = WhiteIsZero (common for bilevel fax pages).
-    let white_is_zero = decoder
-        .find_tag_unsigned::<u16>(tiff::tags::Tag::PhotometricInterpretation)
-        .ok()
-        .flatten()
-        == Some(0);
-    let data = decoder
-        .read_image()
-        .map_err(|e| format!("cannot decode the TIFF page: {e}"))?;
+    let white_is_zero = decoder.find_tag_unsigned::<u16>(tiff::tags::Tag::PhotometricInterpretation).ok().flatten() == Some(0);
+    let data = decoder.read_image().map_err(|e| format!("cannot decode the TIFF page: {e}"))?;
     let samples: Vec<u8> = match data {
         DecodingResult::U8(v) => v,
         DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
@@ -455,10 +380,7 @@ fn decode_tiff_page(
                 }
             }
         }
-        ColorType::Gray(8 | 16)
-        | ColorType::GrayA(8 | 16)
-        | ColorType::RGB(8 | 16)
-        | ColorType::RGBA(8 | 16) => {
+        ColorType::Gray(8 | 16) | ColorType::GrayA(8 | 16) | ColorType::RGB(8 | 16) | ColorType::RGBA(8 | 16) => {
             let channels = match colour {
                 ColorType::Gray(_) => 1,
                 ColorType::GrayA(_) => 2,
@@ -490,11 +412,7 @@ fn tiff_dpi(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Option<f32> 
         other => other.into_f32().ok()?,
     };
     // ResolutionUnit: 1 none, 2 inch (default), 3 centimetre.
-    let unit = decoder
-        .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
-        .ok()
-        .flatten()
-        .unwrap_or(2);
+    let unit = decoder.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten().unwrap_or(2);
     let dpi = match unit {
         2 => x,
         3 => x * 2.54,
@@ -522,12 +440,7 @@ pub(crate) fn header_size(data: &[u8], format: ScanFormat) -> Option<(u32, u32)>
         ScanFormat::Jpeg => jpeg_segments(data).find_map(|(marker, body)| {
             // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
             let sof = (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-            (sof && body.len() >= 5).then(|| {
-                (
-                    u16::from_be_bytes([body[3], body[4]]) as u32,
-                    u16::from_be_bytes([body[1], body[2]]) as u32,
-                )
-            })
+            (sof && body.len() >= 5).then(|| (u16::from_be_bytes([body[3], body[4]]) as u32, u16::from_be_bytes([body[1], body[2]]) as u32))
         }),
         _ => None,
     }
@@ -555,11 +468,7 @@ fn header_dpi(data: &[u8], format: ScanFormat) -> Option<f32> {
                 if kind == b"pHYs" && len >= 9 && at + 8 + 9 <= data.len() {
                     let body = &data[at + 8..];
                     let ppm = u32::from_be_bytes(body[..4].try_into().ok()?) as f32;
-                    return if body[8] == 1 {
-                        plausible_dpi(ppm * 0.0254)
-                    } else {
-                        None
-                    };
+                    return if body[8] == 1 { plausible_dpi(ppm * 0.0254) } else { None };
                 }
                 if kind == b"IDAT" || kind == b"IEND" {
                     return None;
@@ -638,10 +547,7 @@ mod tests {
     #[test]
     fn a_page_over_the_pixel_limit_is_unreadable_not_an_error() {
         let bytes = png(100, 100);
-        let options = SourceOptions {
-            max_pixels: 5_000,
-            ..SourceOptions::default()
-        };
+        let options = SourceOptions { max_pixels: 5_000, ..SourceOptions::default() };
         let pages: Vec<_> = PageSource::open(&bytes, None, options).unwrap().collect();
         assert_eq!(pages.len(), 1);
         match &pages[0] {
@@ -655,9 +561,7 @@ mod tests {
     #[test]
     fn a_single_jpeg_is_one_page_with_the_default_dpi() {
         let bytes = jpeg(40, 60);
-        let pages: Vec<_> = PageSource::open(&bytes, None, SourceOptions::default())
-            .unwrap()
-            .collect();
+        let pages: Vec<_> = PageSource::open(&bytes, None, SourceOptions::default()).unwrap().collect();
         match &pages[..] {
             [PageImage::Decoded(p)] => {
                 assert_eq!((p.page, p.image.width(), p.image.height()), (1, 40, 60));
@@ -672,9 +576,7 @@ mod tests {
     fn a_truncated_jpeg_is_an_unreadable_page() {
         let bytes = jpeg(400, 300);
         let cut = &bytes[..bytes.len() / 3];
-        let pages: Vec<_> = PageSource::open(cut, None, SourceOptions::default())
-            .unwrap()
-            .collect();
+        let pages: Vec<_> = PageSource::open(cut, None, SourceOptions::default()).unwrap().collect();
         match &pages[..] {
             [PageImage::Unreadable { page: 1, reason }] => {
                 assert!(reason.contains("truncated"), "{reason}")
@@ -685,28 +587,12 @@ mod tests {
 
     #[test]
     fn whole_file_problems_are_typed_errors() {
+        assert!(matches!(PageSource::open(b"", None, SourceOptions::default()), Err(SourceError::Empty)));
+        assert!(matches!(PageSource::open(b"hello world", None, SourceOptions::default()), Err(SourceError::UnknownFormat)));
+        assert!(matches!(PageSource::open(b"%PDF-1.4", None, SourceOptions::default()), Err(SourceError::NoPdfEngine)));
         assert!(matches!(
-            PageSource::open(b"", None, SourceOptions::default()),
-            Err(SourceError::Empty)
-        ));
-        assert!(matches!(
-            PageSource::open(b"hello world", None, SourceOptions::default()),
-            Err(SourceError::UnknownFormat)
-        ));
-        assert!(matches!(
-            PageSource::open(b"%PDF-1.4", None, SourceOptions::default()),
-            Err(SourceError::NoPdfEngine)
-        ));
-        assert!(matches!(
-            PageSource::open(
-                &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A],
-                None,
-                SourceOptions::default()
-            ),
-            Err(SourceError::Damaged {
-                format: ScanFormat::Png,
-                ..
-            })
+            PageSource::open(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A], None, SourceOptions::default()),
+            Err(SourceError::Damaged { format: ScanFormat::Png, .. })
         ));
     }
 }

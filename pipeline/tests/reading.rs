@@ -24,7 +24,10 @@ fn report_on_synthetic_scans() {
         ("rot270", Scan { orientation: 270, ..Scan::default() }),
         ("skew+5", Scan { skew_deg: 5.0, ..Scan::default() }),
         ("skew-4 rot180 shift", Scan { orientation: 180, skew_deg: -4.0, shift_mm: (3.0, -2.0), ..Scan::default() }),
-        ("jpeg noisy stamp", Scan { noise: 25, jpeg_quality: Some(40), stamp_at: Some((170.0, 200.0)), paper: 230, skew_deg: 2.0, ..Scan::default() }),
+        (
+            "jpeg noisy stamp",
+            Scan { noise: 25, jpeg_quality: Some(40), stamp_at: Some((170.0, 200.0)), paper: 230, skew_deg: 2.0, ..Scan::default() },
+        ),
         ("stamp over number", Scan { stamp_at: Some((160.0, 25.0)), orientation: 90, skew_deg: -1.5, ..Scan::default() }),
     ];
     for (i, (name, s)) in cases.iter().enumerate() {
@@ -172,21 +175,15 @@ fn report_stage_timings() {
     let small = raster::downscale(&gray, 2.0);
     time("rqrr at 150 dpi", &mut || drop(qr::decode_all(&small)));
     time("rqrr at 300 dpi", &mut || drop(qr::decode_all(&gray)));
-    let found = qr::find_code(
-        qr::CodeSearchInput { gray: &gray, ink: None, dpi: 300.0, template: template() },
-        &qr::CodeSearchOptions::default(),
-    );
+    let found =
+        qr::find_code(qr::CodeSearchInput { gray: &gray, ink: None, dpi: 300.0, template: template() }, &qr::CodeSearchOptions::default());
     let pose = orient::pose_from_code(found.code.as_ref().unwrap(), template()).unwrap();
     let zone = &template().recognition.blank_number;
     time("cut number zone", &mut || drop(locate::cut(&page, &pose, &locate::grow(&zone.rect, 4.0), 10.0)));
-    time("read blank number", &mut || {
-        drop(certscan_pipeline::ocr::read_blank_number(&page, &pose, zone, 4.0, false, &ocr).unwrap())
-    });
+    time("read blank number", &mut || drop(certscan_pipeline::ocr::read_blank_number(&page, &pose, zone, 4.0, false, &ocr).unwrap()));
     let crop = raster::luminance(&locate::cut(&page, &pose, &zone.rect, 10.0));
     time("one tesseract line", &mut || drop(certscan_pipeline::Ocr::read_line(&ocr, &crop, &zone.charset).unwrap()));
     let map = orient::InkMap::new(&gray, 300.0);
-    time("orientation from page", &mut || {
-        drop(orient::orientation_from_page(&map, page.dimensions(), 300.0, template()))
-    });
+    time("orientation from page", &mut || drop(orient::orientation_from_page(&map, page.dimensions(), 300.0, template())));
     time("read_page (code found)", &mut || drop(read_page(&page, dpi, template(), &ocr, &PageOptions::default()).unwrap()));
 }

@@ -3,8 +3,8 @@
 //! calibration sheet both draw through it, so they place things identically.
 
 use printpdf::{
-    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
-    Point as PdfPoint, Pt, Rect as PdfRect, Rgb, TextItem,
+    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point as PdfPoint,
+    Pt, Rect as PdfRect, Rgb, TextItem,
 };
 
 use crate::fonts;
@@ -105,10 +105,7 @@ impl Canvas {
     }
 
     pub fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, thickness_pt: f32) {
-        let points = vec![
-            LinePoint { p: self.point(x1, y1), bezier: false },
-            LinePoint { p: self.point(x2, y2), bezier: false },
-        ];
+        let points = vec![LinePoint { p: self.point(x1, y1), bezier: false }, LinePoint { p: self.point(x2, y2), bezier: false }];
         self.ops.push(Op::SetOutlineThickness { pt: Pt(thickness_pt) });
         self.ops.push(Op::DrawLine { line: Line { points, is_closed: false } });
     }

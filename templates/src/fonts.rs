@@ -37,11 +37,7 @@ pub fn measure(kind: FontKind, text: &str, size_pt: f32) -> LineMetrics {
     let upem = font.units_per_em().unwrap_or(2048.0);
     let advance: f32 = text.chars().map(|c| font.h_advance_unscaled(font.glyph_id(c))).sum();
     let to_mm = size_pt * MM_PER_PT / upem;
-    LineMetrics {
-        width_mm: advance * to_mm,
-        ascent_mm: font.ascent_unscaled() * to_mm,
-        descent_mm: -font.descent_unscaled() * to_mm,
-    }
+    LineMetrics { width_mm: advance * to_mm, ascent_mm: font.ascent_unscaled() * to_mm, descent_mm: -font.descent_unscaled() * to_mm }
 }
 
 #[cfg(test)]

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Placeholders a field's text may use.
-pub const PLACEHOLDERS: &[&str] =
-    &["full_name", "site", "exam_id", "exam_date", "application_id", "registration_number", "issue_date"];
+pub const PLACEHOLDERS: &[&str] = &["full_name", "site", "exam_id", "exam_date", "application_id", "registration_number", "issue_date"];
 
 /// An axis-aligned rectangle in millimetres from the sheet's top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -201,13 +200,7 @@ impl Template {
         match version.schema_version {
             Some(SCHEMA_VERSION) => {}
             Some(found) => return Err(TemplateError::SchemaVersion { file: file.into(), found }),
-            None => {
-                return Err(TemplateError::Invalid {
-                    file: file.into(),
-                    field: "schema_version".into(),
-                    reason: "missing".into(),
-                })
-            }
+            None => return Err(TemplateError::Invalid { file: file.into(), field: "schema_version".into(), reason: "missing".into() }),
         }
         let template: Template = toml::from_str(text).map_err(syntax)?;
         template.validate(file)?;
@@ -336,7 +329,8 @@ mod tests {
 
     #[test]
     fn a_code_over_the_signature_place_is_refused() {
-        let err = parse(&REF.replace("y_mm = 180.0", "y_mm = 238.0").replace("x_mm = 152.0\ny_mm = 238.0", "x_mm = 120.0\ny_mm = 238.0")).unwrap_err();
+        let err = parse(&REF.replace("y_mm = 180.0", "y_mm = 238.0").replace("x_mm = 152.0\ny_mm = 238.0", "x_mm = 120.0\ny_mm = 238.0"))
+            .unwrap_err();
         assert!(err.to_string().contains("signature"), "{err}");
     }
 

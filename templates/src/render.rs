@@ -50,12 +50,13 @@ pub fn render_certificates(template: &Template, certificates: &[Certificate], of
         let mut canvas = doc.canvas(template.page.width_mm, template.page.height_mm, offset);
         for (i, field) in template.fields.iter().enumerate() {
             let text = fill(&field.text, cert);
-            let placed = place_text(template, &text, field.x_mm, field.y_mm, field.align, field.font, field.size_pt)
-                .map_err(|reason| RenderError::DoesNotFit {
+            let placed = place_text(template, &text, field.x_mm, field.y_mm, field.align, field.font, field.size_pt).map_err(|reason| {
+                RenderError::DoesNotFit {
                     application_id: cert.application_id.clone(),
                     what: format!("field {i} ({:?})", field.text),
                     reason,
-                })?;
+                }
+            })?;
             canvas.text(field.font, placed.size_pt, placed.x_mm, field.y_mm, &text);
         }
         draw_code(template, &mut canvas, cert)?;

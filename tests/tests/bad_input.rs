@@ -25,7 +25,14 @@ fn jpeg_pdf(pages: usize) -> Vec<u8> {
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&image).unwrap();
     let pages = (0..pages)
-        .map(|_| certscan_pipeline::export::JpegPage { jpeg: jpeg.clone(), width: 413, height: 585, dpi: 50.0, grayscale: false, rotate: 0 })
+        .map(|_| certscan_pipeline::export::JpegPage {
+            jpeg: jpeg.clone(),
+            width: 413,
+            height: 585,
+            dpi: 50.0,
+            grayscale: false,
+            rotate: 0,
+        })
         .collect();
     certscan_pipeline::export::jpeg_pages_pdf(pages, "test").unwrap()
 }

@@ -15,7 +15,10 @@ use certscan_workers::store::JobState;
 use crate::support::{amqp_url, engine, eventually, exam_files, service_settings, Api, TestDb, TestQueues};
 
 /// An in-process worker consuming `queue`; counts the jobs it handled.
-fn spawn_worker(settings: &certscan_workers::Settings, handled: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+fn spawn_worker(
+    settings: &certscan_workers::Settings,
+    handled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stop_rx) = watch::channel(false);
     let settings = settings.clone();
     let task = tokio::spawn(async move {
@@ -71,7 +74,8 @@ async fn two_workers_share_one_queue_and_the_exam_gets_uploaded() {
     let mut job_ids = Vec::new();
     for files in &exams {
         setup_exam(&api, files).await;
-        let (status, body) = api.json(Method::POST, &format!("/v1/exams/{}/scans", files.roster.exam_id), Some(files.scan.bytes.clone())).await;
+        let (status, body) =
+            api.json(Method::POST, &format!("/v1/exams/{}/scans", files.roster.exam_id), Some(files.scan.bytes.clone())).await;
         assert_eq!(status, 202, "{body}");
         job_ids.push(body["job_id"].as_str().unwrap().to_string());
     }
@@ -118,7 +122,8 @@ async fn a_poison_file_is_dead_lettered_and_the_worker_goes_on() {
     let job = api.finished_job(&poison_id, 120).await;
     assert_eq!(job["state"], "failed", "{job}");
     assert!(job["error"].as_str().unwrap().contains("cannot read the scan"), "{job}");
-    let (body, _) = eventually("the poison message in the dead-letter queue", 30, || async { get_dead_letter(&queues.config).await.unwrap() }).await;
+    let (body, _) =
+        eventually("the poison message in the dead-letter queue", 30, || async { get_dead_letter(&queues.config).await.unwrap() }).await;
     let message = certscan_workers::JobMessage::from_json(&body).unwrap();
     assert_eq!(message.job_id, poison_id);
 
@@ -139,7 +144,11 @@ fn worker_process() {
     let Ok(config) = std::env::var("CERTSCAN_TEST_WORKER") else { return };
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     let data_dir = std::path::PathBuf::from(config["data_dir"].as_str().unwrap());
-    let settings = service_settings(&data_dir, config["database_url"].as_str().unwrap(), Some((config["amqp_url"].as_str().unwrap(), config["queue"].as_str().unwrap())));
+    let settings = service_settings(
+        &data_dir,
+        config["database_url"].as_str().unwrap(),
+        Some((config["amqp_url"].as_str().unwrap(), config["queue"].as_str().unwrap())),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let (_stop, task) = spawn_worker(&settings, Default::default());
@@ -200,4 +209,3 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     store.close().await;
     service.stop().await;
 }
-

@@ -27,8 +27,7 @@ fn run(level: Level, seed: u64, applications: usize) -> (Truth, Processed) {
     let fis = certscan_fixtures::exam::sample_fis_csv(&roster, seed);
     let records = certscan_domain::import_fis(&roster, "fis.csv", &fis).unwrap().records;
     let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed by scripts/setup.sh");
-    let processed =
-        process_scan(&scan.bytes, Some(engine()), &template, &ocr, &ScanOptions::default(), &roster, &records, |_| {}).unwrap();
+    let processed = process_scan(&scan.bytes, Some(engine()), &template, &ocr, &ScanOptions::default(), &roster, &records, |_| {}).unwrap();
     (scan.truth, processed)
 }
 
@@ -47,7 +46,9 @@ fn judge(truth: &Truth, processed: &Processed) -> Outcome {
             (Decision::Attached { application_id, blank_number, .. }, _) => {
                 o.wrong.push(format!("page {page} ({:?}) attached to {application_id} on blank {blank_number}", t.kind))
             }
-            (Decision::Duplicate { application_id, blank_number, .. }, kind) if !same(application_id, blank_number) || kind == PageKind::OtherExam || kind == PageKind::Blank => {
+            (Decision::Duplicate { application_id, blank_number, .. }, kind)
+                if !same(application_id, blank_number) || kind == PageKind::OtherExam || kind == PageKind::Blank =>
+            {
                 o.wrong.push(format!("page {page} ({kind:?}) called a duplicate of {application_id} on blank {blank_number}"))
             }
             (Decision::Ignored, PageKind::Blank) | (Decision::Duplicate { .. }, PageKind::Duplicate) => {}

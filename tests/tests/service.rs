@@ -61,7 +61,8 @@ async fn the_embedded_service_does_the_portal_round_trip() {
     assert_eq!(job["pages"]["attached"].as_u64().unwrap() as usize, expected.len(), "{job}");
     for page in job["report"]["pages"].as_array().unwrap() {
         if page["outcome"] == "attached" {
-            let truth = expected.iter().find(|(p, _, _)| *p as u64 == page["page"].as_u64().unwrap()).expect("an attached page is a certificate");
+            let truth =
+                expected.iter().find(|(p, _, _)| *p as u64 == page["page"].as_u64().unwrap()).expect("an attached page is a certificate");
             assert_eq!(page["application_id"].as_str().unwrap(), truth.1, "{page}");
             assert_eq!(page["blank_number"].as_str().unwrap(), truth.2, "{page}");
         }
@@ -117,10 +118,13 @@ async fn a_point_upload_is_recognised_and_a_review_page_can_be_assigned() {
     let (status, preview) = api.bytes(items[0]["preview_url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert!(preview.starts_with(b"\x89PNG"), "a PNG preview");
-    let (status, body) = api.json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&json!({"application_id": app_a})).unwrap())).await;
+    let (status, body) = api
+        .json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&json!({"application_id": app_a})).unwrap()))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["blank_number"], blank_a.as_str());
-    let (status, body) = api.json(Method::POST, &format!("/v1/review/{item}/dismiss"), Some(serde_json::to_vec(&json!({"reason": "late"})).unwrap())).await;
+    let (status, body) =
+        api.json(Method::POST, &format!("/v1/review/{item}/dismiss"), Some(serde_json::to_vec(&json!({"reason": "late"})).unwrap())).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "a decided item stays decided: {body}");
 
     // The same sheet uploaded onto A now is a duplicate of the assigned scan.
@@ -129,7 +133,13 @@ async fn a_point_upload_is_recognised_and_a_review_page_can_be_assigned() {
     assert_eq!(job["report"]["pages"][0]["outcome"], "duplicate", "{job}");
 
     // Unattach with a reason: the page is back for review; the audit trail tells the story.
-    let (status, body) = api.json(Method::DELETE, &format!("/v1/applications/{app_a}/certificate-scan"), Some(serde_json::to_vec(&json!({"reason": "wrong person"})).unwrap())).await;
+    let (status, body) = api
+        .json(
+            Method::DELETE,
+            &format!("/v1/applications/{app_a}/certificate-scan"),
+            Some(serde_json::to_vec(&json!({"reason": "wrong person"})).unwrap()),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reason"], "unattached");
     let (_, audit) = api.json(Method::GET, &format!("/v1/exams/{exam}/audit"), None).await;
@@ -252,7 +262,8 @@ async fn tokens_and_roles_guard_the_api() {
     small.max_upload_mb = 1;
     let limited = start(&small, engine(), "127.0.0.1:0").await.unwrap();
     let big = vec![b'%'; 2 * 1024 * 1024];
-    let (status, body) = Api::new(limited.addr).with_token("ct-secret-0123456789").json(Method::POST, &format!("/v1/exams/{exam}/scans"), Some(big)).await;
+    let (status, body) =
+        Api::new(limited.addr).with_token("ct-secret-0123456789").json(Method::POST, &format!("/v1/exams/{exam}/scans"), Some(big)).await;
     assert_eq!(status, 413, "{body}");
     assert!(body["error"]["message"].is_string(), "{body}");
     limited.stop().await;

@@ -111,11 +111,8 @@ async fn a_job_commit_is_idempotent(db: &TestDb) {
     let store = Store::connect(&db.url).await.unwrap();
     let (roster, passed) = exam(&store, 12).await;
     job(&store, &roster.exam_id, "J1", None).await;
-    let pages = vec![
-        page(1, "attached", Some(&passed[0]), Some("77 0000001")),
-        page(2, "review", None, None),
-        page(3, "ignored", None, None),
-    ];
+    let pages =
+        vec![page(1, "attached", Some(&passed[0]), Some("77 0000001")), page(2, "review", None, None), page(3, "ignored", None, None)];
     let first = store.commit_job("J1", pages.clone(), 0.5).await.unwrap();
     assert_eq!((first.summary.attached, first.summary.review, first.summary.ignored), (1, 1, 1));
     // A redelivery commits again: same report, nothing stored twice.
@@ -159,7 +156,10 @@ async fn later_jobs_see_earlier_attachments(db: &TestDb) {
         .await
         .unwrap();
     let outcomes: Vec<(&str, Option<&str>)> = report.pages.iter().map(|p| (p.outcome.as_str(), p.reason.as_deref())).collect();
-    assert_eq!(outcomes, vec![("duplicate", None), ("review", Some("conflicting_scans")), ("review", Some("conflicting_scans")), ("attached", None)]);
+    assert_eq!(
+        outcomes,
+        vec![("duplicate", None), ("review", Some("conflicting_scans")), ("review", Some("conflicting_scans")), ("attached", None)]
+    );
     assert_eq!(store.attachment(&passed[0]).await.unwrap().unwrap().job_id, "J1");
     assert!(store.attachment(&passed[1]).await.unwrap().is_none());
     store.close().await;
@@ -170,7 +170,11 @@ async fn review_items_are_assigned_dismissed_and_unattached_pages_come_back(db: 
     let (roster, passed) = exam(&store, 14).await;
     job(&store, &roster.exam_id, "J1", None).await;
     store
-        .commit_job("J1", vec![page(1, "review", None, Some("77 0000005")), page(2, "review", None, None), page(3, "review", None, None)], 0.1)
+        .commit_job(
+            "J1",
+            vec![page(1, "review", None, Some("77 0000005")), page(2, "review", None, None), page(3, "review", None, None)],
+            0.1,
+        )
         .await
         .unwrap();
     let items = store.review_items(&roster.exam_id, true).await.unwrap();
@@ -230,7 +234,8 @@ async fn the_exam_status_follows_the_data(db: &TestDb) {
     assert_eq!(first.attachment.as_ref().unwrap().blank_number, "77 0000001");
     assert!(first.registration_number.is_some());
     job(&store, &roster.exam_id, "J2", None).await;
-    let rest: Vec<PageResult> = passed.iter().enumerate().skip(1).map(|(i, app)| page(i, "attached", Some(app), Some(&format!("77 00000{:02}", 10 + i)))).collect();
+    let rest: Vec<PageResult> =
+        passed.iter().enumerate().skip(1).map(|(i, app)| page(i, "attached", Some(app), Some(&format!("77 00000{:02}", 10 + i)))).collect();
     store.commit_job("J2", rest, 0.1).await.unwrap();
     let status = store.exam_status(&roster.exam_id).await.unwrap().unwrap();
     assert_eq!(code(&status), "uploaded");

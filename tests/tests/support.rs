@@ -144,7 +144,8 @@ pub struct ExamFiles {
 pub fn exam_files(seed: u64, applications: usize, level: certscan_fixtures::Level) -> ExamFiles {
     let (roster, certificates) = sample(seed, applications);
     let template = certscan_templates::reference();
-    let certificates_pdf = certscan_templates::render_certificates(&template, &certificates, certscan_templates::PrintOffset::default()).unwrap();
+    let certificates_pdf =
+        certscan_templates::render_certificates(&template, &certificates, certscan_templates::PrintOffset::default()).unwrap();
     let options = certscan_fixtures::SimulateOptions { level, seed, format: certscan_fixtures::ScanFormat::Pdf };
     let scan = certscan_fixtures::simulate(engine(), &template, &roster, &certificates_pdf, &options).unwrap();
     ExamFiles {

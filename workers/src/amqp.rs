@@ -11,8 +11,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    BasicRejectOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::uri::AMQPUri;
@@ -384,10 +384,8 @@ impl ConsumerSession {
         let consume_error = |source| AmqpError::Consume { queue: config.queue.clone(), source };
         channel.basic_qos(config.prefetch.max(1), BasicQosOptions::default()).await.map_err(consume_error)?;
         // An empty tag lets the broker name the consumer.
-        let consumer = channel
-            .basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default())
-            .await
-            .map_err(consume_error)?;
+        let consumer =
+            channel.basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await.map_err(consume_error)?;
         Ok(ConsumerSession { connection, channel, consumer })
     }
 }
@@ -418,12 +416,7 @@ async fn dead_letter(delivery: &Delivery) -> Option<SessionEnd> {
 }
 
 /// Handles one delivery to the end: parse, run the handler, settle. `None` means take the next one.
-async fn handle_delivery<H, Fut>(
-    queue: &str,
-    handler: &H,
-    shutdown: &mut watch::Receiver<bool>,
-    delivery: Delivery,
-) -> Option<SessionEnd>
+async fn handle_delivery<H, Fut>(queue: &str, handler: &H, shutdown: &mut watch::Receiver<bool>, delivery: Delivery) -> Option<SessionEnd>
 where
     H: Fn(JobMessage, bool) -> Fut + Send + Sync,
     Fut: std::future::Future<Output = Disposition> + Send,
@@ -481,12 +474,7 @@ where
 }
 
 /// Takes deliveries one at a time until shutdown or until the connection is lost.
-async fn consume<H, Fut>(
-    config: &AmqpConfig,
-    handler: &H,
-    shutdown: &mut watch::Receiver<bool>,
-    session: ConsumerSession,
-) -> SessionEnd
+async fn consume<H, Fut>(config: &AmqpConfig, handler: &H, shutdown: &mut watch::Receiver<bool>, session: ConsumerSession) -> SessionEnd
 where
     H: Fn(JobMessage, bool) -> Fut + Send + Sync,
     Fut: std::future::Future<Output = Disposition> + Send,
@@ -599,12 +587,7 @@ pub async fn get_dead_letter(config: &AmqpConfig) -> Result<Option<(Vec<u8>, Opt
         else {
             return Ok(None);
         };
-        message
-            .delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map_err(|source| AmqpError::Settle { queue: dead.clone(), source })?;
+        message.delivery.acker.ack(BasicAckOptions::default()).await.map_err(|source| AmqpError::Settle { queue: dead.clone(), source })?;
         let reason = death_reason(&message.delivery.properties);
         Ok(Some((message.delivery.data, reason)))
     }

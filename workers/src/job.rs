@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use certscan_domain::Roster;
-use tracing::Instrument;
 use certscan_pipeline::export::page_files;
 use certscan_pipeline::process::process_scan;
 use certscan_pipeline::report::{PageReport, Report};
 use certscan_pipeline::{PageSource, PdfEngine, ScanOptions, TesseractOcr};
 use certscan_templates::Template;
+use tracing::Instrument;
 
 use crate::amqp::Disposition;
 use crate::message::JobMessage;
@@ -85,7 +85,15 @@ async fn handle_job_inner(ctx: &JobContext, message: JobMessage) -> Disposition 
     match execute_job(ctx, &message).await {
         Ok(report) => {
             let s = &report.summary;
-            tracing::info!(pages = s.pages, attached = s.attached, review = s.review, ignored = s.ignored, duplicate = s.duplicate, seconds = s.seconds, "job done");
+            tracing::info!(
+                pages = s.pages,
+                attached = s.attached,
+                review = s.review,
+                ignored = s.ignored,
+                duplicate = s.duplicate,
+                seconds = s.seconds,
+                "job done"
+            );
             Disposition::Ack
         }
         Err(JobError::Permanent(reason)) => {
@@ -127,10 +135,16 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
         JobState::Queued | JobState::Running => {}
     }
     if job.exam_id != message.exam_id {
-        return Err(JobError::Permanent(format!("job {} belongs to exam {}, the message says {}", job.job_id, job.exam_id, message.exam_id)));
+        return Err(JobError::Permanent(format!(
+            "job {} belongs to exam {}, the message says {}",
+            job.job_id, job.exam_id, message.exam_id
+        )));
     }
     if job.attempts > MAX_ATTEMPTS {
-        return Err(JobError::Permanent(format!("given up after {} attempts (workers crashed or timed out on this file)", job.attempts - 1)));
+        return Err(JobError::Permanent(format!(
+            "given up after {} attempts (workers crashed or timed out on this file)",
+            job.attempts - 1
+        )));
     }
     let roster = ctx
         .store
@@ -197,7 +211,14 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
 /// The CPU part: read and decide every page, then copy every page that is not blank into its own PDF.
 type Recognised = (Vec<PageReport>, Vec<(usize, Vec<u8>)>);
 
-fn recognise(ctx: &JobContext, job_id: &str, roster: &Roster, records: &[certscan_domain::FisRecord], scan: &[u8], processed: &AtomicUsize) -> Result<Recognised, JobError> {
+fn recognise(
+    ctx: &JobContext,
+    job_id: &str,
+    roster: &Roster,
+    records: &[certscan_domain::FisRecord],
+    scan: &[u8],
+    processed: &AtomicUsize,
+) -> Result<Recognised, JobError> {
     let ocr = TesseractOcr::new(None, "eng").map_err(|e| JobError::Transient(format!("starting Tesseract: {e}")))?;
     let result = process_scan(scan, Some(ctx.engine), &ctx.template, &ocr, &ctx.scan_options, roster, records, |_| {
         processed.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +230,8 @@ fn recognise(ctx: &JobContext, job_id: &str, roster: &Roster, records: &[certsca
         .filter(|(_, d)| !matches!(d, certscan_pipeline::matching::Decision::Ignored))
         .map(|(p, _)| (*p, result.upright(*p)))
         .collect();
-    let files = page_files(scan, ctx.engine, &ctx.scan_options, &wanted).map_err(|e| JobError::Permanent(format!("cannot copy pages out of the scan: {e}")))?;
+    let files = page_files(scan, ctx.engine, &ctx.scan_options, &wanted)
+        .map_err(|e| JobError::Permanent(format!("cannot copy pages out of the scan: {e}")))?;
     let reports = result
         .decisions
         .iter()
@@ -251,9 +273,15 @@ mod tests {
     fn an_unreachable_database_is_retried_and_a_missing_file_is_not() {
         assert!(matches!(JobError::from(StoreError::Database(sqlx::Error::PoolTimedOut)), JobError::Transient(_)));
         assert!(matches!(JobError::from(StoreError::Corrupt("x".into())), JobError::Permanent(_)));
-        let missing = ObjectsError::Store { location: "scans/x".into(), source: object_store::Error::NotFound { path: "scans/x".into(), source: "gone".into() } };
+        let missing = ObjectsError::Store {
+            location: "scans/x".into(),
+            source: object_store::Error::NotFound { path: "scans/x".into(), source: "gone".into() },
+        };
         assert!(matches!(JobError::from(missing), JobError::Permanent(_)));
-        let down = ObjectsError::Store { location: "scans/x".into(), source: object_store::Error::Generic { store: "S3", source: "connection refused".into() } };
+        let down = ObjectsError::Store {
+            location: "scans/x".into(),
+            source: object_store::Error::Generic { store: "S3", source: "connection refused".into() },
+        };
         assert!(matches!(JobError::from(down), JobError::Transient(_)));
     }
 }

@@ -42,9 +42,7 @@ pub fn save_fis_import(data_dir: &Path, exam_id: &str, import: &FisImport) -> Re
 pub fn load_fis_import(data_dir: &Path, exam_id: &str) -> Result<Option<FisImport>, LocalStoreError> {
     let path = import_path(data_dir, exam_id)?;
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| LocalStoreError::Damaged { path, reason: e.to_string() }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| LocalStoreError::Damaged { path, reason: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(LocalStoreError::Io { path, source }),
     }

@@ -69,10 +69,15 @@ impl JobMessage {
             return Err(MessageError::UnknownVersion(version.schema_version));
         }
         let message: JobMessage = serde_json::from_slice(bytes).map_err(|e| MessageError::Malformed(e.to_string()))?;
-        for (field, value) in [("job_id", Some(&message.job_id)), ("exam_id", Some(&message.exam_id)), ("application_id", message.application_id.as_ref())] {
+        for (field, value) in
+            [("job_id", Some(&message.job_id)), ("exam_id", Some(&message.exam_id)), ("application_id", message.application_id.as_ref())]
+        {
             if let Some(value) = value {
                 if !certscan_domain::is_valid_id(value) {
-                    return Err(MessageError::Invalid { field, reason: format!("{value:?} is not an id (letters, digits, - and _, at most 64)") });
+                    return Err(MessageError::Invalid {
+                        field,
+                        reason: format!("{value:?} is not an id (letters, digits, - and _, at most 64)"),
+                    });
                 }
             }
         }

@@ -58,11 +58,8 @@ impl Objects {
             .with_bucket_name(bucket)
             .build()
             .map_err(|e| ObjectsError::Config(format!("{url}: {e}")))?;
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            Arc::new(store)
-        } else {
-            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
-        };
+        let store: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { Arc::new(store) } else { Arc::new(object_store::prefix::PrefixStore::new(store, prefix)) };
         Ok(Objects { store, location: url.to_string() })
     }
 

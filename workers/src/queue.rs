@@ -77,10 +77,7 @@ pub struct LocalReceiver {
 pub fn local_queue() -> (LocalQueue, LocalReceiver) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let depth = Arc::new(AtomicUsize::new(0));
-    (
-        LocalQueue { sender: sender.clone(), depth: depth.clone() },
-        LocalReceiver { receiver: Arc::new(Mutex::new(receiver)), depth, sender },
-    )
+    (LocalQueue { sender: sender.clone(), depth: depth.clone() }, LocalReceiver { receiver: Arc::new(Mutex::new(receiver)), depth, sender })
 }
 
 impl LocalQueue {

@@ -97,10 +97,16 @@ fn parse_tokens(value: &str) -> Result<Vec<ApiToken>, SettingsError> {
         .map(|entry| {
             let mut parts = entry.splitn(3, ':');
             let (Some(name), Some(role), Some(token)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(SettingsError::Invalid(format!("CERTSCAN_TOKENS: {:?} is not name:role:token", entry.split(':').next().unwrap_or(""))));
+                return Err(SettingsError::Invalid(format!(
+                    "CERTSCAN_TOKENS: {:?} is not name:role:token",
+                    entry.split(':').next().unwrap_or("")
+                )));
             };
-            let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
-                .map_err(|_| SettingsError::Invalid(format!("CERTSCAN_TOKENS: token {name:?} has role {role:?}; roles are portal, testing_center, exam_site, read_only")))?;
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string())).map_err(|_| {
+                SettingsError::Invalid(format!(
+                    "CERTSCAN_TOKENS: token {name:?} has role {role:?}; roles are portal, testing_center, exam_site, read_only"
+                ))
+            })?;
             if token.len() < 16 {
                 return Err(SettingsError::Invalid(format!("CERTSCAN_TOKENS: token {name:?} is shorter than 16 characters")));
             }
@@ -274,7 +280,11 @@ mod tests {
     #[test]
     fn tokens_come_from_the_environment_in_compact_form() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Settings::load_from(&env(&[("CERTSCAN_TOKENS", "flow:portal:0123456789abcdef, ct:testing_center:fedcba9876543210")]), dir.path()).unwrap();
+        let s = Settings::load_from(
+            &env(&[("CERTSCAN_TOKENS", "flow:portal:0123456789abcdef, ct:testing_center:fedcba9876543210")]),
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(s.tokens.len(), 2);
         assert_eq!(s.tokens[1].role, Role::TestingCenter);
         assert_eq!(s.tokens[1].name, "ct");

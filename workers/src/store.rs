@@ -39,7 +39,14 @@ impl StoreError {
     /// sees its result and decides again).
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Database(e) => !matches!(e, sqlx::Error::RowNotFound | sqlx::Error::ColumnNotFound(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::TypeNotFound { .. }),
+            StoreError::Database(e) => !matches!(
+                e,
+                sqlx::Error::RowNotFound
+                    | sqlx::Error::ColumnNotFound(_)
+                    | sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::TypeNotFound { .. }
+            ),
             _ => false,
         }
     }
@@ -58,7 +65,10 @@ fn new_id() -> String {
 /// Binds an optional double. sqlx 0.8.6's Any driver sends a NULL `f64` to PostgreSQL typed as `real`
 /// (its Real/Double null mapping is swapped), which poisons the cached statement for later non-null
 /// binds; a NULL `f32` comes out as `double precision`, the column's type.
-fn bind_f64<'q>(q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, v: Option<f64>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_f64<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    v: Option<f64>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     match v {
         Some(v) => q.bind(v),
         None => q.bind(Option::<f32>::None),
@@ -268,8 +278,12 @@ impl Store {
             // The embedded default keeps its database in the data folder, which may not exist yet.
             let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !path.as_os_str().is_empty() && path != std::path::Path::new(":memory:")) {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Conflict(format!("cannot create the database folder {}: {e}", parent.display())))?;
+            if let Some(parent) = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty() && !path.as_os_str().is_empty() && path != std::path::Path::new(":memory:"))
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Conflict(format!("cannot create the database folder {}: {e}", parent.display())))?;
             }
         }
         let (url, max) = match backend {
@@ -343,9 +357,16 @@ impl Store {
             .collect::<Result<_, _>>()?;
         for id in &attached {
             match roster.application(id) {
-                None => return Err(StoreError::Conflict(format!("application {id} has an attached scan and cannot be removed from the roster; unattach it first"))),
+                None => {
+                    return Err(StoreError::Conflict(format!(
+                        "application {id} has an attached scan and cannot be removed from the roster; unattach it first"
+                    )))
+                }
                 Some(app) if app.outcome != Outcome::Passed => {
-                    return Err(StoreError::Conflict(format!("application {id} has an attached scan and cannot become {:?}; unattach it first", app.outcome)))
+                    return Err(StoreError::Conflict(format!(
+                        "application {id} has an attached scan and cannot become {:?}; unattach it first",
+                        app.outcome
+                    )))
                 }
                 Some(_) => {}
             }
@@ -396,7 +417,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        audit(&mut tx, actor, "roster", Some(&roster.exam_id), None, None, None, &format!("{} applications ({})", roster.applications.len(), if result == PutRoster::Created { "created" } else { "replaced" })).await?;
+        audit(
+            &mut tx,
+            actor,
+            "roster",
+            Some(&roster.exam_id),
+            None,
+            None,
+            None,
+            &format!("{} applications ({})", roster.applications.len(), if result == PutRoster::Created { "created" } else { "replaced" }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -440,7 +471,17 @@ impl Store {
         .bind(actor)
         .execute(&mut *tx)
         .await?;
-        audit(&mut tx, actor, "fis_import", Some(exam_id), None, None, None, &format!("{file_name}: {} registration numbers", import.records.len())).await?;
+        audit(
+            &mut tx,
+            actor,
+            "fis_import",
+            Some(exam_id),
+            None,
+            None,
+            None,
+            &format!("{file_name}: {} registration numbers", import.records.len()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -459,7 +500,14 @@ impl Store {
     // ---- certificates ----
 
     /// Records a generated batch (its PDF already stored under `object_key`); returns the batch id.
-    pub async fn record_generation(&self, exam_id: &str, object_key: &str, printer: &str, certificates: &[Certificate], actor: &str) -> Result<String> {
+    pub async fn record_generation(
+        &self,
+        exam_id: &str,
+        object_key: &str,
+        printer: &str,
+        certificates: &[Certificate],
+        actor: &str,
+    ) -> Result<String> {
         let batch_id = new_id();
         let at = now();
         let mut tx = self.pool.begin().await?;
@@ -491,7 +539,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        audit(&mut tx, actor, "generate", Some(exam_id), None, None, None, &format!("{} certificates, printer {printer}", certificates.len())).await?;
+        audit(
+            &mut tx,
+            actor,
+            "generate",
+            Some(exam_id),
+            None,
+            None,
+            None,
+            &format!("{} certificates, printer {printer}", certificates.len()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(batch_id)
     }
@@ -521,7 +579,17 @@ impl Store {
                 Some(app) => format!("point upload {} onto {app}", job.file_name.as_deref().unwrap_or("(unnamed)")),
                 None => format!("scan {}", job.file_name.as_deref().unwrap_or("(unnamed)")),
             };
-            audit(&mut tx, job.submitted_by.as_deref().unwrap_or("portal"), "upload", Some(&job.exam_id), job.application_id.as_deref(), Some(&job.job_id), None, &detail).await?;
+            audit(
+                &mut tx,
+                job.submitted_by.as_deref().unwrap_or("portal"),
+                "upload",
+                Some(&job.exam_id),
+                job.application_id.as_deref(),
+                Some(&job.job_id),
+                None,
+                &detail,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -555,19 +623,26 @@ impl Store {
     }
 
     pub async fn set_progress(&self, job_id: &str, total: Option<usize>, processed: usize) -> Result<()> {
-        sqlx::query("UPDATE jobs SET pages_total = COALESCE($2, pages_total), pages_processed = $3 WHERE job_id = $1 AND state = 'running'")
-            .bind(job_id)
-            .bind(total.map(|t| t as i64))
-            .bind(processed as i64)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET pages_total = COALESCE($2, pages_total), pages_processed = $3 WHERE job_id = $1 AND state = 'running'",
+        )
+        .bind(job_id)
+        .bind(total.map(|t| t as i64))
+        .bind(processed as i64)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// A permanent failure: the job is `failed` with the reason; nothing of it was stored.
     pub async fn fail_job(&self, job_id: &str, error: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let exam: Option<String> = sqlx::query("SELECT exam_id FROM jobs WHERE job_id = $1").bind(job_id).fetch_optional(&mut *tx).await?.map(|r| r.try_get(0)).transpose()?;
+        let exam: Option<String> = sqlx::query("SELECT exam_id FROM jobs WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
         sqlx::query("UPDATE jobs SET state = 'failed', error = $2, finished_at = $3 WHERE job_id = $1 AND state <> 'done'")
             .bind(job_id)
             .bind(error)
@@ -623,7 +698,11 @@ impl Store {
                     report.confidence = None;
                 };
                 if let Some(target) = job.application_id.as_ref().filter(|t| **t != app) {
-                    demote(&mut report, "point_upload_mismatch", format!("uploaded onto application {target}, but the code on the page names {app}"));
+                    demote(
+                        &mut report,
+                        "point_upload_mismatch",
+                        format!("uploaded onto application {target}, but the code on the page names {app}"),
+                    );
                 } else if let Some((other_blank, other_job, other_page)) = by_application.get(&app) {
                     if *other_blank == blank {
                         report.outcome = "duplicate".into();
@@ -653,7 +732,8 @@ impl Store {
                     .bind(actor)
                     .execute(&mut *tx)
                     .await?;
-                    audit(&mut tx, actor, "attach", Some(&job.exam_id), Some(&app), Some(job_id), Some(page), &format!("blank {blank}")).await?;
+                    audit(&mut tx, actor, "attach", Some(&job.exam_id), Some(&app), Some(job_id), Some(page), &format!("blank {blank}"))
+                        .await?;
                     by_blank.insert(blank.clone(), app.clone());
                     by_application.insert(app.clone(), (blank, job_id.to_string(), page));
                 } else {
@@ -693,10 +773,10 @@ impl Store {
             .bind(&report.application_id)
             .bind(&report.blank_number);
             bind_f64(insert_page, report.confidence.map(f64::from))
-            .bind(&object_key)
-            .bind(serde_json::to_string(&report).expect("a page report serialises"))
-            .execute(&mut *tx)
-            .await?;
+                .bind(&object_key)
+                .bind(serde_json::to_string(&report).expect("a page report serialises"))
+                .execute(&mut *tx)
+                .await?;
             reports.push(report);
         }
         let summary = Summary::of(&reports, seconds);
@@ -712,14 +792,28 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let s = &report.summary;
-        audit(&mut tx, actor, "job_done", Some(&job.exam_id), None, Some(job_id), None, &format!("{} pages: {} attached, {} review, {} ignored, {} duplicate", s.pages, s.attached, s.review, s.ignored, s.duplicate)).await?;
+        audit(
+            &mut tx,
+            actor,
+            "job_done",
+            Some(&job.exam_id),
+            None,
+            Some(job_id),
+            None,
+            &format!("{} pages: {} attached, {} review, {} ignored, {} duplicate", s.pages, s.attached, s.review, s.ignored, s.duplicate),
+        )
+        .await?;
         tx.commit().await?;
         Ok(report)
     }
 
     /// Where a job's page PDF is stored.
     pub async fn page_object(&self, job_id: &str, page: i64) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT object_key FROM pages WHERE job_id = $1 AND page = $2").bind(job_id).bind(page).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT object_key FROM pages WHERE job_id = $1 AND page = $2")
+            .bind(job_id)
+            .bind(page)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get::<Option<String>, _>(0)?,
             None => None,
@@ -747,7 +841,11 @@ impl Store {
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
         let mut attachments: BTreeMap<String, Attachment> = BTreeMap::new();
-        for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE exam_id = $1")).bind(exam_id).fetch_all(&self.pool).await? {
+        for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE exam_id = $1"))
+            .bind(exam_id)
+            .fetch_all(&self.pool)
+            .await?
+        {
             let a = attachment_from_row(&r)?;
             attachments.insert(a.application_id.clone(), a);
         }
@@ -796,7 +894,10 @@ impl Store {
     }
 
     pub async fn review_item(&self, item_id: &str) -> Result<Option<ReviewItem>> {
-        let row = sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE item_id = $1")).bind(item_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE item_id = $1"))
+            .bind(item_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| review_from_row(&r)).transpose()
     }
 
@@ -808,12 +909,18 @@ impl Store {
         if item.state != "open" {
             return Err(StoreError::Conflict(format!("review item {item_id} is already {}", item.state)));
         }
-        let roster = self.roster(&item.exam_id).await?.ok_or_else(|| corrupt(format!("exam {} of review item {item_id} is not stored", item.exam_id)))?;
+        let roster = self
+            .roster(&item.exam_id)
+            .await?
+            .ok_or_else(|| corrupt(format!("exam {} of review item {item_id} is not stored", item.exam_id)))?;
         let app = roster
             .application(application_id)
             .ok_or_else(|| StoreError::Conflict(format!("application {application_id} is not in exam {}", item.exam_id)))?;
         if app.outcome != Outcome::Passed {
-            return Err(StoreError::Conflict(format!("application {application_id} did not pass ({:?}); no certificate is due", app.outcome)));
+            return Err(StoreError::Conflict(format!(
+                "application {application_id} did not pass ({:?}); no certificate is due",
+                app.outcome
+            )));
         }
         let import = self.fis_import(&item.exam_id).await?;
         let record = import
@@ -825,13 +932,26 @@ impl Store {
             .map(str::to_string)
             .or(item.blank_number.clone())
             .ok_or_else(|| StoreError::Conflict("the blank number of this page was not read: give blank_number".into()))?;
-        let object_key = item.object_key.clone().ok_or_else(|| StoreError::Conflict(format!("review item {item_id} has no page file to attach (the page could not be decoded)")))?;
+        let object_key = item.object_key.clone().ok_or_else(|| {
+            StoreError::Conflict(format!("review item {item_id} has no page file to attach (the page could not be decoded)"))
+        })?;
         let mut tx = self.pool.begin().await?;
-        if let Some(r) = sqlx::query("SELECT blank_number FROM attachments WHERE application_id = $1").bind(application_id).fetch_optional(&mut *tx).await? {
+        if let Some(r) = sqlx::query("SELECT blank_number FROM attachments WHERE application_id = $1")
+            .bind(application_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             let other: String = r.try_get(0)?;
-            return Err(StoreError::Conflict(format!("application {application_id} already has a scan attached (blank {other}); unattach it first")));
+            return Err(StoreError::Conflict(format!(
+                "application {application_id} already has a scan attached (blank {other}); unattach it first"
+            )));
         }
-        if let Some(r) = sqlx::query("SELECT application_id FROM attachments WHERE exam_id = $1 AND blank_number = $2").bind(&item.exam_id).bind(&blank).fetch_optional(&mut *tx).await? {
+        if let Some(r) = sqlx::query("SELECT application_id FROM attachments WHERE exam_id = $1 AND blank_number = $2")
+            .bind(&item.exam_id)
+            .bind(&blank)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             let other: String = r.try_get(0)?;
             return Err(StoreError::Conflict(format!("blank {blank} is already attached to application {other}")));
         }
@@ -862,7 +982,17 @@ impl Store {
         if updated != 1 {
             return Err(StoreError::Conflict(format!("review item {item_id} was decided meanwhile")));
         }
-        audit(&mut tx, actor, "assign", Some(&item.exam_id), Some(application_id), Some(&item.job_id), Some(item.page), &format!("review item {item_id} ({}), blank {blank}", item.reason)).await?;
+        audit(
+            &mut tx,
+            actor,
+            "assign",
+            Some(&item.exam_id),
+            Some(application_id),
+            Some(&item.job_id),
+            Some(item.page),
+            &format!("review item {item_id} ({}), blank {blank}", item.reason),
+        )
+        .await?;
         tx.commit().await?;
         Ok(attachment)
     }
@@ -886,8 +1016,23 @@ impl Store {
                 Some(r) => StoreError::Conflict(format!("review item {item_id} is already {}", r.try_get::<String, _>(0)?)),
             });
         }
-        let item = review_from_row(&sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE item_id = $1")).bind(item_id).fetch_one(&mut *tx).await?)?;
-        audit(&mut tx, actor, "dismiss", Some(&item.exam_id), item.application_id.as_deref(), Some(&item.job_id), Some(item.page), &format!("review item {item_id} ({}): {note}", item.reason)).await?;
+        let item = review_from_row(
+            &sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE item_id = $1"))
+                .bind(item_id)
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
+        audit(
+            &mut tx,
+            actor,
+            "dismiss",
+            Some(&item.exam_id),
+            item.application_id.as_deref(),
+            Some(&item.job_id),
+            Some(item.page),
+            &format!("review item {item_id} ({}): {note}", item.reason),
+        )
+        .await?;
         tx.commit().await?;
         Ok(item)
     }
@@ -923,17 +1068,25 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         audit(&mut tx, actor, "unattach", Some(&a.exam_id), Some(application_id), Some(&a.job_id), Some(a.page), note).await?;
-        let item = review_from_row(&sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE job_id = $1 AND page = $2")).bind(&a.job_id).bind(a.page).fetch_one(&mut *tx).await?)?;
+        let item = review_from_row(
+            &sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_items WHERE job_id = $1 AND page = $2"))
+                .bind(&a.job_id)
+                .bind(a.page)
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
         tx.commit().await?;
         Ok(item)
     }
 
     /// An exam's audit trail, oldest first.
     pub async fn audit_trail(&self, exam_id: &str) -> Result<Vec<AuditEntry>> {
-        let rows = sqlx::query("SELECT at, actor, action, exam_id, application_id, job_id, page, detail FROM audit WHERE exam_id = $1 ORDER BY at, audit_id")
-            .bind(exam_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, actor, action, exam_id, application_id, job_id, page, detail FROM audit WHERE exam_id = $1 ORDER BY at, audit_id",
+        )
+        .bind(exam_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -956,12 +1109,17 @@ impl Store {
         for r in sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetch_all(&self.pool).await? {
             t.jobs_by_state.insert(r.try_get(0)?, r.try_get(1)?);
         }
-        for r in sqlx::query("SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM pages GROUP BY outcome, COALESCE(reason, '')").fetch_all(&self.pool).await? {
+        for r in sqlx::query("SELECT outcome, COALESCE(reason, ''), COUNT(*) FROM pages GROUP BY outcome, COALESCE(reason, '')")
+            .fetch_all(&self.pool)
+            .await?
+        {
             t.pages.insert((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?);
         }
         t.review_open = sqlx::query("SELECT COUNT(*) FROM review_items WHERE state = 'open'").fetch_one(&self.pool).await?.try_get(0)?;
         t.attachments = sqlx::query("SELECT COUNT(*) FROM attachments").fetch_one(&self.pool).await?.try_get(0)?;
-        let r = sqlx::query("SELECT COUNT(*), COALESCE(SUM(seconds), 0.0) FROM jobs WHERE state = 'done' AND seconds IS NOT NULL").fetch_one(&self.pool).await?;
+        let r = sqlx::query("SELECT COUNT(*), COALESCE(SUM(seconds), 0.0) FROM jobs WHERE state = 'done' AND seconds IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
         t.done_jobs = r.try_get(0)?;
         t.done_jobs_seconds = r.try_get::<f64, _>(1)?;
         Ok(t)
@@ -1013,7 +1171,8 @@ fn attachment_from_row(r: &AnyRow) -> Result<Attachment> {
 
 async fn insert_attachment(tx: &mut sqlx::Transaction<'_, sqlx::Any>, a: &Attachment) -> Result<()> {
     let sql = format!("INSERT INTO attachments ({ATTACHMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
-    let q = sqlx::query(&sql).bind(&a.application_id).bind(&a.exam_id).bind(&a.registration_number).bind(&a.issue_date).bind(&a.blank_number);
+    let q =
+        sqlx::query(&sql).bind(&a.application_id).bind(&a.exam_id).bind(&a.registration_number).bind(&a.issue_date).bind(&a.blank_number);
     bind_f64(q, a.confidence)
         .bind(&a.job_id)
         .bind(a.page)

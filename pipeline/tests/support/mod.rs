@@ -47,10 +47,7 @@ pub fn printed_page(i: usize, dpi: f32) -> RgbImage {
     static PDFS: OnceLock<std::sync::Mutex<std::collections::HashMap<usize, Vec<u8>>>> = OnceLock::new();
     let pdf = {
         let mut cache = PDFS.get_or_init(Default::default).lock().unwrap();
-        cache
-            .entry(i)
-            .or_insert_with(|| render_certificates(template(), &[certificate(i)], PrintOffset::default()).unwrap())
-            .clone()
+        cache.entry(i).or_insert_with(|| render_certificates(template(), &[certificate(i)], PrintOffset::default()).unwrap()).clone()
     };
     let mut page = engine().render_page(&pdf, 0, dpi).unwrap();
     let px = dpi / 25.4;
@@ -108,7 +105,11 @@ pub fn draw_text(page: &mut RgbImage, text: &str, x: f32, baseline: f32, cap_px:
                 if px >= 0 && py >= 0 && (px as u32) < page.width() && (py as u32) < page.height() && cov > 0.05 {
                     let old = page.get_pixel(px as u32, py as u32).0;
                     let mix = |o: u8, n: u8| (o as f32 * (1.0 - cov) + n as f32 * cov) as u8;
-                    page.put_pixel(px as u32, py as u32, Rgb([mix(old[0], colour.0[0]), mix(old[1], colour.0[1]), mix(old[2], colour.0[2])]));
+                    page.put_pixel(
+                        px as u32,
+                        py as u32,
+                        Rgb([mix(old[0], colour.0[0]), mix(old[1], colour.0[1]), mix(old[2], colour.0[2])]),
+                    );
                 }
             });
         }
@@ -160,11 +161,7 @@ pub fn scan(printed: &RgbImage, dpi: f32, s: &Scan) -> RgbImage {
             let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
             let sx = cos * dx + sin * dy + w / 2.0 - 0.5;
             let sy = -sin * dx + cos * dy + h / 2.0 - 0.5;
-            let mut p = if sx >= 0.0 && sy >= 0.0 && sx < w - 1.0 && sy < h - 1.0 {
-                bilinear(&sheet, sx, sy)
-            } else {
-                [255.0; 3]
-            };
+            let mut p = if sx >= 0.0 && sy >= 0.0 && sx < w - 1.0 && sy < h - 1.0 { bilinear(&sheet, sx, sy) } else { [255.0; 3] };
             let paper = s.paper as f64 / 255.0;
             for c in p.iter_mut() {
                 *c *= paper;
@@ -209,7 +206,8 @@ fn stamp(page: &mut RgbImage, cx: f32, cy: f32, r: f32) {
         for x in (cx - r - 2.0).max(0.0) as u32..((cx + r + 2.0) as u32).min(page.width()) {
             let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
             let ring = (d - r).abs() < line || (d - r * 0.7).abs() < line * 0.6;
-            let stroke = d < r * 0.6 && ((y as f32 - cy) / (line * 3.0)).rem_euclid(3.0) < 0.6 && ((x as f32 - cx) / line).rem_euclid(7.0) < 4.0;
+            let stroke =
+                d < r * 0.6 && ((y as f32 - cy) / (line * 3.0)).rem_euclid(3.0) < 0.6 && ((x as f32 - cx) / line).rem_euclid(7.0) < 4.0;
             if ring || stroke {
                 let p = page.get_pixel_mut(x, y);
                 for (channel, ink) in p.0.iter_mut().zip(ink) {
