@@ -1,8 +1,9 @@
 //! Recognition cost per stage, one page at a time on one thread, over the pages of a `typical` scan
-//! (JPEG pages at 200–300 dpi, stamps, pens, skew, turned sheets): decode, prepare (grey, ink channel,
-//! layout map), find the code (the cheap pass, and the whole escalation), the pose (from the code, and
-//! from the page when there is none), the blank-number OCR, and the whole page. Each figure is the time
-//! for all the scan's pages; criterion's throughput line gives pages per second on one core.
+//! (JPEG pages at 200–300 dpi, stamps, pens, skew, turned sheets): decode; a full grey page (made only
+//! for pages whose code zone gives no code); prepare (colour check, layout map); find the code (the
+//! code zone straight from the colour page, the quick passes on the grey page, the whole escalation);
+//! the pose (from the code, and from the page when there is none); the blank-number OCR; the whole
+//! page. Each figure is the time for all the scan's pages; the throughput line gives pages per second.
 //! Run with `OMP_THREAD_LIMIT=1 cargo bench -p certscan-benches --bench stages`.
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use certscan_domain::import_fis;
 use certscan_fixtures::{simulate, Level, SimulateOptions};
 use certscan_pipeline::ocr::{read_blank_number, search_margin_mm};
 use certscan_pipeline::orient::{orientation_from_page, pose_from_code, InkMap};
-use certscan_pipeline::qr::{find_code, CodeSearchInput, CodeSearchOptions};
+use certscan_pipeline::qr::{find_code, find_code_in_zones, CodeSearchInput, CodeSearchOptions};
 use certscan_pipeline::source::DecodedPage;
 use certscan_pipeline::{raster, read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr};
 use certscan_templates::{render_certificates, PrintOffset};
@@ -87,12 +88,13 @@ fn stages(c: &mut Criterion) {
     group.bench_function("prepare", |b| {
         b.iter(|| {
             for p in &pages {
-                let gray = raster::luminance(&p.page.image);
-                let ink = p.colour.then(|| raster::ink_channel(&p.page.image));
-                let map = InkMap::new(&gray, p.page.dpi as f64);
-                std::hint::black_box((gray, ink, map));
+                let colour = raster::has_colour(&p.page.image);
+                std::hint::black_box((colour, InkMap::from_rgb(&p.page.image, p.page.dpi as f64)));
             }
         })
+    });
+    group.bench_function("find_code_zone", |b| {
+        b.iter(|| pages.iter().filter(|p| find_code_in_zones(&p.page.image, p.page.dpi as f64, &template, &quick).code.is_some()).count())
     });
     group.bench_function("find_code_quick", |b| b.iter(|| pages.iter().filter(|p| find_code(input(p), &quick).code.is_some()).count()));
     group.bench_function("find_code_full", |b| {

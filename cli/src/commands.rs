@@ -271,16 +271,19 @@ fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], sca
         exports.push((*page, name));
     }
     let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, processed.upright(*p))).collect();
-    let mut by_page = certscan_pipeline::export::page_files(scan, engine, &options, &pages)
-        .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
-    // A page that cannot be decoded has no file of its own; its review item says why.
-    exports.retain(|(p, _)| by_page.contains_key(p));
-    let files: Vec<Vec<u8>> = exports.iter().map(|(p, _)| by_page.remove(p).expect("kept pages have files")).collect();
     std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
-    for ((_, name), bytes) in exports.iter().zip(&files) {
-        write_atomically(&out.join(name), bytes)?;
-    }
+    // Each file is written as soon as it is copied out: memory does not grow with the page count.
+    let mut written = std::collections::BTreeSet::new();
+    certscan_pipeline::export::for_each_page_file(scan, engine, &options, &pages, |page, bytes| -> Result<()> {
+        let (_, name) = exports.iter().find(|(p, _)| *p == page).expect("only listed pages are copied");
+        write_atomically(&out.join(name), &bytes)?;
+        written.insert(page);
+        Ok(())
+    })
+    .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
+    // A page that cannot be decoded has no file of its own; its review item says why.
+    exports.retain(|(p, _)| written.contains(p));
 
     let pages: Vec<PageReport> = processed
         .decisions

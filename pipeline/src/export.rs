@@ -27,23 +27,47 @@ pub enum ExportError {
 /// Each listed page (1-based, with the clockwise display rotation that shows it upright) as its own
 /// one-page PDF. PDF pages are copied as they came; image pages (TIFF, JPEG, PNG) are re-encoded once as
 /// JPEG (quality 90) at their physical size. A page that cannot be decoded is absent from the result.
+/// Holds every file in memory: for a few pages; [`for_each_page_file`] streams.
 pub fn page_files(
     scan: &[u8],
     engine: &PdfEngine,
     options: &ScanOptions,
     pages: &[(usize, u32)],
 ) -> Result<BTreeMap<usize, Vec<u8>>, ExportError> {
-    let format = detect_format(scan).ok_or(ExportError::NotAScan)?;
     let mut out = BTreeMap::new();
+    for_each_page_file(scan, engine, options, pages, |page, file| {
+        out.insert(page, file);
+        Ok::<(), ExportError>(())
+    })?;
+    Ok(out)
+}
+
+/// PDF pages copied out per call to PDFium: bounds the memory held at once, and spreads the cost of
+/// opening the document.
+const PAGES_PER_SPLIT: usize = 16;
+
+/// [`page_files`], handing each file to `f` as soon as it is made (in the order of `pages`), so memory
+/// does not grow with the number of pages. A page that cannot be decoded is skipped.
+pub fn for_each_page_file<E: From<ExportError>>(
+    scan: &[u8],
+    engine: &PdfEngine,
+    options: &ScanOptions,
+    pages: &[(usize, u32)],
+    mut f: impl FnMut(usize, Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let format = detect_format(scan).ok_or(ExportError::NotAScan)?;
     if format == ScanFormat::Pdf {
-        let files = engine.split_pages(scan, &pages.iter().map(|&(p, r)| (p - 1, r)).collect::<Vec<_>>())?;
-        for (&(page, _), file) in pages.iter().zip(files) {
-            out.insert(page, file);
+        for chunk in pages.chunks(PAGES_PER_SPLIT) {
+            let indexed: Vec<(usize, u32)> = chunk.iter().map(|&(p, r)| (p - 1, r)).collect();
+            let files = engine.split_pages(scan, &indexed).map_err(ExportError::from)?;
+            for (&(page, _), file) in chunk.iter().zip(files) {
+                f(page, file)?;
+            }
         }
-        return Ok(out);
+        return Ok(());
     }
     let wanted: BTreeMap<usize, u32> = pages.iter().copied().collect();
-    let mut source = PageSource::open(scan, Some(engine), options.source)?;
+    let mut source = PageSource::open(scan, Some(engine), options.source).map_err(ExportError::from)?;
     while let Some(encoded) = source.next_encoded() {
         let page = encoded.page;
         let Some(&rotate) = wanted.get(&page) else { continue };
@@ -54,10 +78,10 @@ pub fn page_files(
                 .map_err(|e| ExportError::Page { page, reason: format!("cannot encode: {e}") })?;
             let single = JpegPage { jpeg, width: d.image.width(), height: d.image.height(), dpi: d.dpi, grayscale: false, rotate };
             let pdf = jpeg_pages_pdf(vec![single], "certscan").map_err(|reason| ExportError::Page { page, reason })?;
-            out.insert(page, pdf);
+            f(page, pdf)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One page's JPEG and what the PDF must say about it.
