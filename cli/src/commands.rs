@@ -13,8 +13,7 @@ use certscan_fixtures::{Level, ScanFormat, SimulateOptions};
 use certscan_pipeline::matching::Decision;
 use certscan_pipeline::process::process_scan as process_scan_core;
 use certscan_pipeline::report::{PageReport, Report, Summary};
-use certscan_pipeline::source::detect_format;
-use certscan_pipeline::{PageSource, PdfEngine, ScanOptions, TesseractOcr};
+use certscan_pipeline::{PageSource, PdfEngine, ScanFile, ScanInput, ScanOptions, TesseractOcr};
 use certscan_templates::{render_certificates, Template};
 use certscan_workers::settings::{LogFormat, Settings};
 
@@ -231,16 +230,24 @@ pub fn process(settings: &Settings, args: &ProcessArgs) -> Result<()> {
                 .records
         }
     };
-    let scan = read(&args.scan)?;
-    let report = process_scan(settings, &roster, &records, &args.scan.display().to_string(), &scan, &args.out)?;
+    // A PDF stays on disk (PDFium reads the pages as it goes); other formats are read into memory.
+    let scan = ScanFile::open(&args.scan).with_context(|| format!("cannot read {}", args.scan.display()))?;
+    let report = process_scan(settings, &roster, &records, &args.scan.display().to_string(), scan.input(), &args.out)?;
     print_summary(&report, &args.out);
     Ok(())
 }
 
 /// Recognises a scan, decides every page, writes the per-page PDFs and `report.json` into `out`.
-fn process_scan(settings: &Settings, roster: &Roster, records: &[FisRecord], scan_name: &str, scan: &[u8], out: &Path) -> Result<Report> {
+fn process_scan(
+    settings: &Settings,
+    roster: &Roster,
+    records: &[FisRecord],
+    scan_name: &str,
+    scan: ScanInput<'_>,
+    out: &Path,
+) -> Result<Report> {
     let started = Instant::now();
-    detect_format(scan).with_context(|| format!("{scan_name}: not a scan file (expected PDF, TIFF, JPEG or PNG)"))?;
+    scan.format().with_context(|| format!("{scan_name}: not a scan file (expected PDF, TIFF, JPEG or PNG)"))?;
     let engine = engine(settings)?;
     let template = load_template(settings)?;
     let ocr = TesseractOcr::new(None, "eng").context("starting Tesseract (is tesseract-ocr-eng installed?)")?;
@@ -355,7 +362,7 @@ pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
 
     let records = import_fis(&roster, "fis-frdo.csv", &fis)?.records;
     let processed = dir.join("processed");
-    let report = process_scan(settings, &roster, &records, &scan_path.display().to_string(), &scan.bytes, &processed)?;
+    let report = process_scan(settings, &roster, &records, &scan_path.display().to_string(), ScanInput::Bytes(&scan.bytes), &processed)?;
     println!();
     println!("{:<10} {:<36} {:<16} {:<11} {:>4}  status", "application", "candidate", "registration", "blank", "page");
     for app in roster.passed() {

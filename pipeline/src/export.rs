@@ -7,9 +7,9 @@ use pdfium_render::prelude::*;
 
 use std::collections::BTreeMap;
 
-use crate::pdf::{PdfEngine, PdfError};
+use crate::pdf::{PdfData, PdfEngine, PdfError};
 use crate::scan::ScanOptions;
-use crate::source::{detect_format, PageImage, PageSource, ScanFormat, SourceError};
+use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -28,8 +28,8 @@ pub enum ExportError {
 /// one-page PDF. PDF pages are copied as they came; image pages (TIFF, JPEG, PNG) are re-encoded once as
 /// JPEG (quality 90) at their physical size. A page that cannot be decoded is absent from the result.
 /// Holds every file in memory: for a few pages; [`for_each_page_file`] streams.
-pub fn page_files(
-    scan: &[u8],
+pub fn page_files<'a>(
+    scan: impl Into<ScanInput<'a>>,
     engine: &PdfEngine,
     options: &ScanOptions,
     pages: &[(usize, u32)],
@@ -48,18 +48,23 @@ const PAGES_PER_SPLIT: usize = 16;
 
 /// [`page_files`], handing each file to `f` as soon as it is made (in the order of `pages`), so memory
 /// does not grow with the number of pages. A page that cannot be decoded is skipped.
-pub fn for_each_page_file<E: From<ExportError>>(
-    scan: &[u8],
+pub fn for_each_page_file<'a, E: From<ExportError>>(
+    scan: impl Into<ScanInput<'a>>,
     engine: &PdfEngine,
     options: &ScanOptions,
     pages: &[(usize, u32)],
     mut f: impl FnMut(usize, Vec<u8>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let format = detect_format(scan).ok_or(ExportError::NotAScan)?;
+    let scan = scan.into();
+    let format = scan.format().ok_or(ExportError::NotAScan)?;
     if format == ScanFormat::Pdf {
+        let data = match scan {
+            ScanInput::Bytes(bytes) => PdfData::Bytes(bytes),
+            ScanInput::PdfFile(path) => PdfData::File(path),
+        };
         for chunk in pages.chunks(PAGES_PER_SPLIT) {
             let indexed: Vec<(usize, u32)> = chunk.iter().map(|&(p, r)| (p - 1, r)).collect();
-            let files = engine.split_pages(scan, &indexed).map_err(ExportError::from)?;
+            let files = engine.split_pages(data, &indexed).map_err(ExportError::from)?;
             for (&(page, _), file) in chunk.iter().zip(files) {
                 f(page, file)?;
             }
@@ -151,8 +156,8 @@ fn points(pixels: u32, dpi: f32) -> f32 {
 impl PdfEngine {
     /// Copies each listed page (0-based index, extra clockwise display rotation) of a PDF into its own
     /// one-page PDF, unchanged but for the rotation, opening the source once.
-    pub fn split_pages(&self, bytes: &[u8], pages: &[(usize, u32)]) -> Result<Vec<Vec<u8>>, PdfError> {
-        self.with_document(bytes, |source| {
+    pub fn split_pages<'d>(&self, data: impl Into<PdfData<'d>>, pages: &[(usize, u32)]) -> Result<Vec<Vec<u8>>, PdfError> {
+        self.with_document(data, |source| {
             let count = source.pages().len() as usize;
             pages
                 .iter()

@@ -9,6 +9,7 @@ use crate::ocr::Ocr;
 use crate::page::PageReading;
 use crate::pdf::PdfEngine;
 use crate::scan::{read_file_with, ScanError, ScanOptions};
+use crate::source::ScanInput;
 
 /// What a scan file turned out to hold.
 #[derive(Debug, Clone)]
@@ -33,9 +34,9 @@ impl Processed {
 
 /// Reads and decides every page; `on_page` sees each reading as it completes (for progress).
 #[allow(clippy::too_many_arguments)]
-pub fn process_scan(
-    scan: &[u8],
-    pdf: Option<&PdfEngine>,
+pub fn process_scan<'a>(
+    scan: impl Into<ScanInput<'a>>,
+    pdf: Option<&'a PdfEngine>,
     template: &Template,
     ocr: &dyn Ocr,
     options: &ScanOptions,

@@ -12,7 +12,7 @@ use certscan_templates::Template;
 use crate::ocr::{Ocr, OcrError};
 use crate::page::{read_decoded, PageOptions, PageReading};
 use crate::pdf::PdfEngine;
-use crate::source::{PageImage, PageSource, SourceError, SourceOptions};
+use crate::source::{PageImage, PageSource, ScanInput, SourceError, SourceOptions};
 
 /// How a file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -37,29 +37,29 @@ pub enum ScanError {
 }
 
 /// Reads every page of a scan file; readings in page order.
-pub fn read_file(
-    bytes: &[u8],
-    pdf: Option<&PdfEngine>,
+pub fn read_file<'a>(
+    scan: impl Into<ScanInput<'a>>,
+    pdf: Option<&'a PdfEngine>,
     template: &Template,
     ocr: &dyn Ocr,
     options: &ScanOptions,
 ) -> Result<Vec<PageReading>, ScanError> {
     let mut out = Vec::new();
-    read_file_with(bytes, pdf, template, ocr, options, |reading| out.push(reading))?;
+    read_file_with(scan, pdf, template, ocr, options, |reading| out.push(reading))?;
     Ok(out)
 }
 
 /// Reads every page of a scan file, calling `on_page` with each reading in page order as soon as it
 /// and the pages before it are done. Returns the number of pages.
-pub fn read_file_with(
-    bytes: &[u8],
-    pdf: Option<&PdfEngine>,
+pub fn read_file_with<'a>(
+    scan: impl Into<ScanInput<'a>>,
+    pdf: Option<&'a PdfEngine>,
     template: &Template,
     ocr: &dyn Ocr,
     options: &ScanOptions,
     mut on_page: impl FnMut(PageReading),
 ) -> Result<usize, ScanError> {
-    let mut source = PageSource::open(bytes, pdf, options.source)?;
+    let mut source = PageSource::open(scan, pdf, options.source)?;
     let limit = match options.pages_in_flight {
         0 => rayon::current_num_threads() + 1,
         n => n,

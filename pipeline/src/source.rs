@@ -8,11 +8,12 @@
 //! decoded. A page that cannot be read is a value ([`PageImage::Unreadable`]) and the file goes on; only
 //! whole-file problems are a [`SourceError`].
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
 
 use image::{ImageFormat, RgbImage};
 
-use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster};
+use crate::pdf::{ExtractPolicy, PdfData, PdfEngine, PdfError, PdfPageRaster};
 
 /// What the source decodes and how large a page may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,6 +152,68 @@ pub fn detect_format(bytes: &[u8]) -> Option<ScanFormat> {
     }
 }
 
+/// A scan file to read: bytes in memory, or a PDF on disk that PDFium reads as it needs (a 500-page
+/// scan need not be held in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanInput<'a> {
+    Bytes(&'a [u8]),
+    PdfFile(&'a Path),
+}
+
+impl ScanInput<'_> {
+    /// The container, from the first bytes (a `PdfFile` is a PDF by construction).
+    pub fn format(&self) -> Option<ScanFormat> {
+        match self {
+            ScanInput::Bytes(bytes) => detect_format(bytes),
+            ScanInput::PdfFile(_) => Some(ScanFormat::Pdf),
+        }
+    }
+}
+
+impl<'a> From<&'a [u8]> for ScanInput<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        ScanInput::Bytes(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for ScanInput<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        ScanInput::Bytes(bytes)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for ScanInput<'a> {
+    fn from(bytes: &'a [u8; N]) -> Self {
+        ScanInput::Bytes(bytes)
+    }
+}
+
+/// A scan file opened from disk: a PDF stays on disk for PDFium to read from; TIFF, JPEG and PNG files
+/// (and anything that is not a PDF, for the error message) are read into memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanFile {
+    Pdf(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl ScanFile {
+    pub fn open(path: &Path) -> std::io::Result<ScanFile> {
+        let mut head = Vec::with_capacity(1024);
+        std::fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+        if detect_format(&head) == Some(ScanFormat::Pdf) {
+            return Ok(ScanFile::Pdf(path.to_path_buf()));
+        }
+        std::fs::read(path).map(ScanFile::Bytes)
+    }
+
+    pub fn input(&self) -> ScanInput<'_> {
+        match self {
+            ScanFile::Pdf(path) => ScanInput::PdfFile(path),
+            ScanFile::Bytes(bytes) => ScanInput::Bytes(bytes),
+        }
+    }
+}
+
 /// The pages of one scan file, one at a time. As an iterator it yields decoded pages; `next_encoded`
 /// yields them before decoding.
 pub struct PageSource<'a> {
@@ -163,7 +226,7 @@ pub struct PageSource<'a> {
 }
 
 enum State<'a> {
-    Pdf { engine: &'a PdfEngine, count: usize },
+    Pdf { engine: &'a PdfEngine, data: PdfData<'a>, count: usize },
     Tiff { decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>, done: bool },
     Single { done: bool },
 }
@@ -176,16 +239,21 @@ impl std::fmt::Debug for PageSource<'_> {
 
 impl<'a> PageSource<'a> {
     /// Opens a scan file. `pdf` is needed only if the file is a PDF.
-    pub fn open(bytes: &'a [u8], pdf: Option<&'a PdfEngine>, options: SourceOptions) -> Result<Self, SourceError> {
-        if bytes.is_empty() {
+    pub fn open(input: impl Into<ScanInput<'a>>, pdf: Option<&'a PdfEngine>, options: SourceOptions) -> Result<Self, SourceError> {
+        let input = input.into();
+        let (bytes, data): (&'a [u8], PdfData<'a>) = match input {
+            ScanInput::Bytes(bytes) => (bytes, PdfData::Bytes(bytes)),
+            ScanInput::PdfFile(path) => (&[], PdfData::File(path)),
+        };
+        if matches!(input, ScanInput::Bytes(b) if b.is_empty()) {
             return Err(SourceError::Empty);
         }
-        let format = detect_format(bytes).ok_or(SourceError::UnknownFormat)?;
+        let format = input.format().ok_or(SourceError::UnknownFormat)?;
         let damaged = |reason: String| SourceError::Damaged { format, reason };
         let state = match format {
             ScanFormat::Pdf => {
                 let engine = pdf.ok_or(SourceError::NoPdfEngine)?;
-                let count = engine.page_count(bytes).map_err(|e| match e {
+                let count = engine.page_count(data).map_err(|e| match e {
                     PdfError::Encrypted => SourceError::Encrypted,
                     PdfError::Unreadable(reason) => damaged(reason),
                     other => SourceError::Pdf(other),
@@ -193,7 +261,7 @@ impl<'a> PageSource<'a> {
                 if count == 0 {
                     return Err(SourceError::NoPages);
                 }
-                State::Pdf { engine, count }
+                State::Pdf { engine, data, count }
             }
             ScanFormat::Tiff => {
                 let decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
@@ -233,12 +301,12 @@ impl<'a> PageSource<'a> {
             |content: Content, dpi: f32, origin: PageOrigin| EncodedPage { page, content, dpi, origin, max_pixels: options.max_pixels };
         let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
         let result = match &mut self.state {
-            State::Pdf { engine, count } => {
+            State::Pdf { engine, data, count } => {
                 if index >= *count {
                     return None;
                 }
                 let policy = ExtractPolicy { render_dpi: options.render_dpi, max_pixels: options.max_pixels };
-                match engine.extract_page(self.bytes, index, &policy) {
+                match engine.extract_page(*data, index, &policy) {
                     Ok(PdfPageRaster::Jpeg { data, dpi }) => encoded(Content::Jpeg(data), dpi, PageOrigin::PdfJpeg),
                     Ok(PdfPageRaster::Rendered { image, dpi }) => encoded(Content::Pixels(image), dpi, PageOrigin::PdfRendered),
                     Err(PdfError::Page { reason, .. }) => failed(reason),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use image::{GrayImage, RgbImage};
 
 use certscan_pipeline::source::{PageImage, PageOrigin, PageSource, ScanFormat, SourceError, SourceOptions};
-use certscan_pipeline::{read_file, read_file_with, Ocr, OcrError, OcrLine, ScanError, ScanOptions, TesseractOcr};
+use certscan_pipeline::{read_file, read_file_with, Ocr, OcrError, OcrLine, ScanError, ScanFile, ScanOptions, TesseractOcr};
 
 use support::*;
 
@@ -50,6 +50,48 @@ fn a_scanner_pdf_of_jpeg_pages_hands_out_the_jpeg_bytes_and_is_read_in_page_orde
         assert_eq!(r.orientation_deg, [0, 180, 90][i]);
         assert_eq!(r.blank_number.as_ref().map(|b| b.text.clone()), Some(blank_number(i)), "{r:?}");
     }
+}
+
+#[test]
+fn a_pdf_on_disk_is_read_without_loading_it_and_gives_what_its_bytes_give() {
+    let pages: Vec<RgbImage> = (0..2).map(|i| scanned(i, [0, 180][i])).collect();
+    let jpegs: Vec<Vec<u8>> = pages.iter().map(|p| jpeg(p, 80)).collect();
+    let dims: Vec<(u32, u32)> = pages.iter().map(|p| p.dimensions()).collect();
+    let pdf = scanner_pdf(&jpegs, &dims);
+    let dir = std::env::temp_dir().join(format!("certscan-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scan.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+
+    let file = ScanFile::open(&path).unwrap();
+    assert_eq!(file, ScanFile::Pdf(path.clone()), "a PDF stays on disk");
+    let ocr = TesseractOcr::new(None, "eng").unwrap();
+    let options = ScanOptions::default();
+    let from_disk = read_file(file.input(), Some(engine()), template(), &ocr, &options).unwrap();
+    let from_memory = read_file(&pdf, Some(engine()), template(), &ocr, &options).unwrap();
+    let key = |r: &certscan_pipeline::PageReading| (r.page, r.code.as_ref().map(|c| c.text.clone()), r.blank_number.clone());
+    assert_eq!(from_disk.iter().map(key).collect::<Vec<_>>(), from_memory.iter().map(key).collect::<Vec<_>>());
+    assert!(from_disk.iter().all(|r| r.code.is_some() && r.blank_number.is_some()), "{from_disk:?}");
+    let wanted = [(1, 0), (2, 180)];
+    let disk_files = certscan_pipeline::export::page_files(file.input(), engine(), &options, &wanted).unwrap();
+    let memory_files = certscan_pipeline::export::page_files(&pdf, engine(), &options, &wanted).unwrap();
+    assert_eq!(disk_files.keys().collect::<Vec<_>>(), vec![&1, &2]);
+    for page in [1, 2] {
+        assert_eq!(engine().page_count(&disk_files[&page]).unwrap(), 1);
+        assert_eq!(disk_files[&page].len(), memory_files[&page].len());
+    }
+
+    // Other formats are read into memory; a PDF on disk that turns out broken is a typed error.
+    let tiff_path = dir.join("scan.tif");
+    std::fs::write(&tiff_path, tiff(&pages[..1], 200)).unwrap();
+    assert!(matches!(ScanFile::open(&tiff_path).unwrap(), ScanFile::Bytes(_)));
+    let broken = dir.join("broken.pdf");
+    std::fs::write(&broken, b"%PDF-1.7\nthis is no PDF body at all\n").unwrap();
+    let broken = ScanFile::open(&broken).unwrap();
+    let err = PageSource::open(broken.input(), Some(engine()), SourceOptions::default()).unwrap_err();
+    assert!(matches!(err, SourceError::Damaged { format: ScanFormat::Pdf, .. }), "{err:?}");
+    assert!(ScanFile::open(&dir.join("missing.pdf")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -47,7 +47,7 @@ async fn the_embedded_service_does_the_portal_round_trip() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers()["content-type"], "application/pdf");
     let pdf = resp.bytes().await.unwrap();
-    assert_eq!(engine().page_count(&pdf).unwrap(), files.roster.passed().count());
+    assert_eq!(engine().page_count(&pdf[..]).unwrap(), files.roster.passed().count());
     let (_, body) = api.json(Method::GET, &format!("/v1/exams/{exam}/certificates/status"), None).await;
     assert_eq!(body["status"]["code"], "upload_required", "{body}");
 

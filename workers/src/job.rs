@@ -170,7 +170,7 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
         let engine = ctx.engine;
         let scan = scan.clone();
         let options = ctx.scan_options;
-        tokio::task::spawn_blocking(move || PageSource::open(&scan, Some(engine), options.source).ok().and_then(|s| s.page_count()))
+        tokio::task::spawn_blocking(move || PageSource::open(&scan[..], Some(engine), options.source).ok().and_then(|s| s.page_count()))
             .await
             .map_err(|e| JobError::Permanent(format!("counting pages crashed: {e}")))?
     };
