@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Accuracy against the simulator's truth: for each seed, `certscan demo` at LEVEL (20 applications), then
+# every page of the report compared with scan-truth.json. A certificate page is right when attached to
+# its application with its blank number, wrong when attached otherwise; blank pages must be ignored,
+# duplicates duplicate, other exams' pages in review as other_exam. Prints one line per seed and a total.
+# Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`)
+# Example: scripts/accuracy.sh hard $(seq 301 310)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+level=$1
+shift
+bin=${CERTSCAN_BIN:-target/release/certscan}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for seed in "$@"; do
+  out="$work/$level-$seed"
+  OMP_THREAD_LIMIT=1 "$bin" demo --out "$out" --applications 20 --seed "$seed" --level "$level" >/dev/null 2>&1 \
+    || { echo "seed $seed: certscan demo failed"; continue; }
+  echo "$out $seed"
+done >"$work/runs"
+python3 - "$work/runs" <<'PY'
+
+import json, sys
+total = right = wrong = others_bad = 0
+for line in open(sys.argv[1]):
+    if line.startswith("seed "):
+        print(line.rstrip()); continue
+    out, seed = line.split()
+    truth = {p["page"]: p for p in json.load(open(out + "/scan-truth.json"))["pages"]}
+    report = {p["page"]: p for p in json.load(open(out + "/processed/report.json"))["pages"]}
+    n = ok = bad = other = 0
+    missed = []
+    for page, t in sorted(truth.items()):
+        r = report[page]
+        if t["kind"] == "certificate":
+            n += 1
+            if r["outcome"] == "attached":
+                if r["application_id"] == t["application_id"] and r["blank_number"] == t["blank_number"]:
+                    ok += 1
+                else:
+                    bad += 1
+            else:
+                missed.append(f"p{page} {r['outcome']}:{r.get('reason')}")
+        else:
+            want = {"blank": "ignored", "duplicate": "duplicate", "other_exam": "review"}[t["kind"]]
+            if r["outcome"] != want or (t["kind"] == "other_exam" and r.get("reason") != "other_exam"):
+                other += 1
+                missed.append(f"p{page} {t['kind']}->{r['outcome']}:{r.get('reason')}")
+            if r["outcome"] == "attached":
+                bad += 1
+    total += n; right += ok; wrong += bad; others_bad += other
+    listed = " ".join(missed)
+    print(f"seed {seed}: {ok}/{n} attached right, {bad} wrong, {other} other pages misclassified  {listed}")
+if total:
+    print(f"total: {right}/{total} = {100 * right / total:.1f} % attached right, {wrong} wrong, {others_bad} other pages misclassified")
+PY
