@@ -7,7 +7,7 @@ use pdfium_render::prelude::*;
 
 use std::collections::BTreeMap;
 
-use crate::pdf::{PdfData, PdfEngine, PdfError};
+use crate::pdf::{PdfEngine, PdfError};
 use crate::scan::ScanOptions;
 use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError};
 
@@ -58,13 +58,9 @@ pub fn for_each_page_file<'a, E: From<ExportError>>(
     let scan = scan.into();
     let format = scan.format().ok_or(ExportError::NotAScan)?;
     if format == ScanFormat::Pdf {
-        let data = match scan {
-            ScanInput::Bytes(bytes) => PdfData::Bytes(bytes),
-            ScanInput::PdfFile(path) => PdfData::File(path),
-        };
         for chunk in pages.chunks(PAGES_PER_SPLIT) {
             let indexed: Vec<(usize, u32)> = chunk.iter().map(|&(p, r)| (p - 1, r)).collect();
-            let files = engine.split_pages(data, &indexed).map_err(ExportError::from)?;
+            let files = engine.split_pages(scan, &indexed).map_err(ExportError::from)?;
             for (&(page, _), file) in chunk.iter().zip(files) {
                 f(page, file)?;
             }
@@ -156,7 +152,7 @@ fn points(pixels: u32, dpi: f32) -> f32 {
 impl PdfEngine {
     /// Copies each listed page (0-based index, extra clockwise display rotation) of a PDF into its own
     /// one-page PDF, unchanged but for the rotation, opening the source once.
-    pub fn split_pages<'d>(&self, data: impl Into<PdfData<'d>>, pages: &[(usize, u32)]) -> Result<Vec<Vec<u8>>, PdfError> {
+    pub fn split_pages<'d>(&self, data: impl Into<ScanInput<'d>>, pages: &[(usize, u32)]) -> Result<Vec<Vec<u8>>, PdfError> {
         self.with_document(data, |source| {
             let count = source.pages().len() as usize;
             pages

@@ -34,6 +34,6 @@ pub mod source;
 
 pub use ocr::{BlankNumberReading, Ocr, OcrError, OcrLine, TesseractOcr};
 pub use page::{read_decoded, read_page, CodeReading, PageOptions, PageReading, PageTimings, Straightening};
-pub use pdf::{PdfData, PdfEngine, PdfError};
+pub use pdf::{PdfEngine, PdfError};
 pub use scan::{read_file, read_file_with, ScanError, ScanOptions};
 pub use source::{PageImage, PageSource, ScanFile, ScanFormat, ScanInput, SourceError, SourceOptions};

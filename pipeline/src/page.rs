@@ -13,7 +13,7 @@ use certscan_templates::{fonts, Align, Rect, Template};
 use crate::locate::SheetPose;
 use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
-use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy};
+use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
 use crate::raster;
 use crate::source::{DecodedPage, PageOrigin};
 
@@ -190,8 +190,10 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     let mut quick = find_code_in_zones(image, work_dpi as f64, template, &options.code);
     if !ours(&quick) {
         let input = CodeSearchInput { gray: gray(), ink: None, dpi: work_dpi as f64, template };
-        let more = find_code(input, &CodeSearchOptions { quick_only: true, ..options.code });
-        quick = CodeSearch { attempts: quick.attempts + more.attempts, code: more.code.or(quick.code) };
+        let more = find_code(input, &CodeSearchOptions { quick_only: true, start: SearchStart::WholePage, ..options.code });
+        // A certscan code from the whole page wins; else the first foreign code seen (the zone's).
+        let code = if ours(&more) { more.code } else { quick.code.or(more.code) };
+        quick = CodeSearch { attempts: quick.attempts + more.attempts, code };
     }
     timings.code_ms = ms(t);
     let mut attempts = quick.attempts;
@@ -225,7 +227,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 let t = Instant::now();
                 let ink = colour.then(|| raster::ink_channel(image));
                 let input = CodeSearchInput { gray: gray(), ink: ink.as_ref(), dpi: work_dpi as f64, template };
-                (find_code(input, &CodeSearchOptions { skip_quick: true, ..options.code }), ms(t))
+                (find_code(input, &CodeSearchOptions { start: SearchStart::Escalation, ..options.code }), ms(t))
             },
             || -> Result<_, OcrError> {
                 let t = Instant::now();

@@ -9,6 +9,8 @@ use std::sync::{Mutex, OnceLock};
 use image::{DynamicImage, RgbImage};
 use pdfium_render::prelude::*;
 
+use crate::source::ScanInput;
+
 /// A handle on the process's PDFium.
 pub struct PdfEngine {
     pub(crate) pdfium: Pdfium,
@@ -66,20 +68,20 @@ impl PdfEngine {
     /// Runs `f` on the open document, under the global lock.
     pub(crate) fn with_document<'d, T>(
         &self,
-        data: impl Into<PdfData<'d>>,
+        data: impl Into<ScanInput<'d>>,
         f: impl FnOnce(&PdfDocument<'_>) -> Result<T, PdfError>,
     ) -> Result<T, PdfError> {
         let _guard = DOCUMENT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let document = match data.into() {
-            PdfData::Bytes(bytes) => self.pdfium.load_pdf_from_byte_slice(bytes, None),
+            ScanInput::Bytes(bytes) => self.pdfium.load_pdf_from_byte_slice(bytes, None),
             // PDFium reads the parts it needs from the file as it goes: a big scan is never all in memory.
-            PdfData::File(path) => self.pdfium.load_pdf_from_file(path, None),
+            ScanInput::PdfFile(path) => self.pdfium.load_pdf_from_file(path, None),
         }
         .map_err(classify)?;
         f(&document)
     }
 
-    pub fn page_count<'d>(&self, data: impl Into<PdfData<'d>>) -> Result<usize, PdfError> {
+    pub fn page_count<'d>(&self, data: impl Into<ScanInput<'d>>) -> Result<usize, PdfError> {
         self.with_document(data, |doc| Ok(doc.pages().len() as usize))
     }
 
@@ -102,7 +104,7 @@ impl PdfEngine {
     /// one full-page JPEG (what scanners write) gives its encoded bytes, to be decoded outside the lock;
     /// anything else is rendered at `policy.render_dpi`, lowered so the bitmap stays within
     /// `policy.max_pixels`. An embedded image over the limit is refused before PDFium decodes it.
-    pub fn extract_page<'d>(&self, data: impl Into<PdfData<'d>>, page: usize, policy: &ExtractPolicy) -> Result<PdfPageRaster, PdfError> {
+    pub fn extract_page<'d>(&self, data: impl Into<ScanInput<'d>>, page: usize, policy: &ExtractPolicy) -> Result<PdfPageRaster, PdfError> {
         self.with_document(data, |doc| extract(doc, page, policy))
     }
 
@@ -113,31 +115,6 @@ impl PdfEngine {
             let text = p.text().map_err(|e| PdfError::Page { page: page + 1, reason: e.to_string() })?;
             Ok(text.all())
         })
-    }
-}
-
-/// Where a PDF is: bytes in memory, or a file PDFium reads from as it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PdfData<'a> {
-    Bytes(&'a [u8]),
-    File(&'a Path),
-}
-
-impl<'a> From<&'a [u8]> for PdfData<'a> {
-    fn from(bytes: &'a [u8]) -> Self {
-        PdfData::Bytes(bytes)
-    }
-}
-
-impl<'a> From<&'a Vec<u8>> for PdfData<'a> {
-    fn from(bytes: &'a Vec<u8>) -> Self {
-        PdfData::Bytes(bytes)
-    }
-}
-
-impl<'a, const N: usize> From<&'a [u8; N]> for PdfData<'a> {
-    fn from(bytes: &'a [u8; N]) -> Self {
-        PdfData::Bytes(bytes)
     }
 }
 

@@ -133,16 +133,28 @@ pub struct CodeSearchOptions {
     /// Stop after the quick passes (zone and whole page at ~150 dpi; enough for most pages); the
     /// default goes all the way.
     pub quick_only: bool,
-    /// Start after the quick passes (a caller that already ran them with `quick_only`).
-    pub skip_quick: bool,
+    /// Where the search starts: a caller that already ran the first passes goes on from there.
+    pub start: SearchStart,
     /// Millimetres of play around the expected code zone (printer offset + paper shift + skew).
     pub zone_margin_mm: u32,
 }
 
 impl Default for CodeSearchOptions {
     fn default() -> Self {
-        CodeSearchOptions { quick_only: false, skip_quick: false, zone_margin_mm: 16 }
+        CodeSearchOptions { quick_only: false, start: SearchStart::CodeZone, zone_margin_mm: 16 }
     }
+}
+
+/// The passes of [`find_code`], in order; a search runs from its start to the end (or to the end of the
+/// quick passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SearchStart {
+    /// The code zone at ~150 dpi (quick).
+    CodeZone,
+    /// The whole page at ~150 dpi (quick).
+    WholePage,
+    /// The escalation: zone variants, full resolution, the pyramid, binarised.
+    Escalation,
 }
 
 struct Search {
@@ -231,7 +243,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
 
     // 1. The code zone in the two orientations the page's aspect allows, at ~150 dpi: a tenth of the
     //    page's pixels, and where the code is on almost every certificate.
-    if !options.skip_quick {
+    if options.start <= SearchStart::CodeZone {
         let crop = |x, y, w, h| raster::crop(gray, x, y, w, h);
         if let Some(found) = quick_zones(search, (gray.width(), gray.height()), dpi, input.template, options, crop) {
             return Some(found);
@@ -241,7 +253,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     // 2. Whole page at ~150 dpi.
     let reduced = raster::downscale(gray, factor as f32);
     let factor_x = gray.width() as f64 / reduced.width() as f64;
-    if !options.skip_quick {
+    if options.start <= SearchStart::WholePage {
         if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(&reduced), scaled(factor_x)) {
             return Some(found);
         }

@@ -7,7 +7,13 @@ use rayon::prelude::*;
 
 /// Luminance (ITU-R 601 weights), the usual grey.
 pub fn luminance(rgb: &RgbImage) -> GrayImage {
-    map_pixels(rgb, |[r, g, b]| ((r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8) as u8)
+    map_pixels(rgb, luma)
+}
+
+/// One pixel's luminance (ITU-R 601 weights).
+#[inline]
+fn luma([r, g, b]: [u8; 3]) -> u8 {
+    ((r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8) as u8
 }
 
 /// The brightest channel of each pixel (HSV value). Black, dark blue and dark red ink stay dark; a
@@ -141,7 +147,7 @@ pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
                 let line = &src[y * src_w * 3..][..src_w * 3];
                 for x in (bx * k..(bx * k + k).min(src_w)).step_by(step) {
                     let p = &line[x * 3..x * 3 + 3];
-                    sum += (p[0] as u32 * 77 + p[1] as u32 * 150 + p[2] as u32 * 29) >> 8;
+                    sum += luma([p[0], p[1], p[2]]) as u32;
                     n += 1;
                 }
             }
@@ -156,12 +162,7 @@ pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
 /// Crops a rectangle of a colour page (clamped to the image) as luminance; None if nothing of it is
 /// inside.
 pub fn crop_luminance(rgb: &RgbImage, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
-    let (x0, y0) = (x.max(0), y.max(0));
-    let (x1, y1) = ((x + w).min(rgb.width() as i64), (y + h).min(rgb.height() as i64));
-    if x1 - x0 < 8 || y1 - y0 < 8 {
-        return None;
-    }
-    Some(luminance(&image::imageops::crop_imm(rgb, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image()))
+    crop(rgb, x, y, w, h).map(|c| luminance(&c))
 }
 
 /// Downscales by `factor` as exactly as needed: whole factors by block averaging, others by resampling.
@@ -266,14 +267,20 @@ pub fn ink_fraction(gray: &GrayImage, level: u8) -> f32 {
     gray.as_raw().iter().filter(|&&v| v < level).count() as f32 / n as f32
 }
 
-/// Crops a rectangle (clamped to the image); None if nothing of it is inside.
-pub fn crop(gray: &GrayImage, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
+/// Crops a rectangle of a grey or colour image (clamped to the image); None if nothing of it is inside.
+pub fn crop<P: image::Pixel + 'static>(
+    img: &image::ImageBuffer<P, Vec<P::Subpixel>>,
+    x: i64,
+    y: i64,
+    w: i64,
+    h: i64,
+) -> Option<image::ImageBuffer<P, Vec<P::Subpixel>>> {
     let (x0, y0) = (x.max(0), y.max(0));
-    let (x1, y1) = ((x + w).min(gray.width() as i64), (y + h).min(gray.height() as i64));
+    let (x1, y1) = ((x + w).min(img.width() as i64), (y + h).min(img.height() as i64));
     if x1 - x0 < 8 || y1 - y0 < 8 {
         return None;
     }
-    Some(image::imageops::crop_imm(gray, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image())
+    Some(image::imageops::crop_imm(img, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image())
 }
 
 /// Adds a white border (Tesseract reads text touching the edge badly).

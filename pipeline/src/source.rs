@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use image::{ImageFormat, RgbImage};
 
-use crate::pdf::{ExtractPolicy, PdfData, PdfEngine, PdfError, PdfPageRaster};
+use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster};
 
 /// What the source decodes and how large a page may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,7 +153,7 @@ pub fn detect_format(bytes: &[u8]) -> Option<ScanFormat> {
 }
 
 /// A scan file to read: bytes in memory, or a PDF on disk that PDFium reads as it needs (a 500-page
-/// scan need not be held in memory).
+/// scan need not be held in memory). [`PdfEngine`] takes PDFs in either form too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanInput<'a> {
     Bytes(&'a [u8]),
@@ -226,7 +226,7 @@ pub struct PageSource<'a> {
 }
 
 enum State<'a> {
-    Pdf { engine: &'a PdfEngine, data: PdfData<'a>, count: usize },
+    Pdf { engine: &'a PdfEngine, input: ScanInput<'a>, count: usize },
     Tiff { decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>, done: bool },
     Single { done: bool },
 }
@@ -241,19 +241,18 @@ impl<'a> PageSource<'a> {
     /// Opens a scan file. `pdf` is needed only if the file is a PDF.
     pub fn open(input: impl Into<ScanInput<'a>>, pdf: Option<&'a PdfEngine>, options: SourceOptions) -> Result<Self, SourceError> {
         let input = input.into();
-        let (bytes, data): (&'a [u8], PdfData<'a>) = match input {
-            ScanInput::Bytes(bytes) => (bytes, PdfData::Bytes(bytes)),
-            ScanInput::PdfFile(path) => (&[], PdfData::File(path)),
+        // A PDF on disk has no bytes here: PDFium reads it.
+        let bytes: &'a [u8] = match input {
+            ScanInput::Bytes([]) => return Err(SourceError::Empty),
+            ScanInput::Bytes(bytes) => bytes,
+            ScanInput::PdfFile(_) => &[],
         };
-        if matches!(input, ScanInput::Bytes(b) if b.is_empty()) {
-            return Err(SourceError::Empty);
-        }
         let format = input.format().ok_or(SourceError::UnknownFormat)?;
         let damaged = |reason: String| SourceError::Damaged { format, reason };
         let state = match format {
             ScanFormat::Pdf => {
                 let engine = pdf.ok_or(SourceError::NoPdfEngine)?;
-                let count = engine.page_count(data).map_err(|e| match e {
+                let count = engine.page_count(input).map_err(|e| match e {
                     PdfError::Encrypted => SourceError::Encrypted,
                     PdfError::Unreadable(reason) => damaged(reason),
                     other => SourceError::Pdf(other),
@@ -261,7 +260,7 @@ impl<'a> PageSource<'a> {
                 if count == 0 {
                     return Err(SourceError::NoPages);
                 }
-                State::Pdf { engine, data, count }
+                State::Pdf { engine, input, count }
             }
             ScanFormat::Tiff => {
                 let decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
@@ -301,12 +300,12 @@ impl<'a> PageSource<'a> {
             |content: Content, dpi: f32, origin: PageOrigin| EncodedPage { page, content, dpi, origin, max_pixels: options.max_pixels };
         let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
         let result = match &mut self.state {
-            State::Pdf { engine, data, count } => {
+            State::Pdf { engine, input, count } => {
                 if index >= *count {
                     return None;
                 }
                 let policy = ExtractPolicy { render_dpi: options.render_dpi, max_pixels: options.max_pixels };
-                match engine.extract_page(*data, index, &policy) {
+                match engine.extract_page(*input, index, &policy) {
                     Ok(PdfPageRaster::Jpeg { data, dpi }) => encoded(Content::Jpeg(data), dpi, PageOrigin::PdfJpeg),
                     Ok(PdfPageRaster::Rendered { image, dpi }) => encoded(Content::Pixels(image), dpi, PageOrigin::PdfRendered),
                     Err(PdfError::Page { reason, .. }) => failed(reason),
