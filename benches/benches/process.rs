@@ -4,24 +4,16 @@
 
 use std::time::Duration;
 
-use certscan_domain::import_fis;
-use certscan_fixtures::{simulate, Level, SimulateOptions};
+use certscan_benches::SampleScan;
+use certscan_fixtures::Level;
 use certscan_pipeline::process::process_scan;
 use certscan_pipeline::{ScanOptions, TesseractOcr};
-use certscan_templates::{render_certificates, PrintOffset};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn process_typical_file(c: &mut Criterion) {
     let engine = certscan_benches::engine();
     let template = certscan_templates::reference();
-    let applications: usize = std::env::var("CERTSCAN_BENCH_APPLICATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(125);
-
-    let roster = certscan_fixtures::exam::sample_roster(9, applications);
-    let fis = certscan_fixtures::exam::sample_fis_csv(&roster, 9);
-    let records = import_fis(&roster, "fis.csv", &fis).expect("the sample FIS file imports").records;
-    let certificates = import_fis(&roster, "fis.csv", &fis).unwrap().certificates(&roster);
-    let pdf = render_certificates(&template, &certificates, PrintOffset::default()).expect("the certificates render");
-    let scan = simulate(engine, &template, &roster, &pdf, &SimulateOptions::new(Level::Typical, 9)).expect("the simulation succeeds");
+    let SampleScan { roster, records, scan } = certscan_benches::sample_scan(9, 125, Level::Typical);
     let pages = scan.truth.pages.len();
     let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed");
     let options = ScanOptions::default();

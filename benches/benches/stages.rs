@@ -8,14 +8,12 @@
 
 use std::time::Duration;
 
-use certscan_domain::import_fis;
-use certscan_fixtures::{simulate, Level, SimulateOptions};
+use certscan_fixtures::Level;
 use certscan_pipeline::ocr::{read_blank_number, search_margin_mm};
 use certscan_pipeline::orient::{orientation_from_page, pose_from_code, InkMap};
 use certscan_pipeline::qr::{find_code, find_code_in_zones, CodeSearchInput, CodeSearchOptions};
 use certscan_pipeline::source::DecodedPage;
 use certscan_pipeline::{raster, read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr};
-use certscan_templates::{render_certificates, PrintOffset};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use image::GrayImage;
 
@@ -34,12 +32,7 @@ fn search_input<'a>(p: &'a Prepared, template: &'a certscan_templates::Template)
 fn stages(c: &mut Criterion) {
     let engine = certscan_benches::engine();
     let template = certscan_templates::reference();
-    let applications: usize = std::env::var("CERTSCAN_BENCH_APPLICATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
-    let roster = certscan_fixtures::exam::sample_roster(11, applications);
-    let fis = certscan_fixtures::exam::sample_fis_csv(&roster, 11);
-    let certificates = import_fis(&roster, "fis.csv", &fis).expect("the sample FIS file imports").certificates(&roster);
-    let pdf = render_certificates(&template, &certificates, PrintOffset::default()).expect("the certificates render");
-    let scan = simulate(engine, &template, &roster, &pdf, &SimulateOptions::new(Level::Typical, 11)).expect("the simulation succeeds");
+    let scan = certscan_benches::sample_scan(11, 24, Level::Typical).scan;
     let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed");
     let page_options = PageOptions::default();
 
