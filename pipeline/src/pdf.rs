@@ -225,6 +225,8 @@ fn render(doc: &PdfDocument<'_>, page: usize, dpi: f32) -> Result<RgbImage, PdfE
 fn classify(e: PdfiumError) -> PdfError {
     match e {
         PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => PdfError::Encrypted,
+        // pdfium-render displays its internal codes as a multi-line debug dump; one line for people.
+        PdfiumError::PdfiumLibraryInternalError(code) => PdfError::Unreadable(format!("PDFium reports {code:?}")),
         other => PdfError::Unreadable(other.to_string()),
     }
 }
