@@ -31,6 +31,7 @@ pub mod raster;
 pub mod report;
 pub mod scan;
 pub mod source;
+pub mod stack;
 
 pub use ocr::{BlankNumberReading, Ocr, OcrError, OcrLine, TesseractOcr};
 pub use page::{read_decoded, read_page, CodeReading, PageOptions, PageReading, PageTimings, Straightening};

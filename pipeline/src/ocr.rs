@@ -130,6 +130,9 @@ pub struct BlankNumberReading {
     pub agreeing: usize,
     /// How many variants produced a text matching the pattern at all.
     pub matching: usize,
+    /// Not read by OCR alone: the only unread number of the stack's run that the stack's own printed
+    /// glyphs fit (see `crate::stack`).
+    pub from_stack: bool,
 }
 
 /// Crop resolution for OCR: characters 3.5–5 mm tall come out 35–50 px, what Tesseract reads best.
@@ -145,12 +148,27 @@ pub fn read_blank_number(
     colour: bool,
     ocr: &dyn Ocr,
 ) -> Result<Option<BlankNumberReading>, OcrError> {
+    Ok(read_blank_number_keeping(page, pose, zone, margin_mm, colour, ocr)?.0)
+}
+
+/// [`read_blank_number`], also giving back the zone's image for the stack check (`crate::stack`): the
+/// printed line when it was read for sure, else the whole zone crop.
+pub fn read_blank_number_keeping(
+    page: &RgbImage,
+    pose: &SheetPose,
+    zone: &BlankNumberZone,
+    margin_mm: f32,
+    colour: bool,
+    ocr: &dyn Ocr,
+) -> Result<(Option<BlankNumberReading>, NumberImage), OcrError> {
     let pattern = Regex::new(&zone.pattern).map_err(|e| OcrError::Engine(format!("bad blank number pattern: {e}")))?;
     let area = grow(&zone.rect, margin_mm);
     let crop = cut(page, pose, &area, OCR_PX_PER_MM);
     let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
     let mut votes = Votes::default();
     let mut hints = Votes::default();
+    // The line whose clean variants settled the reading: a sample of the stack's print.
+    let mut settled_line: Option<GrayImage> = None;
     for line in find_text_lines(&gray) {
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
@@ -169,9 +187,12 @@ pub fn read_blank_number(
             let image = variant();
             // A mark running through the digits turns one into another now and then, with Tesseract
             // none the wiser: what such an image reads is a hint, never a sure reading.
-            let target = if crossed_by_marks(&image) { &mut hints } else { &mut votes };
+            // So is a line whose crop cuts through ink at its side: a character there may be cut in half
+            // (a 9 whose left half a stamp's ring hid from the line finder reads as a 1).
+            let target = if crossed_by_marks(&image) || cuts_ink_at_side(&image) { &mut hints } else { &mut votes };
             target.read(ocr, &raster::pad_white(&image, 12), zone, &pattern)?;
             if votes.settled() {
+                settled_line = Some(line.tight.clone());
                 break;
             }
         }
@@ -246,10 +267,28 @@ pub fn read_blank_number(
         // The lines' readings and the clear layers' count together: disagreement lowers both.
         votes.merge(clear);
     }
-    if votes.texts.is_empty() {
-        return Ok(hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(HINT_CONFIDENCE_CAP), ..r }));
-    }
-    Ok(votes.best())
+    let reading = if votes.texts.is_empty() {
+        hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(HINT_CONFIDENCE_CAP), ..r })
+    } else {
+        votes.best()
+    };
+    let image = match (&reading, settled_line) {
+        (Some(r), Some(line)) if r.confidence >= SAMPLE_CONFIDENCE && r.agreeing >= 2 => NumberImage::Read { text: r.text.clone(), line },
+        _ => NumberImage::Unread { zone: gray },
+    };
+    Ok((reading, image))
+}
+
+/// A reading this sure lends its line to the stack's glyph book.
+const SAMPLE_CONFIDENCE: f32 = 0.85;
+
+/// The blank number's image on a page whose pose came from its code, kept for the stack check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumberImage {
+    /// The printed line of a number read for sure (grey, tight around the characters, 10 px/mm).
+    Read { text: String, line: GrayImage },
+    /// The whole search zone of a number not read for sure (grey, 10 px/mm).
+    Unread { zone: GrayImage },
 }
 
 /// How much lighter (mean luminance of its layer, 0–255) another ink must be than the number's own to
@@ -258,7 +297,7 @@ const LIGHTER_INK: f32 = 10.0;
 
 /// The most a hint may claim: a reading of an image with a mark through the digits, or of an ink layer
 /// another ink covered.
-const HINT_CONFIDENCE_CAP: f32 = 0.4;
+pub(crate) const HINT_CONFIDENCE_CAP: f32 = 0.4;
 
 /// OCR of one line image: the text normalised to the pattern and Tesseract's confidence, if it matches.
 fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<Option<(String, f32)>, OcrError> {
@@ -322,7 +361,13 @@ impl Votes {
             // One lone reading is worth less; disagreeing readings pull it down further.
             let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
             let consensus = agreeing as f32 / matching as f32;
-            BlankNumberReading { text, confidence: (confidence * agreement * consensus).clamp(0.0, 1.0), agreeing, matching }
+            BlankNumberReading {
+                text,
+                confidence: (confidence * agreement * consensus).clamp(0.0, 1.0),
+                agreeing,
+                matching,
+                from_stack: false,
+            }
         })
     }
 }
@@ -471,7 +516,7 @@ fn dist2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
 }
 
 /// The darkest ink (1st percentile) and the paper (median) of a crop.
-fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
+pub(crate) fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
     let [ink, paper] = crate::raster::gray_percentiles(gray, [1, 50]);
     (ink, paper)
 }
@@ -510,6 +555,16 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     let height = bottom - top + 1;
     let reach = (height / 5).clamp(3, 6);
     pieces.iter().any(|p| p.y1 >= top && p.y0 <= bottom && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22))
+}
+
+/// Whether a binarised line crop has ink in its outermost columns within the rows of its characters.
+fn cuts_ink_at_side(image: &GrayImage) -> bool {
+    let (w, h) = (image.width(), image.height());
+    if w < 4 || h < 4 {
+        return false;
+    }
+    let (top, bottom) = (h / 4, h - h / 4);
+    [0, 1, w - 2, w - 1].into_iter().any(|x| (top..bottom).any(|y| image.get_pixel(x, y).0[0] < 128))
 }
 
 /// Collapses whitespace; if that does not match, regroups the characters the way the template's
@@ -609,19 +664,19 @@ fn mostly_same(a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)) -> bool {
 
 /// A piece of ink: bounding box (x0, y0, x1, y1, inclusive) and its pixel count.
 #[derive(Debug, Clone, Copy)]
-struct Piece {
-    x0: usize,
-    y0: usize,
-    x1: usize,
-    y1: usize,
-    ink: usize,
+pub(crate) struct Piece {
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+    pub ink: usize,
 }
 
 impl Piece {
-    fn height(&self) -> usize {
+    pub fn height(&self) -> usize {
         self.y1 - self.y0 + 1
     }
-    fn width(&self) -> usize {
+    pub fn width(&self) -> usize {
         self.x1 - self.x0 + 1
     }
 }
@@ -671,7 +726,7 @@ fn component_lines(ink: &[bool], w: usize, h: usize) -> Vec<(usize, usize, usize
 }
 
 /// The 8-connected pieces of ink.
-fn pieces(ink: &[bool], w: usize, h: usize) -> Vec<Piece> {
+pub(crate) fn pieces(ink: &[bool], w: usize, h: usize) -> Vec<Piece> {
     let mask = GrayImage::from_raw(w as u32, h as u32, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
     let labels =
         imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));

@@ -11,7 +11,9 @@ use certscan_domain::{CertificatePayload, PayloadError};
 use certscan_templates::{fonts, Align, Rect, Template};
 
 use crate::locate::SheetPose;
-use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, Ocr, OcrError};
+use crate::ocr::{
+    read_blank_number, read_blank_number_keeping, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError,
+};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
 use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
 use crate::raster;
@@ -88,6 +90,9 @@ pub struct PageReading {
     /// Remaining rotation, degrees clockwise.
     pub skew_deg: f32,
     pub blank_number: Option<BlankNumberReading>,
+    /// The blank number's image when the pose came from the code (for the stack check); taken out by
+    /// `process_scan` as the pages come in.
+    pub number_image: Option<NumberImage>,
     /// OCR of the registration-number line; a fallback identity, never trusted alone.
     pub registration_number_ocr: Option<String>,
     /// Almost no ink: a blank sheet in the stack.
@@ -108,6 +113,7 @@ impl PageReading {
             orientation_deg: 0,
             skew_deg: 0.0,
             blank_number: None,
+            number_image: None,
             registration_number_ocr: None,
             blank_page: false,
             unreadable: None,
@@ -199,13 +205,14 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     let mut attempts = quick.attempts;
 
     let zone = &template.recognition.blank_number;
-    let read_with_code = |code: &FoundCode| -> Result<(Option<SheetPose>, Option<BlankNumberReading>, f32), OcrError> {
+    type WithCode = (Option<SheetPose>, Option<BlankNumberReading>, Option<NumberImage>, f32);
+    let read_with_code = |code: &FoundCode| -> Result<WithCode, OcrError> {
         let t = Instant::now();
         let Some(pose) = pose_from_code(code, template) else {
-            return Ok((None, None, 0.0));
+            return Ok((None, None, None, 0.0));
         };
-        let number = read_blank_number(image, &pose, zone, search_margin_mm(true), colour, ocr)?;
-        Ok((Some(pose), number, ms(t)))
+        let (number, image) = read_blank_number_keeping(image, &pose, zone, search_margin_mm(true), colour, ocr)?;
+        Ok((Some(pose), number, Some(image), ms(t)))
     };
 
     let mut code: Option<FoundCode> = quick.code.clone();
@@ -214,8 +221,8 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     let mut page_pose: Option<(SheetPose, bool)> = None;
 
     if ours(&quick) {
-        let (p, n, ocr_ms) = read_with_code(quick.code.as_ref().expect("checked"))?;
-        (pose, number) = (p, n);
+        let (p, n, i, ocr_ms) = read_with_code(quick.code.as_ref().expect("checked"))?;
+        (pose, number, reading.number_image) = (p, n, i);
         timings.ocr_ms = ocr_ms;
         if pose.is_some() {
             reading.straightening = Straightening::FromCode;
@@ -264,8 +271,8 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 if agrees {
                     number = found.and_then(|f| f.1);
                 } else {
-                    let (_, n, extra) = read_with_code(found_code)?;
-                    number = n;
+                    let (_, n, i, extra) = read_with_code(found_code)?;
+                    (number, reading.number_image) = (n, i);
                     timings.ocr_ms += extra;
                 }
             }

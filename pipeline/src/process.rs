@@ -5,11 +5,13 @@ use certscan_domain::{FisRecord, Roster};
 use certscan_templates::Template;
 
 use crate::matching::{decide, Decision, PageEvidence};
+use crate::ocr::NumberImage;
 use crate::ocr::Ocr;
 use crate::page::PageReading;
 use crate::pdf::PdfEngine;
 use crate::scan::{read_file_with, ScanError, ScanOptions};
 use crate::source::ScanInput;
+use crate::stack::{check_numbers, GlyphBook, MAX_UNREAD_KEPT};
 
 /// What a scan file turned out to hold.
 #[derive(Debug, Clone)]
@@ -45,10 +47,30 @@ pub fn process_scan<'a>(
     mut on_page: impl FnMut(&PageReading),
 ) -> Result<Processed, ScanError> {
     let mut readings = Vec::new();
-    read_file_with(scan, pdf, template, ocr, options, |reading| {
+    // Numbers read for sure teach the stack's print as they come; the zones of numbers a mark crossed
+    // wait for the stack check (a bounded number of them).
+    let mut book = GlyphBook::default();
+    let mut kept = 0usize;
+    read_file_with(scan, pdf, template, ocr, options, |mut reading| {
         on_page(&reading);
+        // Only this exam's certificates are this stack's blanks (another exam's page may be another print).
+        let ours = reading.code.as_ref().is_some_and(|c| c.payload.as_ref().is_ok_and(|p| p.exam_id == roster.exam_id));
+        let image = reading.number_image.take().filter(|_| ours);
+        match image {
+            // A sure line teaches the book and is kept to be checked against it (~20 KB).
+            Some(NumberImage::Read { text, line }) => {
+                book.learn(&text, &line);
+                reading.number_image = Some(NumberImage::Read { text, line });
+            }
+            Some(unread @ NumberImage::Unread { .. }) if kept < MAX_UNREAD_KEPT => {
+                kept += 1;
+                reading.number_image = Some(unread);
+            }
+            _ => {}
+        }
         readings.push(reading);
     })?;
+    check_numbers(book, &mut readings);
     let evidence: Vec<PageEvidence> = readings.iter().map(PageEvidence::from_reading).collect();
     let decisions = decide(roster, records, &evidence);
     Ok(Processed { readings, decisions })

@@ -28,6 +28,10 @@ pub struct PageReport {
     pub blank_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// How the blank number was read: `ocr`, or `stack` when OCR alone could not read it through a mark
+    /// and it is the one unread number of the stack's run that the stack's own print fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blank_number_read_by: Option<String>,
     /// Stable snake_case code for review pages, else null.
     pub reason: Option<String>,
     /// One sentence for the reviewer.
@@ -71,6 +75,7 @@ impl PageReport {
             issue_date: None,
             blank_number: None,
             confidence: None,
+            blank_number_read_by: None,
             reason: None,
             detail: None,
             duplicate_of: None,
@@ -102,6 +107,10 @@ impl PageReport {
                 report.blank_number = Some(blank_number.clone());
                 report.duplicate_of = Some(*of_page);
             }
+        }
+        if report.blank_number.is_some() && report.blank_number == reading.blank_number.as_ref().map(|b| b.text.clone()) {
+            let by_stack = reading.blank_number.as_ref().is_some_and(|b| b.from_stack);
+            report.blank_number_read_by = Some(if by_stack { "stack" } else { "ocr" }.to_string());
         }
         report
     }

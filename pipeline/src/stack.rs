@@ -1,0 +1,800 @@
+//! Blank numbers a mark made unreadable, checked against the stack's own print. Blanks in a stack are
+//! numbered consecutively (domain.md) and all carry the print house's typeface at the same spacing, so
+//! once a file has been read:
+//! 1. the numbers read for sure teach a [`GlyphBook`]: each character's shape as printed on these blanks
+//!    and where the characters stand relative to the first;
+//! 2. the run's unread numbers (the gaps between and just beyond the numbers read for sure) and the
+//!    OCR's own hint for the page are the candidates for a page whose number a pen or a stamp crossed;
+//! 3. a candidate fits when each of its glyphs is found inked on the page (a mark adds ink, it never
+//!    takes the print away) and the ink around each glyph that the glyph does not explain belongs to a
+//!    mark (it reaches out of the line or spans characters), not to another character.
+//!
+//! A page takes a number only when exactly one candidate fits; anything else stays in review. Two pages
+//! that end up with one number are a conflict the decision step sends to review.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use image::GrayImage;
+use rayon::prelude::*;
+
+use crate::matching::MIN_BLANK_NUMBER_CONFIDENCE;
+use crate::ocr::{ink_and_paper, pieces, BlankNumberReading, NumberImage, HINT_CONFIDENCE_CAP};
+use crate::page::PageReading;
+use crate::raster;
+
+/// The confidence a number the stack check settled is reported with: above the level the decision step
+/// acts on, below any agreeing OCR reading.
+pub const STACK_CONFIDENCE: f32 = 0.6;
+
+/// How well a text must fit an image.
+struct Bar {
+    /// Mean share of the shared characters' cores on ink for the line to be placed.
+    place: f32,
+    /// Share of each glyph's core on ink.
+    cover: f32,
+    /// Ink in a character's cell that neither its glyph nor a mark explains, as a share of the glyph's ink
+    /// (and at least `stray_min` pixels).
+    stray_share: f32,
+    stray_min: usize,
+}
+
+/// To take an unread number: every glyph found whole, nothing unexplained.
+const ACCEPT: Bar = Bar { place: 0.9, cover: 0.9, stray_share: 0.05, stray_min: 6 };
+/// To overrule OCR: only a glyph clearly missing or another character's ink clearly there counts;
+/// scans differ in stroke weight, so a sure reading's own line fits loosely.
+const CONTRADICT: Bar = Bar { place: 0.8, cover: 0.6, stray_share: 0.2, stray_min: 20 };
+/// Unread pages whose zone images are kept for the check; a file with more has worse trouble than marks.
+pub const MAX_UNREAD_KEPT: usize = 64;
+/// Numbers of one run lie closer than this to each other; a larger gap starts another run.
+const RUN_GAP: u64 = 50;
+/// Grey levels between the darkest ink and the paper below which a zone holds no print.
+const MIN_CONTRAST: u8 = 40;
+/// Prints of a character pooled before [`GlyphBook::settle`] keeps the agreeing ones.
+const POOL: usize = 12;
+/// Two prints of one character overlap at least this much (intersection over union, best shift).
+const SAME_SHAPE: f32 = 0.8;
+/// A lone print this close to another character's agreeing prints may be that character misread.
+const LIKE_ANOTHER: f32 = 0.85;
+/// Glyph variants kept per character (several blanks' prints of it).
+const VARIANTS: usize = 4;
+/// Samples the layout is learned from.
+const LAYOUT_SAMPLES: usize = 24;
+
+/// One printed character as a set of ink pixels around its anchor (the centre of its box at the bottom).
+#[derive(Debug, Clone)]
+struct Glyph {
+    /// All ink pixels, (dx, dy) from the anchor; dy ≤ 0.
+    ink: Vec<(i32, i32)>,
+    /// Ink pixels whose four neighbours are ink too (all of them for a very thin print).
+    core: Vec<(i32, i32)>,
+    height: i32,
+}
+
+/// What the numbers read for sure teach about the stack's print.
+#[derive(Debug, Clone, Default)]
+pub struct GlyphBook {
+    /// Characters per number (spaces left out), set by the first sample.
+    length: usize,
+    glyphs: HashMap<char, Vec<Glyph>>,
+    /// Per character position: its anchor relative to the first character's, one entry per sample.
+    offsets: Vec<Vec<(i32, i32)>>,
+    samples: usize,
+}
+
+impl GlyphBook {
+    /// Learns from a line read for sure as `text` (a grey crop tight around the characters). A line
+    /// whose pieces of ink are not one per character (touching or broken print) teaches nothing.
+    pub fn learn(&mut self, text: &str, line: &GrayImage) {
+        let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if chars.is_empty() || (self.length != 0 && chars.len() != self.length) {
+            return;
+        }
+        let (w, h) = (line.width() as usize, line.height() as usize);
+        let level = raster::otsu(line);
+        let ink: Vec<bool> = line.as_raw().iter().map(|&v| v <= level).collect();
+        let mut found = pieces(&ink, w, h);
+        let tallest = found.iter().map(|p| p.height()).max().unwrap_or(0);
+        found.retain(|p| p.height() * 2 >= tallest);
+        found.sort_by_key(|p| p.x0);
+        // Pieces one above the other are one broken character.
+        let mut boxes: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for p in found {
+            match boxes.last_mut() {
+                Some(b) if p.x0 <= b.2 => *b = (b.0.min(p.x0), b.1.min(p.y0), b.2.max(p.x1), b.3.max(p.y1)),
+                _ => boxes.push((p.x0, p.y0, p.x1, p.y1)),
+            }
+        }
+        if boxes.len() != chars.len() {
+            return;
+        }
+        self.length = chars.len();
+        if self.offsets.is_empty() {
+            self.offsets = vec![Vec::new(); chars.len()];
+        }
+        let anchor = |b: &(usize, usize, usize, usize)| (((b.0 + b.2) / 2) as i32, b.3 as i32);
+        let first = anchor(&boxes[0]);
+        for (i, (b, c)) in boxes.iter().zip(&chars).enumerate() {
+            let a = anchor(b);
+            if self.samples < LAYOUT_SAMPLES {
+                self.offsets[i].push((a.0 - first.0, a.1 - first.1));
+            }
+            let pool = self.glyphs.entry(*c).or_default();
+            if pool.len() < POOL {
+                pool.push(glyph(&ink, w, *b, a));
+            }
+        }
+        self.samples += 1;
+    }
+
+    /// Lines learned from.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// Keeps, for each character, only the prints that agree with most of the others: a line OCR misread
+    /// (a 9 taken for a 1) must not teach the book its wrong shape. A character printed once (or whose
+    /// prints disagree) keeps its most typical print only when that print looks like no other character
+    /// the book knows from agreeing prints.
+    pub fn settle(&mut self) {
+        let mut lone: Vec<char> = Vec::new();
+        for (c, pool) in self.glyphs.iter_mut() {
+            let n = pool.len();
+            let mut sim = vec![vec![0.0f32; n]; n];
+            for i in 0..n {
+                for j in i + 1..n {
+                    let s = similarity(&pool[i], &pool[j]);
+                    (sim[i][j], sim[j][i]) = (s, s);
+                }
+            }
+            let Some(medoid) = (0..n).max_by(|&a, &b| sim[a].iter().sum::<f32>().total_cmp(&sim[b].iter().sum::<f32>())) else {
+                continue;
+            };
+            let mut kept: Vec<usize> = (0..n).filter(|&j| j == medoid || sim[medoid][j] >= SAME_SHAPE).collect();
+            kept.sort_by(|&a, &b| (b == medoid).cmp(&(a == medoid)).then(sim[medoid][b].total_cmp(&sim[medoid][a])));
+            kept.truncate(VARIANTS);
+            if kept.len() < 2 {
+                lone.push(*c);
+            }
+            *pool = kept.into_iter().map(|j| pool[j].clone()).collect();
+        }
+        for c in lone {
+            let print = &self.glyphs[&c][0];
+            let like_another =
+                self.glyphs.iter().any(|(other, pool)| *other != c && pool.len() >= 2 && similarity(print, &pool[0]) >= LIKE_ANOTHER);
+            if like_another {
+                self.glyphs.remove(&c);
+            }
+        }
+    }
+
+    /// Whether the image (grey, 10 px/mm) may show `text` by the stack's print; false only when it clearly
+    /// does not (a glyph missing, another character's ink). `None` when the book cannot tell (too few
+    /// lines learned, a character it does not know, the line not found in the image).
+    pub fn check(&self, image: &GrayImage, text: &str) -> Option<bool> {
+        let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if !self.usable() || chars.len() != self.length || !chars.iter().all(|c| self.glyphs.contains_key(c)) {
+            return None;
+        }
+        let page = Zone::new(image);
+        self.fitting_series(&page, &[text.to_string()], &CONTRADICT).map(|fits| !fits.is_empty())
+    }
+
+    fn usable(&self) -> bool {
+        self.samples >= 2 && !self.offsets.is_empty() && self.offsets.iter().all(|o| !o.is_empty())
+    }
+
+    /// Each position's anchor relative to the first (the median over the samples).
+    fn layout(&self) -> Vec<(i32, i32)> {
+        self.offsets
+            .iter()
+            .map(|v| {
+                let median = |mut xs: Vec<i32>| {
+                    xs.sort_unstable();
+                    xs[xs.len() / 2]
+                };
+                (median(v.iter().map(|o| o.0).collect()), median(v.iter().map(|o| o.1).collect()))
+            })
+            .collect()
+    }
+
+    /// The candidates (texts in the pattern's format) whose print fits the zone image (grey, 10 px/mm).
+    /// Candidates of one series (the text before the last space) are placed together, by the characters
+    /// they share.
+    pub fn fitting(&self, zone: &GrayImage, candidates: &[String]) -> Vec<String> {
+        let mut series: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for c in candidates {
+            series.entry(c.rsplit_once(' ').map_or("", |(head, _)| head)).or_default().push(c.clone());
+        }
+        let page = Zone::new(zone);
+        series.values().flat_map(|group| self.fitting_series(&page, group, &ACCEPT).unwrap_or_default()).collect()
+    }
+
+    /// The candidates that fit by `bar`; `None` when the line cannot be placed in the image at all.
+    fn fitting_series(&self, page: &Zone, candidates: &[String], bar: &Bar) -> Option<Vec<String>> {
+        if !self.usable() {
+            return Some(Vec::new());
+        }
+        let candidates: Vec<(&String, Vec<char>)> = candidates
+            .iter()
+            .map(|t| (t, t.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>()))
+            .filter(|(_, chars)| chars.len() == self.length && chars.iter().all(|c| self.glyphs.contains_key(c)))
+            .collect();
+        if candidates.is_empty() {
+            return Some(Vec::new());
+        }
+        let layout = self.layout();
+        // The positions every candidate shares place the line.
+        let common: Vec<(usize, char)> = (0..self.length)
+            .filter(|&i| candidates.iter().all(|(_, c)| c[i] == candidates[0].1[i]))
+            .map(|i| (i, candidates[0].1[i]))
+            .collect();
+        if common.len() < 2 {
+            return Some(Vec::new());
+        }
+        let origin = self.place(page, &layout, &common, bar.place)?;
+        let height = self.glyphs.values().flatten().map(|g| g.height).max().unwrap_or(1);
+        let pitch = {
+            let mut steps: Vec<i32> = layout.windows(2).map(|p| p[1].0 - p[0].0).collect();
+            steps.sort_unstable();
+            steps[steps.len() / 2].max(1)
+        };
+        let mut verdicts: HashMap<(usize, char), bool> = HashMap::new();
+        let fitting = candidates
+            .into_iter()
+            .filter(|(_, chars)| {
+                chars.iter().enumerate().all(|(i, &c)| {
+                    *verdicts.entry((i, c)).or_insert_with(|| {
+                        let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
+                        self.glyph_fits(page, c, expected, height, pitch, bar)
+                    })
+                })
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        Some(fitting)
+    }
+
+    /// The first character's anchor in the zone where the shared characters are best found inked.
+    fn place(&self, page: &Zone, layout: &[(i32, i32)], common: &[(usize, char)], bar: f32) -> Option<(i32, i32)> {
+        let score = |origin: (i32, i32), all_variants: bool, give_up: bool| -> f32 {
+            let mut total = 0.0;
+            for (n, &(i, c)) in common.iter().enumerate() {
+                let at = (origin.0 + layout[i].0, origin.1 + layout[i].1);
+                let variants = &self.glyphs[&c];
+                let take = if all_variants { variants.len() } else { 1 };
+                let cov = variants[..take].iter().map(|g| page.coverage(&g.core, at)).fold(0.0, f32::max);
+                // Most places miss the first glyph already: stop there.
+                if give_up && n == 0 && cov < 0.6 {
+                    return 0.0;
+                }
+                total += cov;
+            }
+            total / common.len() as f32
+        };
+        let (min_x, max_x) = (layout.iter().map(|o| o.0).min()?, layout.iter().map(|o| o.0).max()?);
+        let (min_y, max_y) = (layout.iter().map(|o| o.1).min()?, layout.iter().map(|o| o.1).max()?);
+        let mut best = (0.0f32, (0, 0));
+        for y in (-min_y..page.h - max_y).step_by(2) {
+            for x in (-min_x..page.w - max_x).step_by(2) {
+                let s = score((x, y), false, true);
+                if s > best.0 {
+                    best = (s, (x, y));
+                }
+            }
+        }
+        let coarse = best.1;
+        for dy in -2..=2 {
+            for dx in -2..=2 {
+                let at = (coarse.0 + dx, coarse.1 + dy);
+                let s = score(at, true, false);
+                if s > best.0 {
+                    best = (s, at);
+                }
+            }
+        }
+        (best.0 >= bar).then_some(best.1)
+    }
+
+    /// Whether character `c` is printed near `expected`: its core inked, and the ink around it that it
+    /// does not explain part of a mark.
+    fn glyph_fits(&self, page: &Zone, c: char, expected: (i32, i32), height: i32, pitch: i32, bar: &Bar) -> bool {
+        // A character other than the samples' at this position may sit a little off their centre.
+        let play = (pitch / 6).max(2);
+        let mut best: Option<(f32, &Glyph, (i32, i32))> = None;
+        for g in &self.glyphs[&c] {
+            for dy in -2..=2 {
+                for dx in -play..=play {
+                    let at = (expected.0 + dx, expected.1 + dy);
+                    let cov = page.coverage(&g.core, at);
+                    if best.is_none_or(|b| cov > b.0) {
+                        best = Some((cov, g, at));
+                    }
+                }
+            }
+        }
+        let Some((cov, g, at)) = best else {
+            return false;
+        };
+        if cov < bar.cover {
+            return false;
+        }
+        // Ink in the character's cell that the glyph (grown by two pixels) does not explain.
+        let (x0, x1) = (at.0 - pitch / 2, at.0 + pitch / 2);
+        let (top, bottom) = (at.1 - height - 1, at.1 + 1);
+        let mut explained = vec![false; ((x1 - x0 + 1) * (bottom - top + 1)) as usize];
+        let cw = x1 - x0 + 1;
+        for &(dx, dy) in &g.ink {
+            for ey in -2..=2 {
+                for ex in -2..=2 {
+                    let (x, y) = (at.0 + dx + ex, at.1 + dy + ey);
+                    if (x0..=x1).contains(&x) && (top..=bottom).contains(&y) {
+                        explained[((y - top) * cw + (x - x0)) as usize] = true;
+                    }
+                }
+            }
+        }
+        let reach = (height / 5).max(3);
+        // Only ink about as dark as the print itself can be another character: a grey scan's stamp is lighter.
+        let mut under: Vec<u8> = g.core.iter().filter_map(|&(dx, dy)| page.gray(at.0 + dx, at.1 + dy)).collect();
+        under.sort_unstable();
+        let print = under.get(under.len() / 2).copied().unwrap_or(0) as i32;
+        let dark_enough = print + (page.paper as i32 - print) / 4;
+        let mut stray = 0usize;
+        for y in top.max(0)..=bottom.min(page.h - 1) {
+            for x in x0.max(0)..=x1.min(page.w - 1) {
+                if !page.ink(x, y)
+                    || explained[((y - top) * cw + (x - x0)) as usize]
+                    || page.gray(x, y).is_none_or(|v| v as i32 > dark_enough)
+                {
+                    continue;
+                }
+                let piece = page.piece_at(x, y);
+                let mark = piece.1 < top - reach || piece.3 > bottom + reach || piece.2 - piece.0 > pitch * 16 / 10;
+                if !mark {
+                    stray += 1;
+                }
+            }
+        }
+        let allowed = (g.ink.len() as f32 * bar.stray_share) as usize;
+        stray <= allowed.max(bar.stray_min)
+    }
+}
+
+/// Intersection over union of two glyphs' ink, at the best shift of up to two pixels.
+fn similarity(a: &Glyph, b: &Glyph) -> f32 {
+    let (min_x, max_x) = (b.ink.iter().map(|p| p.0).min().unwrap_or(0) - 2, b.ink.iter().map(|p| p.0).max().unwrap_or(0) + 2);
+    let (min_y, max_y) = (b.ink.iter().map(|p| p.1).min().unwrap_or(0) - 2, b.ink.iter().map(|p| p.1).max().unwrap_or(0) + 2);
+    let w = (max_x - min_x + 1) as usize;
+    let mut grid = vec![false; w * (max_y - min_y + 1) as usize];
+    for &(x, y) in &b.ink {
+        grid[(y - min_y) as usize * w + (x - min_x) as usize] = true;
+    }
+    let mut best = 0usize;
+    for dy in -2..=2 {
+        for dx in -2..=2 {
+            let both = a
+                .ink
+                .iter()
+                .filter(|&&(x, y)| {
+                    let (x, y) = (x + dx, y + dy);
+                    (min_x..=max_x).contains(&x) && (min_y..=max_y).contains(&y) && grid[(y - min_y) as usize * w + (x - min_x) as usize]
+                })
+                .count();
+            best = best.max(both);
+        }
+    }
+    let union = a.ink.len() + b.ink.len() - best;
+    if union == 0 {
+        0.0
+    } else {
+        best as f32 / union as f32
+    }
+}
+
+/// A glyph from a clean line's ink inside one character's box.
+fn glyph(ink: &[bool], w: usize, (x0, y0, x1, y1): (usize, usize, usize, usize), anchor: (i32, i32)) -> Glyph {
+    let at = |x: usize, y: usize| (x0..=x1).contains(&x) && (y0..=y1).contains(&y) && ink[y * w + x];
+    let mut all = Vec::new();
+    let mut core = Vec::new();
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            if !at(x, y) {
+                continue;
+            }
+            let rel = (x as i32 - anchor.0, y as i32 - anchor.1);
+            all.push(rel);
+            if x > 0 && y > 0 && at(x - 1, y) && at(x + 1, y) && at(x, y - 1) && at(x, y + 1) {
+                core.push(rel);
+            }
+        }
+    }
+    if core.len() * 5 < all.len() {
+        core = all.clone();
+    }
+    Glyph { ink: all, core, height: (y1 - y0 + 1) as i32 }
+}
+
+/// A page's zone as ink and the pieces of ink it falls into.
+struct Zone {
+    w: i32,
+    h: i32,
+    gray: Vec<u8>,
+    paper: u8,
+    ink: Vec<bool>,
+    labels: Vec<u32>,
+    /// Per label: x0, y0, x1, y1.
+    boxes: Vec<(i32, i32, i32, i32)>,
+}
+
+impl Zone {
+    fn new(gray: &GrayImage) -> Zone {
+        let (dark, paper) = ink_and_paper(gray);
+        // Without contrast there is no print in the zone, only paper.
+        let level = if paper.saturating_sub(dark) < MIN_CONTRAST { 0 } else { (dark as u16 + paper as u16) / 2 };
+        let ink: Vec<bool> = gray.as_raw().iter().map(|&v| (v as u16) < level).collect();
+        let (w, h) = (gray.width(), gray.height());
+        let mask = GrayImage::from_raw(w, h, ink.iter().map(|&b| if b { 255 } else { 0 }).collect()).expect("sizes match");
+        let labelled =
+            imageproc::region_labelling::connected_components(&mask, imageproc::region_labelling::Connectivity::Eight, image::Luma([0u8]));
+        let labels: Vec<u32> = labelled.as_raw().clone();
+        let count = labels.iter().copied().max().unwrap_or(0) as usize;
+        let mut boxes = vec![(i32::MAX, i32::MAX, i32::MIN, i32::MIN); count + 1];
+        for (i, &l) in labels.iter().enumerate() {
+            if l == 0 {
+                continue;
+            }
+            let (x, y) = ((i as u32 % w) as i32, (i as u32 / w) as i32);
+            let b = &mut boxes[l as usize];
+            *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+        }
+        Zone { w: w as i32, h: h as i32, gray: gray.as_raw().clone(), paper, ink, labels, boxes }
+    }
+
+    fn gray(&self, x: i32, y: i32) -> Option<u8> {
+        (x >= 0 && y >= 0 && x < self.w && y < self.h).then(|| self.gray[(y * self.w + x) as usize])
+    }
+
+    fn ink(&self, x: i32, y: i32) -> bool {
+        x >= 0 && y >= 0 && x < self.w && y < self.h && self.ink[(y * self.w + x) as usize]
+    }
+
+    fn piece_at(&self, x: i32, y: i32) -> (i32, i32, i32, i32) {
+        self.boxes[self.labels[(y * self.w + x) as usize] as usize]
+    }
+
+    /// Share of `points` (relative to `at`) that lie on ink.
+    fn coverage(&self, points: &[(i32, i32)], at: (i32, i32)) -> f32 {
+        if points.is_empty() {
+            return 0.0;
+        }
+        let on = points.iter().filter(|&&(dx, dy)| self.ink(at.0 + dx, at.1 + dy)).count();
+        on as f32 / points.len() as f32
+    }
+}
+
+/// Numbers of one series (the text before the last group of digits, and that group's width) lying
+/// closer than [`RUN_GAP`] to each other.
+#[derive(Debug, Clone, PartialEq)]
+struct Run {
+    prefix: String,
+    width: usize,
+    lo: u64,
+    hi: u64,
+    members: usize,
+}
+
+impl Run {
+    fn contains(&self, text: &str) -> bool {
+        split_number(text)
+            .is_some_and(|(prefix, width, n)| prefix == self.prefix && width == self.width && (self.lo..=self.hi).contains(&n))
+    }
+}
+
+/// `77 0012345` → ("77 ", 7, 12345); None when the last group is not digits.
+fn split_number(text: &str) -> Option<(String, usize, u64)> {
+    let (head, tail) = text.rsplit_once(' ').unwrap_or(("", text));
+    if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) || tail.len() > 18 {
+        return None;
+    }
+    let prefix = if head.is_empty() { String::new() } else { format!("{head} ") };
+    Some((prefix, tail.len(), tail.parse().ok()?))
+}
+
+fn runs(read: &BTreeSet<String>) -> Vec<Run> {
+    let mut series: BTreeMap<(String, usize), Vec<u64>> = BTreeMap::new();
+    for (prefix, width, n) in read.iter().filter_map(|t| split_number(t)) {
+        series.entry((prefix, width)).or_default().push(n);
+    }
+    let mut out: Vec<Run> = Vec::new();
+    for ((prefix, width), mut numbers) in series {
+        numbers.sort_unstable();
+        let first = out.len();
+        for n in numbers {
+            let in_series = out.len() > first;
+            match out.last_mut() {
+                Some(r) if in_series && n - r.hi <= RUN_GAP => {
+                    r.hi = n;
+                    r.members += 1;
+                }
+                _ => out.push(Run { prefix: prefix.clone(), width, lo: n, hi: n, members: 1 }),
+            }
+        }
+    }
+    out
+}
+
+/// The numbers of the stack's runs that no page read for sure: runs of numbers read for sure, extended
+/// at both ends by up to `spread` numbers, minus the numbers read.
+pub fn unread_numbers(read: &BTreeSet<String>, spread: u64) -> Vec<String> {
+    let spread = spread.min(RUN_GAP);
+    let mut out = Vec::new();
+    for run in runs(read) {
+        let max = 10u64.saturating_pow(run.width as u32) - 1;
+        for n in run.lo.saturating_sub(spread)..=(run.hi + spread).min(max) {
+            let text = format!("{}{n:0width$}", run.prefix, width = run.width);
+            if !read.contains(&text) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// The stack check over a whole file's readings: settles the book, checks every number OCR read for sure
+/// against the stack's print (one the print contradicts becomes a hint, and a file where many are
+/// contradicted has a book that is not to be trusted), then gives each page whose code was read but
+/// whose number was not the one unread number of the stack's runs that fits its print, where exactly
+/// one does. Drops every kept image.
+pub fn check_numbers(mut book: GlyphBook, readings: &mut [PageReading]) {
+    book.settle();
+    if book.usable() && confirm_readings(&book, readings) {
+        complete_numbers(&book, readings);
+    }
+    for r in readings.iter_mut() {
+        r.number_image = None;
+    }
+}
+
+fn sure(r: &PageReading) -> bool {
+    r.blank_number.as_ref().is_some_and(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
+}
+
+/// Checks the sure readings; demotes the contradicted ones to hints (their image becomes a zone for the
+/// completion). False when too many are contradicted for the book to be right.
+fn confirm_readings(book: &GlyphBook, readings: &mut [PageReading]) -> bool {
+    let verdicts: Vec<Option<bool>> = readings
+        .par_iter()
+        .map(|r| {
+            let text = &r.blank_number.as_ref().filter(|_| sure(r))?.text;
+            match r.number_image.as_ref()? {
+                NumberImage::Read { line, .. } => book.check(&raster::pad_white(line, LINE_PAD), text),
+                NumberImage::Unread { zone } => book.check(zone, text),
+            }
+        })
+        .collect();
+    // A lone OCR reading (no two variants agreed) far from every other number of a stack that forms a
+    // run is more likely a misread digit than a blank from another pack.
+    let numbers: BTreeSet<String> =
+        readings.iter().filter(|r| sure(r)).filter_map(|r| r.blank_number.as_ref().map(|b| b.text.clone())).collect();
+    let runs = runs(&numbers);
+    let stack_has_run = runs.iter().any(|r| r.members >= 3);
+    let verdicts: Vec<Option<bool>> = readings
+        .iter()
+        .zip(verdicts)
+        .map(|(r, verdict)| {
+            let lone = r.blank_number.as_ref().filter(|b| sure(r) && b.confidence < LONE_READING && r.number_image.is_some());
+            let isolated = lone.is_some_and(|b| runs.iter().any(|run| run.members == 1 && run.contains(&b.text)));
+            if stack_has_run && isolated {
+                Some(false)
+            } else {
+                verdict
+            }
+        })
+        .collect();
+    let checked = verdicts.iter().filter(|v| v.is_some()).count();
+    let contradicted = verdicts.iter().filter(|v| **v == Some(false)).count();
+    if contradicted * MAX_CONTRADICTED_PART > checked {
+        return false;
+    }
+    for (r, verdict) in readings.iter_mut().zip(verdicts) {
+        if verdict != Some(false) {
+            continue;
+        }
+        if let Some(b) = r.blank_number.as_mut() {
+            b.confidence = b.confidence.min(HINT_CONFIDENCE_CAP);
+        }
+        if let Some(NumberImage::Read { line, .. }) = &r.number_image {
+            r.number_image = Some(NumberImage::Unread { zone: raster::pad_white(line, LINE_PAD) });
+        }
+    }
+    true
+}
+
+/// A reading below this confidence had no two OCR variants agreeing on it.
+const LONE_READING: f32 = 0.8;
+/// Paper added around a tight line before it is checked like a zone.
+const LINE_PAD: u32 = 12;
+/// More than one sure reading in this many contradicted: the book, not the readings, is wrong.
+const MAX_CONTRADICTED_PART: usize = 5;
+
+/// The completion step of [`check_numbers`].
+fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
+    let read: BTreeSet<String> =
+        readings.iter().filter(|r| sure(r)).filter_map(|r| r.blank_number.as_ref().map(|b| b.text.clone())).collect();
+    let pending = |r: &PageReading| {
+        !sure(r) && r.code.as_ref().is_some_and(|c| c.payload.is_ok()) && matches!(r.number_image, Some(NumberImage::Unread { .. }))
+    };
+    let count = readings.iter().filter(|r| pending(r)).count() as u64;
+    if count == 0 {
+        return;
+    }
+    let gaps = unread_numbers(&read, count);
+    readings.par_iter_mut().filter(|r| pending(r)).for_each(|r| {
+        let Some(NumberImage::Unread { zone }) = &r.number_image else {
+            return;
+        };
+        let mut candidates = gaps.clone();
+        if let Some(hint) = r.blank_number.as_ref().filter(|b| !read.contains(&b.text) && !gaps.contains(&b.text)) {
+            candidates.push(hint.text.clone());
+        }
+        if let [text] = book.fitting(zone, &candidates).as_slice() {
+            r.blank_number =
+                Some(BlankNumberReading { text: text.clone(), confidence: STACK_CONFIDENCE, agreeing: 0, matching: 0, from_stack: true });
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    // Seven-segment digits are enough to test the logic: 8 covers 3, 9 and 0, so an 8 under a mark is
+    // exactly the ambiguity the check must notice, and a clean 8 must not pass for a 3. The 1 stands in
+    // the middle of its cell, as in print typefaces.
+    const SEGMENTS: [&str; 10] = ["abcdef", "m", "abdeg", "abcdg", "bcfg", "acdfg", "acdefg", "abc", "abcdefg", "abcdfg"];
+    const PITCH: i32 = 30;
+
+    fn draw_digit(img: &mut GrayImage, c: char, left: i32, top: i32) {
+        let (w, h, t) = (20, 40, 4);
+        let rect = |img: &mut GrayImage, x0: i32, y0: i32, x1: i32, y1: i32| {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    img.put_pixel((left + x) as u32, (top + y) as u32, Luma([20]));
+                }
+            }
+        };
+        for seg in SEGMENTS[c.to_digit(10).unwrap() as usize].chars() {
+            match seg {
+                'a' => rect(img, 0, 0, w, t),
+                'b' => rect(img, w - t, 0, w, h / 2),
+                'c' => rect(img, w - t, h / 2, w, h),
+                'd' => rect(img, 0, h - t, w, h),
+                'e' => rect(img, 0, h / 2, t, h),
+                'f' => rect(img, 0, 0, t, h / 2),
+                'm' => rect(img, w / 2 - t / 2, 0, w / 2 + t / 2, h),
+                _ => rect(img, 0, h / 2 - t / 2, w, h / 2 + t / 2),
+            }
+        }
+    }
+
+    fn draw_text(img: &mut GrayImage, text: &str, left: i32, top: i32) {
+        let mut x = left;
+        for c in text.chars() {
+            if c != ' ' {
+                draw_digit(img, c, x, top);
+            }
+            x += PITCH;
+        }
+    }
+
+    fn line(text: &str) -> GrayImage {
+        let mut img = GrayImage::from_pixel(PITCH as u32 * text.len() as u32, 40, Luma([235]));
+        draw_text(&mut img, text, 0, 0);
+        img
+    }
+
+    fn book() -> GlyphBook {
+        let mut book = GlyphBook::default();
+        for n in 100..120 {
+            book.learn(&format!("12 0000{n}"), &line(&format!("12 0000{n}")));
+        }
+        book.settle();
+        book
+    }
+
+    fn zone(text: &str) -> GrayImage {
+        let mut img = GrayImage::from_pixel(500, 140, Luma([235]));
+        draw_text(&mut img, text, 90, 55);
+        img
+    }
+
+    /// A pen stroke from above the line to below it, through the column `x`, `width` pixels wide.
+    fn pen(img: &mut GrayImage, x: i32, width: i32) {
+        for y in 20..120 {
+            for dx in 0..width {
+                img.put_pixel((x + dx + (y - 20) / 10) as u32, y as u32, Luma([30]));
+            }
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_stacks_print_tells_a_number_under_a_pen_from_the_other_gaps() {
+        let book = book();
+        assert_eq!(book.samples(), 20);
+
+        // The pen crosses the last digit's right side only: an 8 would need its left side inked too.
+        let mut page = zone("12 0000113");
+        pen(&mut page, 90 + 9 * PITCH + 14, 5);
+        let fitting = book.fitting(&page, &strings(&["12 0000112", "12 0000113", "12 0000118", "12 0000123"]));
+        assert_eq!(fitting, strings(&["12 0000113"]));
+    }
+
+    #[test]
+    fn a_misread_line_does_not_teach_its_wrong_shape() {
+        // One sure reading took the last 8 for a 5: the 5's other prints outvote it, so the book still
+        // tells a clean 8 from a 5 and rejects the misread reading itself.
+        let mut book = GlyphBook::default();
+        for n in 100..120 {
+            let text = format!("12 0000{n}");
+            let printed = if n == 118 { "12 0000118".to_string() } else { text.clone() };
+            let label = if n == 118 { "12 0000115".to_string() } else { text };
+            book.learn(&label, &line(&printed));
+        }
+        book.settle();
+        assert_eq!(book.check(&zone("12 0000118"), "12 0000115"), Some(false));
+        assert_eq!(book.check(&zone("12 0000115"), "12 0000115"), Some(true));
+    }
+
+    #[test]
+    fn a_clean_digit_is_not_taken_for_one_it_covers() {
+        let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]));
+        assert_eq!(fitting, strings(&["12 0000118"]));
+    }
+
+    #[test]
+    fn a_digit_the_pen_hides_completely_fits_several_candidates() {
+        let mut page = zone("12 0000118");
+        pen(&mut page, 90 + 9 * PITCH - 4, 28);
+        let fitting = book().fitting(&page, &strings(&["12 0000113", "12 0000118"]));
+        assert_eq!(fitting.len(), 2, "{fitting:?}");
+    }
+
+    #[test]
+    fn a_number_of_another_print_or_a_blank_zone_fits_nothing() {
+        let book = book();
+        assert!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"])).is_empty());
+        // Digits the book has never seen cannot be checked.
+        let mut unseen = GlyphBook::default();
+        unseen.learn("12 0000100", &line("12 0000100"));
+        unseen.learn("12 0000101", &line("12 0000101"));
+        assert!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"])).is_empty());
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_gaps_of_a_run_and_its_ends_are_unread() {
+        let read = set(&["27 2869580", "27 2869582", "27 2869584"]);
+        assert_eq!(unread_numbers(&read, 1), vec!["27 2869579", "27 2869581", "27 2869583", "27 2869585"]);
+    }
+
+    #[test]
+    fn far_apart_packs_are_separate_runs_and_series_do_not_mix() {
+        let read = set(&["27 0000100", "27 0009000", "31 0000100"]);
+        let gaps = unread_numbers(&read, 1);
+        assert_eq!(gaps, vec!["27 0000099", "27 0000101", "27 0008999", "27 0009001", "31 0000099", "31 0000101"]);
+    }
+
+    #[test]
+    fn a_run_does_not_step_below_zero_or_past_its_width() {
+        assert_eq!(unread_numbers(&set(&["12 0000000"]), 2), vec!["12 0000001", "12 0000002"]);
+        assert_eq!(unread_numbers(&set(&["99"]), 1), vec!["98"]);
+    }
+}
