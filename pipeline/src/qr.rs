@@ -92,6 +92,9 @@ pub enum ZoneVariant {
     Reduced,
     /// Box-blurred then Otsu: broken modules close up.
     Blurred,
+    /// A global threshold close to the darkest ink: a stamp lighter than the printed modules (a grey
+    /// scan's coloured stamp) drops out where Otsu would split the difference.
+    DarkThreshold,
     /// Otsu, then a morphological opening about a third of a module wide: pen strokes thinner than a
     /// module (a signature across the code) disappear, modules stay.
     StrokesRemoved,
@@ -266,6 +269,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     let variants = [
         ZoneVariant::Plain,
         ZoneVariant::InkChannel,
+        ZoneVariant::DarkThreshold,
         ZoneVariant::StrokesRemoved,
         ZoneVariant::LocalMean,
         ZoneVariant::Reduced,
@@ -299,6 +303,20 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
                     search.attempt(strategy, || decode_binary(&raster::local_mean_binarise(crop, window, 12)), at(1.0))
                 }
                 ZoneVariant::Otsu => search.attempt(strategy, || decode_binary(&raster::threshold(crop, raster::otsu(crop))), at(1.0)),
+                ZoneVariant::DarkThreshold => {
+                    let [dark, paper] = raster::gray_percentiles(crop, [2, 90]);
+                    let level = |share: f32| (dark as f32 + (paper as f32 - dark as f32) * share) as u8;
+                    // Nearer the ink first (a darker stamp), then a little lighter (thin, blurred print).
+                    let read = || {
+                        let first = decode_binary(&raster::threshold(crop, level(0.2)));
+                        if first.is_empty() {
+                            decode_binary(&raster::threshold(crop, level(0.35)))
+                        } else {
+                            first
+                        }
+                    };
+                    search.attempt(strategy, read, at(1.0))
+                }
                 ZoneVariant::Reduced => {
                     let half = raster::downscale(crop, 2.0);
                     let f = crop.width() as f64 / half.width() as f64;

@@ -104,6 +104,19 @@ fn a_noisy_jpeg_on_grey_paper_with_a_stamp_over_the_code_is_read() {
 }
 
 #[test]
+fn a_grey_scan_with_a_stamp_across_the_code_is_read() {
+    // In grey the stamp's colour cannot be dropped; it is lighter than the printed modules, though.
+    let dpi = 300.0;
+    let i = 8;
+    let page = scan(&printed_page(i, dpi), dpi, &Scan { stamp_at: Some((172.0, 203.0)), jpeg_quality: Some(60), ..Scan::default() });
+    let grey = image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(page).to_luma8()).to_rgb8();
+    let r = read_page(&grey, dpi, template(), &ocr(), &PageOptions::default()).unwrap();
+    let code = r.code.as_ref().expect("a code is found");
+    assert_eq!(code.payload.as_ref().ok(), Some(&certificate(i).payload()), "{r:?}");
+    assert_eq!(r.straightening, Straightening::FromCode);
+}
+
+#[test]
 fn a_stamp_over_the_blank_number_does_not_hide_it() {
     assert_read(7, Scan { stamp_at: Some((165.0, 28.0)), orientation: 180, skew_deg: -1.5, ..Scan::default() });
 }
