@@ -3,7 +3,8 @@
 # every page of the report compared with scan-truth.json. A certificate page is right when attached to
 # its application with its blank number, wrong when attached otherwise; blank pages must be ignored,
 # duplicates duplicate, other exams' pages in review as other_exam. Prints one line per seed and a total.
-# Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`)
+# Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`); APPLICATIONS=N
+# for another stack size.
 # Example: scripts/accuracy.sh hard $(seq 301 310)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for seed in "$@"; do
   out="$work/$level-$seed"
-  OMP_THREAD_LIMIT=1 "$bin" demo --out "$out" --applications 20 --seed "$seed" --level "$level" >/dev/null 2>&1 \
+  OMP_THREAD_LIMIT=1 "$bin" demo --out "$out" --applications "${APPLICATIONS:-20}" --seed "$seed" --level "$level" >/dev/null 2>&1 \
     || { echo "seed $seed: certscan demo failed"; continue; }
   echo "$out $seed"
 done >"$work/runs"
