@@ -1,16 +1,21 @@
-//! Blank numbers a mark made unreadable, checked against the stack's own print. Blanks in a stack are
-//! numbered consecutively (domain.md) and all carry the print house's typeface at the same spacing, so
-//! once a file has been read:
-//! 1. the numbers read for sure teach a [`GlyphBook`]: each character's shape as printed on these blanks
-//!    and where the characters stand relative to the first;
-//! 2. the run's unread numbers (the gaps between and just beyond the numbers read for sure) and the
-//!    OCR's own hint for the page are the candidates for a page whose number a pen or a stamp crossed;
-//! 3. a candidate fits when each of its glyphs is found inked on the page (a mark adds ink, it never
-//!    takes the print away) and the ink around each glyph that the glyph does not explain belongs to a
-//!    mark (it reaches out of the line or spans characters), not to another character.
+//! Blank numbers checked against the stack's own print. Blanks in a stack are numbered consecutively
+//! (domain.md) and all carry the print house's typeface at the same spacing, so once a file has been read:
+//! 1. the numbers read for sure on this exam's pages teach a [`GlyphBook`]: each character's shape as
+//!    printed on these blanks (only prints that agree with each other, so one misread line cannot teach a
+//!    wrong shape) and where the characters stand relative to the first;
+//! 2. every sure OCR reading is checked against the book: one the print clearly contradicts (a glyph's
+//!    core on bare paper, another character's stroke beside it), or a lone reading far from the stack's
+//!    run, is demoted to a hint;
+//! 3. the run's unread numbers (the gaps between and just beyond the numbers read for sure), the number
+//!    already read for the same application (a sheet scanned twice) and the OCR's own hint are the
+//!    candidates for a page whose code was read but whose number was not. A
+//!    candidate fits when each of its glyphs is found inked on the page (a mark adds ink, it never takes
+//!    the print away) and whatever ink is left in a character's cell once its glyph is taken away leaves
+//!    the cell (a pen, a stamp's ring), rather than staying inside it like another character's stroke.
 //!
-//! A page takes a number only when exactly one candidate fits; anything else stays in review. Two pages
-//! that end up with one number are a conflict the decision step sends to review.
+//! A page takes a number only when exactly one candidate fits and every other is clearly ruled out;
+//! anything else stays in review. Two pages that end up with one number are a conflict the decision step
+//! sends to review. Reported with `blank_number_read_by: "stack"` and confidence [`STACK_CONFIDENCE`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -673,12 +678,24 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
         return;
     }
     let gaps = unread_numbers(&read, count);
+    // The numbers already read for each application: a page of the same application may be the same
+    // sheet scanned again, and then it carries that number.
+    let application = |r: &PageReading| r.code.as_ref().and_then(|c| c.payload.as_ref().ok()).map(|p| p.application_id.clone());
+    let mut read_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in readings.iter().filter(|r| sure(r)) {
+        if let (Some(app), Some(b)) = (application(r), r.blank_number.as_ref()) {
+            read_for.entry(app).or_default().push(b.text.clone());
+        }
+    }
     readings.par_iter_mut().filter(|r| pending(r)).for_each(|r| {
         let Some(NumberImage::Unread { zone }) = &r.number_image else {
             return;
         };
         let mut candidates = gaps.clone();
-        if let Some(hint) = r.blank_number.as_ref().filter(|b| !read.contains(&b.text) && !gaps.contains(&b.text)) {
+        if let Some(same) = application(r).and_then(|app| read_for.get(&app)) {
+            candidates.extend(same.iter().cloned());
+        }
+        if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
             candidates.push(hint.text.clone());
         }
         if let Some(text) = book.only_fit(zone, &candidates) {
