@@ -19,8 +19,9 @@ use crate::source::{PageImage, PageSource, ScanInput, SourceError, SourceOptions
 pub struct ScanOptions {
     pub source: SourceOptions,
     pub page: PageOptions,
-    /// Pages decoded or being read at once; 0 = the rayon pool's thread count + 1 (the default). Each
-    /// A4 page at 300 dpi holds about 40 MB while in flight.
+    /// Pages decoded or being read at once; 0 = the rayon pool's thread count (the default). Each A4
+    /// page at 300 dpi holds about 40 MB while in flight; one more than the threads measured 7 % faster
+    /// on a 481-page file but peaked at 224–274 MB instead of 207–233 MB.
     pub pages_in_flight: usize,
 }
 
@@ -61,7 +62,7 @@ pub fn read_file_with<'a>(
 ) -> Result<usize, ScanError> {
     let mut source = PageSource::open(scan, pdf, options.source)?;
     let limit = match options.pages_in_flight {
-        0 => rayon::current_num_threads() + 1,
+        0 => rayon::current_num_threads(),
         n => n,
     };
     let page_options = options.page;
