@@ -46,7 +46,11 @@ pub fn read_file<'a>(
     options: &ScanOptions,
 ) -> Result<Vec<PageReading>, ScanError> {
     let mut out = Vec::new();
-    read_file_with(scan, pdf, template, ocr, options, |reading| out.push(reading))?;
+    // The number images are for the stack check (`process::process_scan`); a plain read does not hold them.
+    read_file_with(scan, pdf, template, ocr, options, |mut reading| {
+        reading.number_image = None;
+        out.push(reading)
+    })?;
     Ok(out)
 }
 
