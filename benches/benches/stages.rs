@@ -112,7 +112,10 @@ fn stages(c: &mut Criterion) {
                 .zip(&poses)
                 .filter_map(|(p, pose)| pose.as_ref().map(|pose| (p, pose)))
                 .filter(|(p, pose)| {
-                    read_blank_number(&p.page.image, pose, zone, search_margin_mm(true), p.colour, &ocr).expect("tesseract runs").is_some()
+                    read_blank_number(&p.page.image, pose, zone, search_margin_mm(true), p.colour, &ocr)
+                        .expect("tesseract runs")
+                        .0
+                        .is_some()
                 })
                 .count()
         })

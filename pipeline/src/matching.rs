@@ -29,6 +29,12 @@ pub struct PageEvidence {
 /// reader caps readings of a number covered by another ink at 0.4, and agreeing readings score 0.9+.
 pub const MIN_BLANK_NUMBER_CONFIDENCE: f32 = 0.5;
 
+/// A page's blank number is evidence (not just a hint) when read with at least
+/// [`MIN_BLANK_NUMBER_CONFIDENCE`].
+pub fn sure_blank_number(reading: &crate::page::PageReading) -> Option<&crate::ocr::BlankNumberReading> {
+    reading.blank_number.as_ref().filter(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
+}
+
 impl PageEvidence {
     /// The evidence recognition produced for a page.
     pub fn from_reading(reading: &crate::page::PageReading) -> PageEvidence {
@@ -37,11 +43,7 @@ impl PageEvidence {
             unreadable: reading.unreadable.clone(),
             blank: reading.blank_page,
             code: reading.code.as_ref().map(|c| c.payload.clone()),
-            blank_number: reading
-                .blank_number
-                .as_ref()
-                .filter(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
-                .map(|b| (b.text.clone(), b.confidence)),
+            blank_number: sure_blank_number(reading).map(|b| (b.text.clone(), b.confidence)),
         }
     }
 }

@@ -139,21 +139,10 @@ pub struct BlankNumberReading {
 const OCR_PX_PER_MM: f64 = 10.0;
 
 /// Reads the blank number from the page, with the zone placed through `pose` and grown by `margin_mm`
-/// of play. `colour`: the page is a colour scan (stamps can be told apart by colour).
+/// of play. `colour`: the page is a colour scan (stamps can be told apart by colour). Also gives back the
+/// zone's image for the stack check (`crate::stack`): the printed line when it was read for sure, else
+/// the whole zone crop.
 pub fn read_blank_number(
-    page: &RgbImage,
-    pose: &SheetPose,
-    zone: &BlankNumberZone,
-    margin_mm: f32,
-    colour: bool,
-    ocr: &dyn Ocr,
-) -> Result<Option<BlankNumberReading>, OcrError> {
-    Ok(read_blank_number_keeping(page, pose, zone, margin_mm, colour, ocr)?.0)
-}
-
-/// [`read_blank_number`], also giving back the zone's image for the stack check (`crate::stack`): the
-/// printed line when it was read for sure, else the whole zone crop.
-pub fn read_blank_number_keeping(
     page: &RgbImage,
     pose: &SheetPose,
     zone: &BlankNumberZone,

@@ -11,9 +11,7 @@ use certscan_domain::{CertificatePayload, PayloadError};
 use certscan_templates::{fonts, Align, Rect, Template};
 
 use crate::locate::SheetPose;
-use crate::ocr::{
-    read_blank_number, read_blank_number_keeping, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError,
-};
+use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
 use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
 use crate::raster;
@@ -211,7 +209,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
         let Some(pose) = pose_from_code(code, template) else {
             return Ok((None, None, None, 0.0));
         };
-        let (number, image) = read_blank_number_keeping(image, &pose, zone, search_margin_mm(true), colour, ocr)?;
+        let (number, image) = read_blank_number(image, &pose, zone, search_margin_mm(true), colour, ocr)?;
         Ok((Some(pose), number, Some(image), ms(t)))
     };
 
@@ -243,7 +241,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 let t = Instant::now();
                 let mut found = None;
                 for candidate in &orientation.candidates {
-                    if let Some(n) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
+                    if let (Some(n), _) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
                         found = Some((*candidate, Some(n)));
                         break;
                     }

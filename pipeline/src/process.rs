@@ -5,8 +5,7 @@ use certscan_domain::{FisRecord, Roster};
 use certscan_templates::Template;
 
 use crate::matching::{decide, Decision, PageEvidence};
-use crate::ocr::NumberImage;
-use crate::ocr::Ocr;
+use crate::ocr::{NumberImage, Ocr};
 use crate::page::PageReading;
 use crate::pdf::PdfEngine;
 use crate::scan::{read_file_with, ScanError, ScanOptions};
@@ -55,18 +54,20 @@ pub fn process_scan<'a>(
         on_page(&reading);
         // Only this exam's certificates are this stack's blanks (another exam's page may be another print).
         let ours = reading.code.as_ref().is_some_and(|c| c.payload.as_ref().is_ok_and(|p| p.exam_id == roster.exam_id));
-        let image = reading.number_image.take().filter(|_| ours);
-        match image {
+        let keep = match reading.number_image.as_ref().filter(|_| ours) {
             // A sure line teaches the book and is kept to be checked against it (~20 KB).
             Some(NumberImage::Read { text, line }) => {
-                book.learn(&text, &line);
-                reading.number_image = Some(NumberImage::Read { text, line });
+                book.learn(text, line);
+                true
             }
-            Some(unread @ NumberImage::Unread { .. }) if kept < MAX_UNREAD_KEPT => {
+            Some(NumberImage::Unread { .. }) if kept < MAX_UNREAD_KEPT => {
                 kept += 1;
-                reading.number_image = Some(unread);
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        if !keep {
+            reading.number_image = None;
         }
         readings.push(reading);
     })?;

@@ -108,9 +108,8 @@ impl PageReport {
                 report.duplicate_of = Some(*of_page);
             }
         }
-        if report.blank_number.is_some() && report.blank_number == reading.blank_number.as_ref().map(|b| b.text.clone()) {
-            let by_stack = reading.blank_number.as_ref().is_some_and(|b| b.from_stack);
-            report.blank_number_read_by = Some(if by_stack { "stack" } else { "ocr" }.to_string());
+        if let Some(read) = reading.blank_number.as_ref().filter(|b| report.blank_number.as_deref() == Some(b.text.as_str())) {
+            report.blank_number_read_by = Some(if read.from_stack { "stack" } else { "ocr" }.to_string());
         }
         report
     }

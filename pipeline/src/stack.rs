@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use image::GrayImage;
 use rayon::prelude::*;
 
-use crate::matching::MIN_BLANK_NUMBER_CONFIDENCE;
+use crate::matching::sure_blank_number;
 use crate::ocr::{ink_and_paper, pieces, BlankNumberReading, NumberImage, HINT_CONFIDENCE_CAP};
 use crate::page::PageReading;
 use crate::raster;
@@ -605,7 +605,7 @@ pub fn check_numbers(mut book: GlyphBook, readings: &mut [PageReading]) {
 }
 
 fn sure(r: &PageReading) -> bool {
-    r.blank_number.as_ref().is_some_and(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
+    sure_blank_number(r).is_some()
 }
 
 /// Checks the sure readings; demotes the contradicted ones to hints (their image becomes a zone for the
