@@ -5,16 +5,23 @@
 # duplicates duplicate, other exams' pages in review as other_exam. Prints one line per seed and a total.
 # Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`); APPLICATIONS=N
 # for another stack size.
+# KEEP=DIR keeps every seed's demo output (scan, report, page files) in DIR to look at the misses.
 # Example: scripts/accuracy.sh hard $(seq 301 310)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level=$1
 shift
 bin=${CERTSCAN_BIN:-target/release/certscan}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  work=$(cd "$KEEP" && pwd)
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 for seed in "$@"; do
   out="$work/$level-$seed"
+  rm -rf "$out"
   OMP_THREAD_LIMIT=1 "$bin" demo --out "$out" --applications "${APPLICATIONS:-20}" --seed "$seed" --level "$level" >/dev/null 2>&1 \
     || { echo "seed $seed: certscan demo failed"; continue; }
   echo "$out $seed"
