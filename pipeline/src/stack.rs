@@ -67,6 +67,9 @@ pub const MAX_UNREAD_KEPT: usize = 64;
 const RUN_GAP: u64 = 50;
 /// Grey levels between the darkest ink and the paper below which a zone holds no print.
 const MIN_CONTRAST: u8 = 40;
+/// Ink in a cell that no character explains (bits of a mark) is let pass up to this many times the
+/// stray allowance.
+const MARK_BITS: usize = 3;
 /// Prints of a character pooled before [`GlyphBook::settle`] keeps the agreeing ones.
 const POOL: usize = 12;
 /// Two prints of one character overlap at least this much (intersection over union, best shift).
@@ -336,19 +339,7 @@ impl GlyphBook {
     fn glyph_fits(&self, page: &Zone, c: char, expected: (i32, i32), height: i32, pitch: i32, bar: &Bar) -> Verdict {
         // A character other than the samples' at this position may sit a little off their centre.
         let play = (pitch / 6).max(2);
-        let mut best: Option<(f32, &Glyph, (i32, i32))> = None;
-        for g in &self.glyphs[&c] {
-            for dy in -2..=2 {
-                for dx in -play..=play {
-                    let at = (expected.0 + dx, expected.1 + dy);
-                    let cov = page.coverage(&g.core, at);
-                    if best.is_none_or(|b| cov > b.0) {
-                        best = Some((cov, g, at));
-                    }
-                }
-            }
-        }
-        let Some((cov, g, at)) = best else {
+        let Some((cov, g, at)) = best_placement(page, &self.glyphs[&c], expected, play) else {
             return Verdict::Out;
         };
         if cov < bar.cover - COVER_MARGIN {
@@ -387,12 +378,15 @@ impl GlyphBook {
         let dark_enough = print + (page.paper as i32 - print) / 4;
         let mut seen = vec![false; ww * wh];
         let mut stray = 0usize;
+        let complete = ('0'..='9').all(|d| self.glyphs.contains_key(&d));
+        let mut others = Others::default();
+        let mut unexplained = 0usize;
         for start in 0..ww * wh {
             if !left[start] || seen[start] {
                 continue;
             }
             // One piece of what is left (8-connected), its extent and its dark pixels on the line's rows.
-            let (mut stack, mut leaves, mut dark) = (vec![start], false, 0usize);
+            let (mut stack, mut leaves, mut dark) = (vec![start], false, Vec::new());
             seen[start] = true;
             while let Some(i) = stack.pop() {
                 let (x, y) = (i % ww, i / ww);
@@ -401,7 +395,7 @@ impl GlyphBook {
                 }
                 let (px, py) = (x0 + x as i32, wy0 + y as i32);
                 if (top..=bottom).contains(&py) && page.gray(px, py).is_some_and(|v| v as i32 <= dark_enough) {
-                    dark += 1;
+                    dark.push((px, py));
                 }
                 for (nx, ny) in [(-1i32, -1i32), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
                     let (qx, qy) = (x as i32 + nx, y as i32 + ny);
@@ -415,11 +409,23 @@ impl GlyphBook {
                     }
                 }
             }
-            if !leaves {
-                stray += dark;
+            // A piece that stays inside is another character's stroke only if another character's print
+            // would explain it; a pen cut into bits by the glyph's strokes (through a 6's bowl, between a
+            // 0's sides) is explained by none. Only a book that knows every digit can tell.
+            if leaves || dark.is_empty() {
+                continue;
+            }
+            if complete && !others.explain(self, page, c, expected, play, bar, &dark) {
+                unexplained += dark.len();
+            } else {
+                stray += dark.len();
             }
         }
         let allowed = ((g.ink.len() as f32 * bar.stray_share) as usize).max(bar.stray_min);
+        // Bits of a mark are small; as much ink as a large part of a character is counted all the same.
+        if unexplained > MARK_BITS * allowed {
+            stray += unexplained;
+        }
         if stray > 2 * allowed {
             Verdict::Out
         } else if cov >= bar.cover && stray <= allowed {
@@ -428,6 +434,61 @@ impl GlyphBook {
             Verdict::Unclear
         }
     }
+}
+
+/// The other characters' best placements at one position, found when a piece first needs them.
+#[derive(Default)]
+struct Others<'a> {
+    placed: Option<Vec<(&'a Glyph, (i32, i32))>>,
+}
+
+impl<'a> Others<'a> {
+    /// Whether at least half of `dark` lies on the ink (grown by two pixels) of a character other than
+    /// `c` whose core is inked near `expected` as well as a fitting glyph's would be.
+    #[allow(clippy::too_many_arguments)]
+    fn explain(
+        &mut self,
+        book: &'a GlyphBook,
+        page: &Zone,
+        c: char,
+        expected: (i32, i32),
+        play: i32,
+        bar: &Bar,
+        dark: &[(i32, i32)],
+    ) -> bool {
+        let placed = self.placed.get_or_insert_with(|| {
+            book.glyphs
+                .iter()
+                .filter(|(&other, _)| other != c)
+                .filter_map(|(_, variants)| {
+                    let (cov, g, at) = best_placement(page, variants, expected, play)?;
+                    (cov >= bar.cover - COVER_MARGIN).then_some((g, at))
+                })
+                .collect()
+        });
+        placed.iter().any(|(g, at)| {
+            let near = |&(x, y): &(i32, i32)| g.ink.iter().any(|&(dx, dy)| (at.0 + dx - x).abs() <= 2 && (at.1 + dy - y).abs() <= 2);
+            dark.iter().filter(|p| near(p)).count() * 2 >= dark.len()
+        })
+    }
+}
+
+/// The variant and place (within `play` pixels across and two up or down of `expected`) where a
+/// character's core is best inked, with that coverage.
+fn best_placement<'g>(page: &Zone, variants: &'g [Glyph], expected: (i32, i32), play: i32) -> Option<(f32, &'g Glyph, (i32, i32))> {
+    let mut best: Option<(f32, &Glyph, (i32, i32))> = None;
+    for g in variants {
+        for dy in -2..=2 {
+            for dx in -play..=play {
+                let at = (expected.0 + dx, expected.1 + dy);
+                let cov = page.coverage(&g.core, at);
+                if best.is_none_or(|b| cov > b.0) {
+                    best = Some((cov, g, at));
+                }
+            }
+        }
+    }
+    best
 }
 
 /// Intersection over union of two glyphs' ink, at the best shift of up to two pixels.
@@ -816,6 +877,33 @@ mod tests {
     fn a_clean_digit_is_not_taken_for_one_it_covers() {
         let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]));
         assert_eq!(fitting, vec![("12 0000118".to_string(), true)]);
+    }
+
+    /// A pen line `width` pixels thick from `from` to `to`.
+    fn pen_line(img: &mut GrayImage, from: (f32, f32), to: (f32, f32), width: f32) {
+        let steps = (to.0 - from.0).abs().max((to.1 - from.1).abs()) as i32 * 2;
+        for i in 0..=steps {
+            let t = i as f32 / steps as f32;
+            let (cx, cy) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            for y in (cy - width / 2.0).round() as i32..(cy + width / 2.0).round() as i32 {
+                img.put_pixel(cx.round() as u32, y as u32, Luma([30]));
+            }
+        }
+    }
+
+    #[test]
+    fn bits_of_a_pen_cut_off_inside_a_digit_do_not_hide_it() {
+        // A slanting pen through the last 0's lower half: the 0's sides cut a bit of it off inside the
+        // counter. No digit's print would put ink there, so it is a mark, and the 0 fits.
+        let book = book();
+        let left = 90 + 9 * PITCH;
+        let mut page = zone("12 0000110");
+        pen_line(&mut page, ((left - 40) as f32, 55.0 + 20.0), ((left + 45) as f32, 55.0 + 40.0), 3.0);
+        let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]));
+        assert!(fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
+        // The bar of an 8 inside a 0 is explained by the 8: a clean 8 is still no 0.
+        let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]));
+        assert!(!fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
     }
 
     #[test]
