@@ -4,14 +4,15 @@
 # its application with its blank number, wrong when attached otherwise; blank pages must be ignored,
 # duplicates duplicate, other exams' pages in review as other_exam. Prints one line per seed and a total.
 # Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`); APPLICATIONS=N
-# for another stack size.
+# for another stack size, BIN=PATH for another certscan binary.
 # KEEP=DIR keeps every seed's demo output (scan, report, page files) in DIR to look at the misses.
 # Example: scripts/accuracy.sh hard $(seq 301 310)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level=$1
 shift
-bin=${CERTSCAN_BIN:-target/release/certscan}
+# Not CERTSCAN_BIN: certscan reads every CERTSCAN_* variable as its configuration and rejects unknown ones.
+bin=${BIN:-target/release/certscan}
 if [ -n "${KEEP:-}" ]; then
   mkdir -p "$KEEP"
   work=$(cd "$KEEP" && pwd)

@@ -546,6 +546,14 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     pieces.iter().any(|p| p.y1 >= top && p.y0 <= bottom && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22))
 }
 
+/// The printed line of a zone crop (grey, tight around the characters) when no mark runs through it and
+/// the crop cuts no ink at its sides: a line whose characters can be learned from.
+pub(crate) fn clean_line(zone: &GrayImage) -> Option<GrayImage> {
+    let line = find_text_line(zone)?;
+    let binary = raster::threshold(&line.tight, raster::otsu(&line.tight));
+    (!crossed_by_marks(&binary) && !cuts_ink_at_side(&binary)).then_some(line.tight)
+}
+
 /// Whether a binarised line crop has ink in its outermost columns within the rows of its characters.
 fn cuts_ink_at_side(image: &GrayImage) -> bool {
     let (w, h) = (image.width(), image.height());

@@ -88,7 +88,8 @@ pub struct PageReading {
     /// Remaining rotation, degrees clockwise.
     pub skew_deg: f32,
     pub blank_number: Option<BlankNumberReading>,
-    /// The blank number's image when the pose came from the code (for the stack check); taken out by
+    /// The blank number's image when the page's code was found (read through the code's pose, or through the
+    /// page's own pose when that agreed with the code's), for the stack check; taken out by
     /// `process_scan` as the pages come in.
     pub number_image: Option<NumberImage>,
     /// OCR of the registration-number line; a fallback identity, never trusted alone.
@@ -241,8 +242,8 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 let t = Instant::now();
                 let mut found = None;
                 for candidate in &orientation.candidates {
-                    if let (Some(n), _) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
-                        found = Some((*candidate, Some(n)));
+                    if let (Some(n), image) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
+                        found = Some((*candidate, Some(n), image));
                         break;
                     }
                 }
@@ -265,9 +266,9 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                     reading.straightening = Straightening::FromCode;
                 }
                 // Keep the page-pose reading if it agrees on the orientation; else read again properly.
-                let agrees = matches!((&found, from_code), (Some((p, Some(_))), Some(c)) if p.orientation_deg() == c.orientation_deg());
-                if agrees {
-                    number = found.and_then(|f| f.1);
+                let agrees = matches!((&found, from_code), (Some((p, Some(_), _)), Some(c)) if p.orientation_deg() == c.orientation_deg());
+                if let Some((_, n, i)) = found.filter(|_| agrees) {
+                    (number, reading.number_image) = (n, Some(i));
                 } else {
                     let (_, n, i, extra) = read_with_code(found_code)?;
                     (number, reading.number_image) = (n, i);
@@ -276,7 +277,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
             }
             _ => {
                 page_pose = Some(match found {
-                    Some((p, n)) => {
+                    Some((p, n, _)) => {
                         number = n;
                         (p, true)
                     }

@@ -2,7 +2,8 @@
 //! (domain.md) and all carry the print house's typeface at the same spacing, so once a file has been read:
 //! 1. the numbers read for sure on this exam's pages teach a [`GlyphBook`]: each character's shape as
 //!    printed on these blanks (only prints that agree with each other, so one misread line cannot teach a
-//!    wrong shape) and where the characters stand relative to the first;
+//!    wrong shape) and where the characters stand relative to the first. The lines whose clean variants
+//!    agreed teach first, then those of other sure readings that no mark crosses;
 //! 2. every sure OCR reading is checked against the book: one the print clearly contradicts (a glyph's
 //!    core on bare paper, another character's stroke beside it), or a lone reading far from the stack's
 //!    run, is demoted to a hint;
@@ -12,6 +13,8 @@
 //!    candidate fits when each of its glyphs is found inked on the page (a mark adds ink, it never takes
 //!    the print away) and whatever ink is left in a character's cell once its glyph is taken away leaves
 //!    the cell (a pen, a stamp's ring), rather than staying inside it like another character's stroke.
+//!    A character every number of the run shares at that position (the series, the leading digits:
+//!    [`Settled`]) is not in question, so there only its print counts, not a mark's ink in its cell.
 //!
 //! A page takes a number only when exactly one candidate fits and every other is clearly ruled out;
 //! anything else stays in review. Two pages that end up with one number are a conflict the decision step
@@ -23,7 +26,7 @@ use image::GrayImage;
 use rayon::prelude::*;
 
 use crate::matching::sure_blank_number;
-use crate::ocr::{ink_and_paper, pieces, BlankNumberReading, NumberImage, HINT_CONFIDENCE_CAP};
+use crate::ocr::{clean_line, ink_and_paper, pieces, BlankNumberReading, NumberImage, HINT_CONFIDENCE_CAP};
 use crate::page::PageReading;
 use crate::raster;
 
@@ -80,6 +83,8 @@ const LIKE_ANOTHER: f32 = 0.85;
 const VARIANTS: usize = 4;
 /// Samples the layout is learned from.
 const LAYOUT_SAMPLES: usize = 24;
+/// Numbers read for sure that must agree on a character before it counts as settled.
+const MIN_SETTLING: usize = 3;
 
 /// One printed character as a set of ink pixels around its anchor (the centre of its box at the bottom).
 #[derive(Debug, Clone)]
@@ -197,7 +202,8 @@ impl GlyphBook {
             return None;
         }
         let page = Zone::new(image);
-        self.fitting_series(&page, &[text.to_string()], &CONTRADICT).map(|judged| judged.iter().all(|(_, v)| *v != Verdict::Out))
+        self.fitting_series(&page, &[text.to_string()], &CONTRADICT, &Settled::default())
+            .map(|judged| judged.iter().all(|(_, v)| *v != Verdict::Out))
     }
 
     fn usable(&self) -> bool {
@@ -220,8 +226,10 @@ impl GlyphBook {
 
     /// The candidates (texts in the pattern's format) the zone image (grey, 10 px/mm) does not rule out,
     /// and whether each fits outright. Candidates of one series (the text before the last space) are
-    /// placed together, by the characters they share.
-    pub fn fitting(&self, zone: &GrayImage, candidates: &[String]) -> Vec<(String, bool)> {
+    /// placed together, by the characters they share. A candidate's character that every number of
+    /// its run has at that position (`settled`) is not in question: only its print being there counts,
+    /// not ink a mark left in its cell.
+    pub fn fitting(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Vec<(String, bool)> {
         let mut series: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for c in candidates {
             series.entry(c.rsplit_once(' ').map_or("", |(head, _)| head)).or_default().push(c.clone());
@@ -229,22 +237,22 @@ impl GlyphBook {
         let page = Zone::new(zone);
         series
             .values()
-            .flat_map(|group| self.fitting_series(&page, group, &ACCEPT).unwrap_or_default())
+            .flat_map(|group| self.fitting_series(&page, group, &ACCEPT, settled).unwrap_or_default())
             .filter(|(_, v)| *v != Verdict::Out)
             .map(|(t, v)| (t, v == Verdict::Fits))
             .collect()
     }
 
     /// The one candidate that fits the zone image outright while every other is ruled out.
-    pub fn only_fit(&self, zone: &GrayImage, candidates: &[String]) -> Option<String> {
-        match self.fitting(zone, candidates).as_slice() {
+    pub fn only_fit(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<String> {
+        match self.fitting(zone, candidates, settled).as_slice() {
             [(text, true)] => Some(text.clone()),
             _ => None,
         }
     }
 
     /// Each candidate's verdict by `bar`; `None` when the line cannot be placed in the image at all.
-    fn fitting_series(&self, page: &Zone, candidates: &[String], bar: &Bar) -> Option<Vec<(String, Verdict)>> {
+    fn fitting_series(&self, page: &Zone, candidates: &[String], bar: &Bar, settled: &Settled) -> Option<Vec<(String, Verdict)>> {
         if !self.usable() {
             return Some(Vec::new());
         }
@@ -272,17 +280,19 @@ impl GlyphBook {
             steps.sort_unstable();
             steps[steps.len() / 2].max(1)
         };
-        let mut verdicts: HashMap<(usize, char), Verdict> = HashMap::new();
+        let mut verdicts: HashMap<(usize, char, bool), Verdict> = HashMap::new();
         let judged = candidates
             .into_iter()
             .map(|(t, chars)| {
+                let settled = settled.of(t);
                 let worst = chars
                     .iter()
                     .enumerate()
                     .map(|(i, &c)| {
-                        *verdicts.entry((i, c)).or_insert_with(|| {
+                        let in_question = settled.get(i).is_none_or(|s| *s != Some(c));
+                        *verdicts.entry((i, c, in_question)).or_insert_with(|| {
                             let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                            self.glyph_fits(page, c, expected, height, pitch, bar)
+                            self.glyph_fits(page, c, expected, (height, pitch), bar, in_question)
                         })
                     })
                     .min()
@@ -334,9 +344,9 @@ impl GlyphBook {
         (best.0 >= bar).then_some(best.1)
     }
 
-    /// Whether character `c` is printed near `expected`: its core inked, and the ink around it that it
-    /// does not explain part of a mark.
-    fn glyph_fits(&self, page: &Zone, c: char, expected: (i32, i32), height: i32, pitch: i32, bar: &Bar) -> Verdict {
+    /// Whether character `c` is printed near `expected`: its core inked, and (when the character is
+    /// `in_question`) the ink around it that it does not explain part of a mark.
+    fn glyph_fits(&self, page: &Zone, c: char, expected: (i32, i32), (height, pitch): (i32, i32), bar: &Bar, in_question: bool) -> Verdict {
         // A character other than the samples' at this position may sit a little off their centre.
         let play = (pitch / 6).max(2);
         let Some((cov, g, at)) = best_placement(page, &self.glyphs[&c], expected, play) else {
@@ -344,6 +354,11 @@ impl GlyphBook {
         };
         if cov < bar.cover - COVER_MARGIN {
             return Verdict::Out;
+        }
+        // A character the whole stack shares there: the line is placed and its print is there; a mark's
+        // ink in its cell (however it lies) cannot make it another character of this stack's numbers.
+        if !in_question {
+            return if cov >= bar.cover { Verdict::Fits } else { Verdict::Unclear };
         }
         // Ink in the character's cell that the glyph (grown by two pixels) does not explain. A mark's
         // ink leaves the cell: in the cell's window (the line's rows and `reach` more above and below)
@@ -610,6 +625,40 @@ fn split_number(text: &str) -> Option<(String, usize, u64)> {
     Some((prefix, tail.len(), tail.parse().ok()?))
 }
 
+/// Per run of numbers read for sure (at least [`MIN_SETTLING`] of them), the characters all its numbers
+/// share at each position (spaces left out): the series and the run's leading digits.
+#[derive(Debug, Clone, Default)]
+pub struct Settled(Vec<(Run, Vec<Option<char>>)>);
+
+impl Settled {
+    pub fn new(read: &BTreeSet<String>) -> Settled {
+        let bare = |t: &String| t.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
+        let settled = runs(read)
+            .into_iter()
+            .filter(|run| run.members >= MIN_SETTLING)
+            .map(|run| {
+                let members: Vec<Vec<char>> = read.iter().filter(|t| run.contains(t)).map(bare).collect();
+                let shared =
+                    (0..members[0].len()).map(|i| Some(members[0][i]).filter(|&c| members.iter().all(|m| m.get(i) == Some(&c)))).collect();
+                (run, shared)
+            })
+            .collect();
+        Settled(settled)
+    }
+
+    /// The settled characters of the run `text` belongs to (lies within [`RUN_GAP`] of); none when it
+    /// belongs to no run.
+    fn of(&self, text: &str) -> &[Option<char>] {
+        let Some((prefix, width, n)) = split_number(text) else {
+            return &[];
+        };
+        self.0
+            .iter()
+            .find(|(run, _)| run.prefix == prefix && run.width == width && (run.lo.saturating_sub(RUN_GAP)..=run.hi + RUN_GAP).contains(&n))
+            .map_or(&[], |(_, shared)| shared.as_slice())
+    }
+}
+
 fn runs(read: &BTreeSet<String>) -> Vec<Run> {
     let mut series: BTreeMap<(String, usize), Vec<u64>> = BTreeMap::new();
     for (prefix, width, n) in read.iter().filter_map(|t| split_number(t)) {
@@ -656,6 +705,16 @@ pub fn unread_numbers(read: &BTreeSet<String>, spread: u64) -> Vec<String> {
 /// whose number was not the one unread number of the stack's runs that fits its print, where exactly
 /// one does. Drops every kept image.
 pub fn check_numbers(mut book: GlyphBook, readings: &mut [PageReading]) {
+    // Numbers read for sure without two clean variants agreeing still show the print when no mark runs
+    // through their line: they teach the characters the cleanest readings did not contain (a digit that
+    // only such pages carry could not be checked otherwise). `settle` keeps only agreeing prints.
+    for r in readings.iter() {
+        if let (Some(b), Some(NumberImage::Unread { zone })) = (sure_blank_number(r), r.number_image.as_ref()) {
+            if let Some(line) = clean_line(zone) {
+                book.learn(&b.text, &line);
+            }
+        }
+    }
     book.settle();
     if book.usable() && confirm_readings(&book, readings) {
         complete_numbers(&book, readings);
@@ -739,6 +798,7 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
         return;
     }
     let gaps = unread_numbers(&read, count);
+    let settled = Settled::new(&read);
     // The numbers already read for each application: a page of the same application may be the same
     // sheet scanned again, and then it carries that number.
     let application = |r: &PageReading| r.code.as_ref().and_then(|c| c.payload.as_ref().ok()).map(|p| p.application_id.clone());
@@ -759,7 +819,7 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
         if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
             candidates.push(hint.text.clone());
         }
-        if let Some(text) = book.only_fit(zone, &candidates) {
+        if let Some(text) = book.only_fit(zone, &candidates, &settled) {
             r.blank_number = Some(BlankNumberReading { text, confidence: STACK_CONFIDENCE, agreeing: 0, matching: 0, from_stack: true });
         }
     });
@@ -853,8 +913,8 @@ mod tests {
         pen(&mut page, 90 + 9 * PITCH + 14, 5);
         // The 7 lies inside the 3 the pen joined to itself: the 3's other strokes still rule it out.
         let candidates = strings(&["12 0000113", "12 0000117", "12 0000118", "12 0000123"]);
-        assert_eq!(book.fitting(&page, &candidates), vec![("12 0000113".to_string(), true)]);
-        assert_eq!(book.only_fit(&page, &candidates).as_deref(), Some("12 0000113"));
+        assert_eq!(book.fitting(&page, &candidates, &Settled::default()), vec![("12 0000113".to_string(), true)]);
+        assert_eq!(book.only_fit(&page, &candidates, &Settled::default()).as_deref(), Some("12 0000113"));
     }
 
     #[test]
@@ -875,7 +935,7 @@ mod tests {
 
     #[test]
     fn a_clean_digit_is_not_taken_for_one_it_covers() {
-        let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]));
+        let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]), &Settled::default());
         assert_eq!(fitting, vec![("12 0000118".to_string(), true)]);
     }
 
@@ -899,11 +959,57 @@ mod tests {
         let left = 90 + 9 * PITCH;
         let mut page = zone("12 0000110");
         pen_line(&mut page, ((left - 40) as f32, 55.0 + 20.0), ((left + 45) as f32, 55.0 + 40.0), 3.0);
-        let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]));
+        let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]), &Settled::default());
         assert!(fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
         // The bar of an 8 inside a 0 is explained by the 8: a clean 8 is still no 0.
-        let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]));
+        let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]), &Settled::default());
         assert!(!fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
+    }
+
+    #[test]
+    fn a_mark_inside_a_character_the_whole_run_shares_does_not_hide_the_number() {
+        // A bit of pen inside the first 0 of "0000", where an 8's bar would be. Taken alone, the 0 is not
+        // sure (an 8 would explain the bar), so no candidate fits outright.
+        let book = book();
+        let mut page = zone("12 0000113");
+        let left = 90 + 3 * PITCH;
+        for y in 55 + 18..55 + 22 {
+            for x in left + 6..left + 14 {
+                page.put_pixel(x as u32, y as u32, Luma([20]));
+            }
+        }
+        let candidates = strings(&["12 0000113", "12 0000117"]);
+        assert_eq!(book.only_fit(&page, &candidates, &Settled::default()), None);
+        // Every number of the run read for sure has a 0 there: it is the stack's 0, whatever the mark.
+        let read: BTreeSet<String> = (100..120).filter(|n| ![113, 117].contains(n)).map(|n| format!("12 0000{n}")).collect();
+        let settled = Settled::new(&read);
+        assert_eq!(book.only_fit(&page, &candidates, &settled).as_deref(), Some("12 0000113"));
+        // Where the run's numbers differ the check stays strict: the same bar in the last 0 still leaves
+        // an 8 possible, and a clean 8 is still no 0.
+        let mut page = zone("12 0000110");
+        let left = 90 + 9 * PITCH;
+        for y in 55 + 18..55 + 22 {
+            for x in left + 6..left + 14 {
+                page.put_pixel(x as u32, y as u32, Luma([20]));
+            }
+        }
+        let read: BTreeSet<String> = (100..120).filter(|n| ![110, 118].contains(n)).map(|n| format!("12 0000{n}")).collect();
+        let settled = Settled::new(&read);
+        assert_eq!(book.only_fit(&page, &strings(&["12 0000110", "12 0000118"]), &settled), None);
+        assert_eq!(book.only_fit(&zone("12 0000118"), &strings(&["12 0000110"]), &settled), None);
+    }
+
+    #[test]
+    fn only_the_characters_every_number_of_a_run_shares_are_settled() {
+        let settled = Settled::new(&set(&["12 0000118", "12 0000121", "12 0000125", "77 1", "12 0009999"]));
+        let chars = |t: &str| t.chars().filter(|c| *c != ' ').map(Some).collect::<Vec<_>>();
+        let mut want = chars("12 00001");
+        want.extend([None, None]);
+        assert_eq!(settled.of("12 0000113"), want.as_slice());
+        // Too far from the run, another series, too few numbers read: nothing settled.
+        assert!(settled.of("12 0000200").is_empty());
+        assert!(settled.of("77 1").is_empty());
+        assert!(Settled::new(&set(&["12 0000118", "12 0000121"])).of("12 0000119").is_empty());
     }
 
     #[test]
@@ -911,19 +1017,24 @@ mod tests {
         let mut page = zone("12 0000118");
         pen(&mut page, 90 + 9 * PITCH - 4, 28);
         let candidates = strings(&["12 0000113", "12 0000118"]);
-        assert_eq!(book().only_fit(&page, &candidates), None, "{:?}", book().fitting(&page, &candidates));
+        assert_eq!(
+            book().only_fit(&page, &candidates, &Settled::default()),
+            None,
+            "{:?}",
+            book().fitting(&page, &candidates, &Settled::default())
+        );
     }
 
     #[test]
     fn a_number_of_another_print_or_a_blank_zone_fits_nothing() {
         let book = book();
-        assert!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"])).is_empty());
-        assert_eq!(book.only_fit(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"])), None);
+        assert!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()).is_empty());
+        assert_eq!(book.only_fit(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()), None);
         // Digits the book has never seen cannot be checked.
         let mut unseen = GlyphBook::default();
         unseen.learn("12 0000100", &line("12 0000100"));
         unseen.learn("12 0000101", &line("12 0000101"));
-        assert!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"])).is_empty());
+        assert!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"]), &Settled::default()).is_empty());
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {
