@@ -16,8 +16,9 @@
 //!    A character every number of the run shares at that position (the series, the leading digits:
 //!    [`Settled`]) is not in question, so there only its print counts, not a mark's ink in its cell.
 //!
-//! A page takes a number only when exactly one candidate fits and every other is clearly ruled out;
-//! anything else stays in review. Two pages that end up with one number are a conflict the decision step
+//! A page takes a number only when exactly one candidate fits and every other is clearly ruled out (a
+//! glyph clearly missing, clearly another character's ink in its cell, or a glyph both partly missing and
+//! with another character's ink); anything else stays in review. Two pages that end up with one number are a conflict the decision step
 //! sends to review. Reported with `blank_number_read_by: "stack"` and confidence [`STACK_CONFIDENCE`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,6 +45,9 @@ struct Bar {
     /// (and at least `stray_min` pixels).
     stray_share: f32,
     stray_min: usize,
+    /// Rule out a glyph that fails on both counts at once (core less inked than `cover`, stray ink over
+    /// the allowance), not only one that fails either clearly.
+    out_on_both: bool,
 }
 
 /// How one candidate (or one of its glyphs) fits an image.
@@ -59,11 +63,15 @@ enum Verdict {
 /// How far below a bar a glyph's coverage (or above it its stray ink) must be to rule it out.
 const COVER_MARGIN: f32 = 0.1;
 
-/// To take an unread number: every glyph found whole, nothing unexplained.
-const ACCEPT: Bar = Bar { place: 0.9, cover: 0.9, stray_share: 0.05, stray_min: 6 };
+/// To take an unread number: every glyph found whole, nothing unexplained. Choosing among candidates, a
+/// glyph both partly missing and with another character's ink in its cell is ruled out (a 0 on a 6): the
+/// true character's core is inked whatever a mark adds, so it falls short only where the print itself is
+/// thin, and bits of a mark inside its cell are a second accident. A wrong glyph needs the mark to draw its
+/// missing strokes to fit, and those bits are stray ink for the true one far beyond the allowance anyway.
+const ACCEPT: Bar = Bar { place: 0.9, cover: 0.9, stray_share: 0.05, stray_min: 6, out_on_both: true };
 /// To overrule OCR: only a glyph clearly missing or another character's ink clearly there counts;
 /// scans differ in stroke weight, so a sure reading's own line fits loosely.
-const CONTRADICT: Bar = Bar { place: 0.8, cover: 0.75, stray_share: 0.1, stray_min: 10 };
+const CONTRADICT: Bar = Bar { place: 0.8, cover: 0.75, stray_share: 0.1, stray_min: 10, out_on_both: false };
 /// Unread pages whose zone images are kept for the check; a file with more has worse trouble than marks.
 pub const MAX_UNREAD_KEPT: usize = 64;
 /// Numbers of one run lie closer than this to each other; a larger gap starts another run.
@@ -441,7 +449,7 @@ impl GlyphBook {
         if unexplained > MARK_BITS * allowed {
             stray += unexplained;
         }
-        if stray > 2 * allowed {
+        if stray > 2 * allowed || (bar.out_on_both && cov < bar.cover && stray > allowed) {
             Verdict::Out
         } else if cov >= bar.cover && stray <= allowed {
             Verdict::Fits
@@ -1010,6 +1018,14 @@ mod tests {
         assert!(settled.of("12 0000200").is_empty());
         assert!(settled.of("77 1").is_empty());
         assert!(Settled::new(&set(&["12 0000118", "12 0000121"])).of("12 0000119").is_empty());
+    }
+
+    #[test]
+    fn a_glyph_both_partly_missing_and_with_another_characters_ink_is_ruled_out() {
+        // A 0 on a printed 6: its upper right side is not there, and the 6's bar is inside it. Either
+        // alone would leave the 0 unclear; both together rule it out, so the 6 is taken.
+        let fitting = book().fitting(&zone("12 0000116"), &strings(&["12 0000116", "12 0000110"]), &Settled::default());
+        assert_eq!(fitting, vec![("12 0000116".to_string(), true)]);
     }
 
     #[test]
