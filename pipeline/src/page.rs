@@ -243,7 +243,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 let mut found = None;
                 for candidate in &orientation.candidates {
                     if let (Some(n), image) = read_blank_number(image, candidate, zone, search_margin_mm(false), colour, ocr)? {
-                        found = Some((*candidate, Some(n), image));
+                        found = Some((*candidate, n, image));
                         break;
                     }
                 }
@@ -266,9 +266,9 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                     reading.straightening = Straightening::FromCode;
                 }
                 // Keep the page-pose reading if it agrees on the orientation; else read again properly.
-                let agrees = matches!((&found, from_code), (Some((p, Some(_), _)), Some(c)) if p.orientation_deg() == c.orientation_deg());
+                let agrees = matches!((&found, from_code), (Some((p, _, _)), Some(c)) if p.orientation_deg() == c.orientation_deg());
                 if let Some((_, n, i)) = found.filter(|_| agrees) {
-                    (number, reading.number_image) = (n, Some(i));
+                    (number, reading.number_image) = (Some(n), Some(i));
                 } else {
                     let (_, n, i, extra) = read_with_code(found_code)?;
                     (number, reading.number_image) = (n, i);
@@ -278,7 +278,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
             _ => {
                 page_pose = Some(match found {
                     Some((p, n, _)) => {
-                        number = n;
+                        number = Some(n);
                         (p, true)
                     }
                     None => (orientation.candidates[0], false),

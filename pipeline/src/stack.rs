@@ -119,7 +119,7 @@ impl GlyphBook {
     /// Learns from a line read for sure as `text` (a grey crop tight around the characters). A line
     /// whose pieces of ink are not one per character (touching or broken print) teaches nothing.
     pub fn learn(&mut self, text: &str, line: &GrayImage) {
-        let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let chars = characters(text);
         if chars.is_empty() || (self.length != 0 && chars.len() != self.length) {
             return;
         }
@@ -205,7 +205,7 @@ impl GlyphBook {
     /// does not (a glyph missing, another character's ink). `None` when the book cannot tell (too few
     /// lines learned, a character it does not know, the line not found in the image).
     pub fn check(&self, image: &GrayImage, text: &str) -> Option<bool> {
-        let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let chars = characters(text);
         if !self.usable() || chars.len() != self.length || !chars.iter().all(|c| self.glyphs.contains_key(c)) {
             return None;
         }
@@ -266,7 +266,7 @@ impl GlyphBook {
         }
         let candidates: Vec<(&String, Vec<char>)> = candidates
             .iter()
-            .map(|t| (t, t.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>()))
+            .map(|t| (t, characters(t)))
             .filter(|(_, chars)| chars.len() == self.length && chars.iter().all(|c| self.glyphs.contains_key(c)))
             .collect();
         if candidates.is_empty() {
@@ -605,6 +605,11 @@ impl Zone {
     }
 }
 
+/// A number's characters, spaces left out: what glyphs and positions count.
+fn characters(text: &str) -> Vec<char> {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 /// Numbers of one series (the text before the last group of digits, and that group's width) lying
 /// closer than [`RUN_GAP`] to each other.
 #[derive(Debug, Clone, PartialEq)]
@@ -640,12 +645,11 @@ pub struct Settled(Vec<(Run, Vec<Option<char>>)>);
 
 impl Settled {
     pub fn new(read: &BTreeSet<String>) -> Settled {
-        let bare = |t: &String| t.chars().filter(|c| !c.is_whitespace()).collect::<Vec<char>>();
         let settled = runs(read)
             .into_iter()
             .filter(|run| run.members >= MIN_SETTLING)
             .map(|run| {
-                let members: Vec<Vec<char>> = read.iter().filter(|t| run.contains(t)).map(bare).collect();
+                let members: Vec<Vec<char>> = read.iter().filter(|t| run.contains(t)).map(|t| characters(t)).collect();
                 let shared =
                     (0..members[0].len()).map(|i| Some(members[0][i]).filter(|&c| members.iter().all(|m| m.get(i) == Some(&c)))).collect();
                 (run, shared)
@@ -974,18 +978,23 @@ mod tests {
         assert!(!fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
     }
 
+    /// A bit of pen inside the character at text position `at` of a zone, where an 8's bar would be.
+    fn bar_inside(page: &mut GrayImage, at: i32) {
+        let left = 90 + at * PITCH;
+        for y in 55 + 18..55 + 22 {
+            for x in left + 6..left + 14 {
+                page.put_pixel(x as u32, y as u32, Luma([20]));
+            }
+        }
+    }
+
     #[test]
     fn a_mark_inside_a_character_the_whole_run_shares_does_not_hide_the_number() {
         // A bit of pen inside the first 0 of "0000", where an 8's bar would be. Taken alone, the 0 is not
         // sure (an 8 would explain the bar), so no candidate fits outright.
         let book = book();
         let mut page = zone("12 0000113");
-        let left = 90 + 3 * PITCH;
-        for y in 55 + 18..55 + 22 {
-            for x in left + 6..left + 14 {
-                page.put_pixel(x as u32, y as u32, Luma([20]));
-            }
-        }
+        bar_inside(&mut page, 3);
         let candidates = strings(&["12 0000113", "12 0000117"]);
         assert_eq!(book.only_fit(&page, &candidates, &Settled::default()), None);
         // Every number of the run read for sure has a 0 there: it is the stack's 0, whatever the mark.
@@ -995,12 +1004,7 @@ mod tests {
         // Where the run's numbers differ the check stays strict: the same bar in the last 0 still leaves
         // an 8 possible, and a clean 8 is still no 0.
         let mut page = zone("12 0000110");
-        let left = 90 + 9 * PITCH;
-        for y in 55 + 18..55 + 22 {
-            for x in left + 6..left + 14 {
-                page.put_pixel(x as u32, y as u32, Luma([20]));
-            }
-        }
+        bar_inside(&mut page, 9);
         let read: BTreeSet<String> = (100..120).filter(|n| ![110, 118].contains(n)).map(|n| format!("12 0000{n}")).collect();
         let settled = Settled::new(&read);
         assert_eq!(book.only_fit(&page, &strings(&["12 0000110", "12 0000118"]), &settled), None);
@@ -1010,8 +1014,7 @@ mod tests {
     #[test]
     fn only_the_characters_every_number_of_a_run_shares_are_settled() {
         let settled = Settled::new(&set(&["12 0000118", "12 0000121", "12 0000125", "77 1", "12 0009999"]));
-        let chars = |t: &str| t.chars().filter(|c| *c != ' ').map(Some).collect::<Vec<_>>();
-        let mut want = chars("12 00001");
+        let mut want: Vec<Option<char>> = characters("12 00001").into_iter().map(Some).collect();
         want.extend([None, None]);
         assert_eq!(settled.of("12 0000113"), want.as_slice());
         // Too far from the run, another series, too few numbers read: nothing settled.
