@@ -7,9 +7,13 @@
 //! - [`fis`]: the all-or-nothing FIS FRDO import (CSV in UTF-8 or Windows-1251, XLSX).
 //! - [`payload`]: the versioned grammar of the certificate code (`docs/payload.md`).
 //! - [`certificate`]: one printable certificate: what a page shows and what its code carries.
+//! - [`ledger`]: the blank ledger: packs of strict-accountability blanks, write-offs, the verdict on a
+//!   blank number and the per-pack report; [`ledger_export`] writes that report as CSV and XLSX.
 
 pub mod certificate;
 pub mod fis;
+pub mod ledger;
+pub mod ledger_export;
 pub mod payload;
 pub mod roster;
 pub mod status;
