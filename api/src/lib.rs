@@ -6,12 +6,14 @@
 //! - [`error`]: the one error shape.
 //! - [`auth`]: bearer tokens, roles and permissions.
 //! - [`handlers`]: the `/v1` routes of `contracts.md`.
+//! - [`ledger`]: the blank-ledger routes (`/v1/blank-packs`).
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 //! - [`server`]: assembling a running service from `Settings` (embedded or distributed).
 
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod ledger;
 pub mod ops;
 pub mod server;
 
@@ -77,7 +79,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/{item_id}/assign", post(handlers::assign))
         .route("/v1/review/{item_id}/dismiss", post(handlers::dismiss))
         .route("/v1/review/{item_id}/page", get(handlers::review_page))
-        .route("/v1/review/{item_id}/preview", get(handlers::review_preview));
+        .route("/v1/review/{item_id}/preview", get(handlers::review_preview))
+        .route("/v1/blank-packs", get(ledger::list_packs))
+        .route("/v1/blank-packs/{pack_id}", put(ledger::put_pack))
+        .route("/v1/blank-packs/{pack_id}/spoiled", post(ledger::spoil_blank))
+        .route("/v1/blank-packs/{pack_id}/report", get(ledger::pack_report));
     Router::new()
         .merge(v1)
         .route("/healthz", get(ops::healthz))

@@ -96,6 +96,10 @@ pub struct ProcessArgs {
     /// The FIS FRDO file. Default: the import `certscan generate` stored for this exam.
     #[arg(long)]
     fis: Option<PathBuf>,
+    /// The blank ledger for this run: CSV with a header row naming series, first and last, one pack per
+    /// line. A page whose blank number is in none of them goes to review `blank_not_in_ledger`.
+    #[arg(long)]
+    blanks: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -230,9 +234,16 @@ pub fn process(settings: &Settings, args: &ProcessArgs) -> Result<()> {
                 .records
         }
     };
+    let ledger = match &args.blanks {
+        Some(path) => {
+            let packs = certscan_domain::ledger::packs_from_csv(&path.display().to_string(), &read(path)?)?;
+            Some(certscan_domain::ledger::Ledger { packs, ..Default::default() })
+        }
+        None => None,
+    };
     // A PDF stays on disk (PDFium reads the pages as it goes); other formats are read into memory.
     let scan = ScanFile::open(&args.scan).with_context(|| format!("cannot read {}", args.scan.display()))?;
-    let report = process_scan(settings, &roster, &records, &args.scan.display().to_string(), scan.input(), &args.out)?;
+    let report = process_scan(settings, &roster, &records, ledger.as_ref(), &args.scan.display().to_string(), scan.input(), &args.out)?;
     print_summary(&report, &args.out);
     Ok(())
 }
@@ -242,6 +253,7 @@ fn process_scan(
     settings: &Settings,
     roster: &Roster,
     records: &[FisRecord],
+    ledger: Option<&certscan_domain::ledger::Ledger>,
     scan_name: &str,
     scan: ScanInput<'_>,
     out: &Path,
@@ -263,8 +275,9 @@ fn process_scan(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |_| progress.inc(1))
+    let mut processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |_| progress.inc(1))
         .with_context(|| format!("{scan_name}: cannot read the scan"))?;
+    certscan_pipeline::ledger::judge(&mut processed.decisions, ledger);
     progress.finish_and_clear();
 
     // Which pages get a file of their own, and under which name.
@@ -362,7 +375,8 @@ pub fn demo(settings: &Settings, args: &DemoArgs) -> Result<()> {
 
     let records = import_fis(&roster, "fis-frdo.csv", &fis)?.records;
     let processed = dir.join("processed");
-    let report = process_scan(settings, &roster, &records, &scan_path.display().to_string(), ScanInput::Bytes(&scan.bytes), &processed)?;
+    let report =
+        process_scan(settings, &roster, &records, None, &scan_path.display().to_string(), ScanInput::Bytes(&scan.bytes), &processed)?;
     println!();
     println!("{:<10} {:<36} {:<16} {:<11} {:>4}  status", "application", "candidate", "registration", "blank", "page");
     for app in roster.passed() {

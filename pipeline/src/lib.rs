@@ -17,8 +17,11 @@
 //! - [`process`]: a scan file read and decided, start to finish.
 //! - [`report`]: `report.json`, the contract shape.
 //! - [`matching`]: evidence of every page → attached, duplicate, ignored or review with a reason.
+//! - [`ledger`]: the blank ledger as outside evidence, applied after `matching`: an attached page whose
+//!   blank is outside every pack, written off or used by another application goes to review.
 
 pub mod export;
+pub mod ledger;
 pub mod locate;
 pub mod matching;
 pub mod ocr;

@@ -69,6 +69,8 @@ pub enum ReviewReason {
     ConflictingScans,
     /// The page itself could not be decoded (corrupt, over the pixel limit).
     UnreadablePage,
+    /// The blank number is in no registered pack, or its blank was written off (`ledger`).
+    BlankNotInLedger,
 }
 
 impl ReviewReason {
@@ -82,6 +84,7 @@ impl ReviewReason {
             ReviewReason::BlankNumberUnreadable => "blank_number_unreadable",
             ReviewReason::ConflictingScans => "conflicting_scans",
             ReviewReason::UnreadablePage => "unreadable_page",
+            ReviewReason::BlankNotInLedger => "blank_not_in_ledger",
         }
     }
 }

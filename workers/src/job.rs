@@ -161,6 +161,8 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
             return Err(JobError::Permanent(format!("point upload onto application {app}, which exam {} does not have", job.exam_id)));
         }
     }
+    // The blank ledger as it stands (packs, write-offs, numbers attached in every exam); empty without packs.
+    let ledger = ctx.store.ledger().await?;
     let scan = ctx.objects.get(&job.object_key).await?;
     let started = Instant::now();
 
@@ -180,7 +182,7 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
         let processed = processed.clone();
         let scan = scan.clone();
         let job_id = job.job_id.clone();
-        tokio::task::spawn_blocking(move || recognise(&ctx, &job_id, &roster, &import.records, &scan, &processed))
+        tokio::task::spawn_blocking(move || recognise(&ctx, &job_id, &roster, &import.records, &ledger, &scan, &processed))
     };
     tokio::pin!(work);
     let pages = loop {
@@ -216,14 +218,16 @@ fn recognise(
     job_id: &str,
     roster: &Roster,
     records: &[certscan_domain::FisRecord],
+    ledger: &certscan_domain::ledger::Ledger,
     scan: &[u8],
     processed: &AtomicUsize,
 ) -> Result<Recognised, JobError> {
     let ocr = TesseractOcr::new(None, "eng").map_err(|e| JobError::Transient(format!("starting Tesseract: {e}")))?;
-    let result = process_scan(scan, Some(ctx.engine), &ctx.template, &ocr, &ctx.scan_options, roster, records, |_| {
+    let mut result = process_scan(scan, Some(ctx.engine), &ctx.template, &ocr, &ctx.scan_options, roster, records, |_| {
         processed.fetch_add(1, Ordering::Relaxed);
     })
     .map_err(|e| JobError::Permanent(format!("cannot read the scan: {e}")))?;
+    certscan_pipeline::ledger::judge(&mut result.decisions, Some(ledger));
     let wanted: Vec<(usize, u32)> = result
         .decisions
         .iter()

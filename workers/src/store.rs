@@ -1,7 +1,7 @@
 //! The service's database: exams and applications, FIS FRDO imports, generated certificates, scan jobs,
-//! pages, attachments, review items and the audit trail. One set of portable queries runs on PostgreSQL
-//! (the service) and SQLite (the embedded default) through sqlx's Any driver; the migrations in
-//! `workers/migrations/` are applied at connect.
+//! pages, attachments, review items, the audit trail and the blank ledger (`store/ledger.rs`). One set of
+//! portable queries runs on PostgreSQL (the service) and SQLite (the embedded default) through sqlx's Any
+//! driver; the migrations in `workers/migrations/` are applied at connect.
 //!
 //! Idempotency lives here: pages are keyed by (job, page), a job's results are committed in one
 //! transaction together with its `done` state, and committing a job that is already done changes nothing.
@@ -15,6 +15,9 @@ use sqlx::{AnyPool, Row};
 
 use certscan_domain::{Certificate, ExamCertificateStatus, FisImport, Outcome, Roster};
 use certscan_pipeline::report::{PageReport, Report, Summary};
+
+mod ledger;
+pub use ledger::{PackSummary, PutPack};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -658,7 +661,9 @@ impl Store {
     /// are checked against what other jobs already attached: the same blank again is a `duplicate`, another
     /// blank for an attached application or a blank number already attached elsewhere is review
     /// `conflicting_scans`; a point upload's page naming another application is review
-    /// `point_upload_mismatch`. A job already done returns its stored report and changes nothing.
+    /// `point_upload_mismatch`. With packs of blanks registered, a blank in no pack or written off is review
+    /// `blank_not_in_ledger` and one attached in another exam `conflicting_scans`. A job already done
+    /// returns its stored report and changes nothing.
     pub async fn commit_job(&self, job_id: &str, pages: Vec<PageResult>, seconds: f64) -> Result<Report> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"))
@@ -683,6 +688,8 @@ impl Store {
             by_blank.insert(blank.clone(), app.clone());
             by_application.insert(app, (blank, j, p));
         }
+        // With packs registered, every attachment is checked against the blank ledger here as well.
+        let blank_ledger = ledger::commit_ledger(&mut tx).await?;
         let at = now();
         let mut reports = Vec::with_capacity(pages.len());
         for PageResult { mut report, object_key } in pages {
@@ -713,6 +720,8 @@ impl Store {
                     }
                 } else if let Some(other_app) = by_blank.get(&blank) {
                     demote(&mut report, "conflicting_scans", format!("blank {blank} is already attached to application {other_app}"));
+                } else if let Some((reason, detail)) = ledger::objection(&mut tx, &blank_ledger, &job.exam_id, &blank).await? {
+                    demote(&mut report, reason, detail);
                 } else if let Some(key) = &object_key {
                     sqlx::query(
                         "INSERT INTO attachments (application_id, exam_id, registration_number, issue_date, blank_number, confidence, \
@@ -954,6 +963,11 @@ impl Store {
         {
             let other: String = r.try_get(0)?;
             return Err(StoreError::Conflict(format!("blank {blank} is already attached to application {other}")));
+        }
+        // A person is held to the blank ledger too: a number in a pack, not written off, not used elsewhere.
+        let blank_ledger = ledger::commit_ledger(&mut tx).await?;
+        if let Some((_, detail)) = ledger::objection(&mut tx, &blank_ledger, &item.exam_id, &blank).await? {
+            return Err(StoreError::Conflict(detail));
         }
         let at = now();
         let attachment = Attachment {
