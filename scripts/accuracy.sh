@@ -3,7 +3,8 @@
 # every page of the report compared with scan-truth.json. A certificate page is right when attached to
 # its application with its blank number, wrong when attached otherwise; blank pages must be ignored,
 # duplicates duplicate, other exams' pages in review as other_exam. Prints one line per seed and a total.
-# Usage: scripts/accuracy.sh LEVEL SEED... (after `cargo build --release -p certscan`); APPLICATIONS=N
+# Usage: scripts/accuracy.sh LEVEL SEED... with LEVEL clean, typical, hard or office (after
+# `cargo build --release -p certscan`); APPLICATIONS=N
 # for another stack size, BIN=PATH for another certscan binary.
 # KEEP=DIR keeps every seed's demo output (scan, report, page files) in DIR to look at the misses.
 # Example: scripts/accuracy.sh hard $(seq 301 310)
