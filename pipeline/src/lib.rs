@@ -20,7 +20,9 @@
 //! - [`ledger`]: the blank ledger as outside evidence, applied after `matching`: an attached page whose
 //!   blank is outside every pack, written off or used by another application goes to review.
 
+pub mod blank_number;
 pub mod export;
+pub mod glyphs;
 pub mod ledger;
 pub mod locate;
 pub mod matching;
@@ -36,7 +38,8 @@ pub mod scan;
 pub mod source;
 pub mod stack;
 
-pub use ocr::{BlankNumberReading, Ocr, OcrError, OcrLine, TesseractOcr};
+pub use blank_number::{BlankNumberReading, Evidence};
+pub use ocr::{Ocr, OcrError, OcrLine, TesseractOcr};
 pub use page::{read_decoded, read_page, CodeReading, PageOptions, PageReading, PageTimings, Straightening};
 pub use pdf::{PdfEngine, PdfError};
 pub use scan::{read_file, read_file_with, ScanError, ScanOptions};

@@ -25,14 +25,11 @@ pub struct PageEvidence {
     pub blank_number: Option<(String, f32)>,
 }
 
-/// A blank number read with less confidence than this is a hint for a reviewer, not evidence: the
-/// reader caps readings of a number covered by another ink at 0.4, and agreeing readings score 0.9+.
-pub const MIN_BLANK_NUMBER_CONFIDENCE: f32 = 0.5;
+pub use crate::blank_number::MIN_BLANK_NUMBER_CONFIDENCE;
 
-/// A page's blank number is evidence (not just a hint) when read with at least
-/// [`MIN_BLANK_NUMBER_CONFIDENCE`].
+/// A page's blank number when it is evidence, not just a hint (see [`crate::blank_number`]).
 pub fn sure_blank_number(reading: &crate::page::PageReading) -> Option<&crate::ocr::BlankNumberReading> {
-    reading.blank_number.as_ref().filter(|b| b.confidence >= MIN_BLANK_NUMBER_CONFIDENCE)
+    reading.blank_number.as_ref().filter(|b| b.evidence().is_some())
 }
 
 impl PageEvidence {

@@ -25,6 +25,9 @@ use regex::Regex;
 use certscan_templates::model::BlankNumberZone;
 use certscan_templates::Rect;
 
+pub use crate::blank_number::BlankNumberReading;
+use crate::blank_number::{HINT_CONFIDENCE_CAP, MIN_BLANK_NUMBER_CONFIDENCE};
+use crate::glyphs;
 use crate::locate::{cut, grow, SheetPose};
 use crate::raster;
 
@@ -95,8 +98,36 @@ struct Engine {
     charset: Option<String>,
 }
 
+/// Tesseract's line model misreads characters taller than it reads best (a serif 5 45 px tall read as a
+/// 9 by every variant, the same lines 16–28 px tall read right; taller than 30 px it flips between 5 and
+/// 9): lines whose ink is taller than this are scaled down to [`TESSERACT_LINE_PX`] first.
+const TESSERACT_MAX_LINE_PX: u32 = 30;
+const TESSERACT_LINE_PX: f32 = 26.0;
+
+/// Rows between the first and the last one holding ink (darker than half way from the darkest pixel to
+/// the lightest).
+fn ink_height(image: &GrayImage) -> u32 {
+    let (lo, hi) = image.as_raw().iter().fold((255u8, 0u8), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let level = ((lo as u16 + hi as u16) / 2) as u8;
+    let w = image.width() as usize;
+    let inked: Vec<usize> =
+        image.as_raw().chunks_exact(w.max(1)).enumerate().filter(|(_, row)| row.iter().any(|&v| v < level)).map(|(y, _)| y).collect();
+    match (inked.first(), inked.last()) {
+        (Some(a), Some(b)) if hi > lo => (b - a + 1) as u32,
+        _ => 0,
+    }
+}
+
 impl Ocr for TesseractOcr {
     fn read_line(&self, image: &GrayImage, charset: &str) -> Result<OcrLine, OcrError> {
+        let height = ink_height(image);
+        let (image, resolution) = if height > TESSERACT_MAX_LINE_PX {
+            let factor = height as f32 / TESSERACT_LINE_PX;
+            (std::borrow::Cow::Owned(raster::rescale(image, factor)), OCR_PX_PER_MM * 25.4 / factor as f64)
+        } else {
+            (std::borrow::Cow::Borrowed(image), OCR_PX_PER_MM * 25.4)
+        };
+        let image = image.as_ref();
         // Leptonica reads PNM from memory without any codec library.
         let mut pnm = Vec::with_capacity(image.as_raw().len() + 32);
         write!(pnm, "P5\n{} {}\n255\n", image.width(), image.height()).expect("writing to a Vec");
@@ -111,28 +142,12 @@ impl Ocr for TesseractOcr {
             }
             let tess = &mut engine.tess;
             tess.set_image_from_mem(&pnm).map_err(|e| OcrError::Engine(e.to_string()))?;
-            tess.set_source_resolution((OCR_PX_PER_MM * 25.4).round() as i32);
+            tess.set_source_resolution(resolution.round() as i32);
             let text = tess.get_utf8_text().map_err(|e| OcrError::Engine(e.to_string()))?;
             let confidence = tess.mean_text_conf().clamp(0, 100) as f32 / 100.0;
             Ok(OcrLine { text, confidence })
         })
     }
-}
-
-/// The blank number read from a page.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlankNumberReading {
-    /// Normalised text matching the template's pattern, e.g. `77 0012345`.
-    pub text: String,
-    /// 0..1: the OCR's own confidence, raised when variants agree, lowered when they disagree.
-    pub confidence: f32,
-    /// How many variants read exactly this text.
-    pub agreeing: usize,
-    /// How many variants produced a text matching the pattern at all.
-    pub matching: usize,
-    /// Not read by OCR alone: the only unread number of the stack's run that the stack's own printed
-    /// glyphs fit (see `crate::stack`).
-    pub from_stack: bool,
 }
 
 /// Crop resolution for OCR: characters 3.5–5 mm tall come out 35–50 px, what Tesseract reads best.
@@ -158,7 +173,15 @@ pub fn read_blank_number(
     let mut hints = Votes::default();
     // The line whose clean variants settled the reading: a sample of the stack's print.
     let mut settled_line: Option<GrayImage> = None;
+    // What the glyph reader (the reader that is not Tesseract) read on the images of the number: the band
+    // that gave the number (the reader cuts it itself and gives nothing when a mark joins characters), and
+    // the inks separated by colour that no other ink covers; merged character by character. A band that
+    // gave no number lends its reading only when no other image gave one.
+    let groups = glyphs::groups_of(&zone.example);
+    let mut glyph_readings: Vec<glyphs::GlyphReading> = Vec::new();
+    let mut other_band: Option<glyphs::GlyphReading> = None;
     for line in find_text_lines(&gray) {
+        let line_glyphs = glyphs::read(&line.tight, &groups);
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
         // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
@@ -187,14 +210,18 @@ pub fn read_blank_number(
         }
         // The band that gave a number is the number's; other bands are tried only when it gave none.
         if !votes.texts.is_empty() || !hints.texts.is_empty() {
+            glyph_readings.extend(line_glyphs);
             break;
+        }
+        if other_band.is_none() {
+            other_band = line_glyphs;
         }
     }
     // A pen or a stamp over the number (a black signature over a red number, a stamp's ring joining
     // the digits): separate the inks by colour and read each ink alone, when the lines gave no number
     // or no sure one. A layer that a darker ink crossed has holes where it covered the digits, so what
     // it reads is a hint for a person, never a sure reading: capped confidence.
-    if votes.best_confidence() < crate::matching::MIN_BLANK_NUMBER_CONFIDENCE {
+    if votes.best_confidence() < MIN_BLANK_NUMBER_CONFIDENCE {
         let layers = ink_layers(&crop);
         let mut clear = Votes::default();
         for (k, layer) in layers.iter().map(|l| &l.image).enumerate() {
@@ -223,6 +250,9 @@ pub fn read_blank_number(
                 }
             }
             let occluded = other * 10 > own;
+            if !occluded && !crossed_by_marks(&line.tight) {
+                glyph_readings.extend(glyphs::read(&line.tight, &groups));
+            }
             for image in [&line.tight, &line.wide] {
                 let unsure = occluded || crossed_by_marks(image);
                 let votes = if unsure { &mut hints } else { &mut clear };
@@ -261,8 +291,19 @@ pub fn read_blank_number(
     } else {
         votes.best()
     };
+    if glyph_readings.is_empty() {
+        glyph_readings.extend(other_band);
+    }
+    let glyph_text = glyphs::merge(&glyph_readings).map(|g| g.text());
+    let reading = match reading {
+        Some(r) => Some(BlankNumberReading { tesseract: Some(r.text.clone()), glyphs: glyph_text, ..r }),
+        // Only the glyph reader read the number: a hint for the reviewer (and a voice for the stack check).
+        None => glyph_text.filter(|g| pattern.is_match(g)).map(BlankNumberReading::glyphs_only),
+    };
     let image = match (&reading, settled_line) {
-        (Some(r), Some(line)) if r.confidence >= SAMPLE_CONFIDENCE && r.agreeing >= 2 => NumberImage::Read { text: r.text.clone(), line },
+        (Some(r), Some(line)) if r.confidence >= SAMPLE_CONFIDENCE && r.agreeing >= 2 && r.readers_agree() => {
+            NumberImage::Read { text: r.text.clone(), line }
+        }
         _ => NumberImage::Unread { zone: gray },
     };
     Ok((reading, image))
@@ -284,9 +325,6 @@ pub enum NumberImage {
 /// be unable to hide the number's strokes (an ink about as dark is counted as hiding).
 const LIGHTER_INK: f32 = 10.0;
 
-/// The most a hint may claim: a reading of an image with a mark through the digits, or of an ink layer
-/// another ink covered.
-pub(crate) const HINT_CONFIDENCE_CAP: f32 = 0.4;
 
 /// OCR of one line image: the text normalised to the pattern and Tesseract's confidence, if it matches.
 fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<Option<(String, f32)>, OcrError> {
@@ -356,6 +394,8 @@ impl Votes {
                 agreeing,
                 matching,
                 from_stack: false,
+                tesseract: None,
+                glyphs: None,
             }
         })
     }

@@ -105,7 +105,7 @@ pub struct PageReading {
 }
 
 impl PageReading {
-    fn empty(page: usize, dpi: f32) -> PageReading {
+    pub(crate) fn empty(page: usize, dpi: f32) -> PageReading {
         PageReading {
             page,
             code: None,

@@ -28,10 +28,15 @@ pub struct PageReport {
     pub blank_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
-    /// How the blank number was read: `ocr`, or `stack` when OCR alone could not read it through a mark
-    /// and it is the one unread number of the stack's run that the stack's own print fits.
+    /// Why the blank number was taken: `readers` (Tesseract and the glyph reader read it alike), or
+    /// `stack` when the readers could not read it through a mark and it is the one unread number of the
+    /// stack's run that the stack's own print fits (see `crate::blank_number`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blank_number_read_by: Option<String>,
+    /// What each reader read on the page, whatever the outcome (`?` for a character the glyph reader is
+    /// not sure of; null when a reader read nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blank_number_readings: Option<Readings>,
     /// Stable snake_case code for review pages, else null.
     pub reason: Option<String>,
     /// One sentence for the reviewer.
@@ -46,6 +51,15 @@ pub struct PageReport {
     pub orientation_deg: u32,
     pub skew_deg: f32,
     pub straightened_from: String,
+}
+
+/// What each blank-number reader read on one page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readings {
+    pub tesseract: Option<String>,
+    /// Tesseract's confidence (its variants' agreement included).
+    pub tesseract_confidence: Option<f32>,
+    pub glyphs: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,6 +90,7 @@ impl PageReport {
             blank_number: None,
             confidence: None,
             blank_number_read_by: None,
+            blank_number_readings: None,
             reason: None,
             detail: None,
             duplicate_of: None,
@@ -108,8 +123,15 @@ impl PageReport {
                 report.duplicate_of = Some(*of_page);
             }
         }
-        if let Some(read) = reading.blank_number.as_ref().filter(|b| report.blank_number.as_deref() == Some(b.text.as_str())) {
-            report.blank_number_read_by = Some(if read.from_stack { "stack" } else { "ocr" }.to_string());
+        if let Some(read) = reading.blank_number.as_ref() {
+            if report.blank_number.as_deref() == Some(read.text.as_str()) && report.outcome != "review" {
+                report.blank_number_read_by = read.evidence().map(|e| e.code().to_string());
+            }
+            report.blank_number_readings = Some(Readings {
+                tesseract: read.tesseract.clone(),
+                tesseract_confidence: read.tesseract.as_ref().filter(|_| !read.from_stack).map(|_| (read.confidence * 100.0).round() / 100.0),
+                glyphs: read.glyphs.clone(),
+            });
         }
         report
     }

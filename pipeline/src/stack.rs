@@ -27,13 +27,12 @@ use image::GrayImage;
 use rayon::prelude::*;
 
 use crate::matching::sure_blank_number;
-use crate::ocr::{clean_line, ink_and_paper, pieces, BlankNumberReading, NumberImage, HINT_CONFIDENCE_CAP};
+pub use crate::blank_number::STACK_CONFIDENCE;
+use crate::blank_number::{stack_may_take, HINT_CONFIDENCE_CAP};
+use crate::ocr::{clean_line, ink_and_paper, pieces, BlankNumberReading, NumberImage};
 use crate::page::PageReading;
 use crate::raster;
 
-/// The confidence a number the stack check settled is reported with: above the level the decision step
-/// acts on, below any agreeing OCR reading.
-pub const STACK_CONFIDENCE: f32 = 0.6;
 
 /// How well a text must fit an image.
 struct Bar {
@@ -58,6 +57,14 @@ enum Verdict {
     /// Neither clearly in nor clearly out.
     Unclear,
     Fits,
+}
+
+/// Where a series' candidates were looked for in an image.
+enum Placed {
+    /// The line found by the characters they share; each candidate's verdict.
+    Judged(Vec<(String, Verdict)>),
+    /// Those characters are printed nowhere in the image.
+    NotFound,
 }
 
 /// How far below a bar a glyph's coverage (or above it its stray ink) must be to rule it out.
@@ -210,8 +217,11 @@ impl GlyphBook {
             return None;
         }
         let page = Zone::new(image);
-        self.fitting_series(&page, &[text.to_string()], &CONTRADICT, &Settled::default())
-            .map(|judged| judged.iter().all(|(_, v)| *v != Verdict::Out))
+        match self.fitting_series(&page, &[text.to_string()], &CONTRADICT, &Settled::default())? {
+            Placed::Judged(judged) => Some(judged.iter().all(|(_, v)| *v != Verdict::Out)),
+            // The line was not found: nothing to check against (as before, not a contradiction).
+            Placed::NotFound => None,
+        }
     }
 
     fn usable(&self) -> bool {
@@ -237,40 +247,54 @@ impl GlyphBook {
     /// placed together, by the characters they share. A candidate's character that every number of
     /// its run has at that position (`settled`) is not in question: only its print being there counts,
     /// not ink a mark left in its cell.
-    pub fn fitting(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Vec<(String, bool)> {
+    ///
+    /// None when any candidate cannot be judged (the book too thin, a character it never learned, the
+    /// line not placed in the image): a candidate the book cannot rule out is not ruled out, so nothing
+    /// may be chosen among them.
+    pub fn fitting(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<Vec<(String, bool)>> {
         let mut series: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for c in candidates {
             series.entry(c.rsplit_once(' ').map_or("", |(head, _)| head)).or_default().push(c.clone());
         }
         let page = Zone::new(zone);
-        series
-            .values()
-            .flat_map(|group| self.fitting_series(&page, group, &ACCEPT, settled).unwrap_or_default())
-            .filter(|(_, v)| *v != Verdict::Out)
-            .map(|(t, v)| (t, v == Verdict::Fits))
-            .collect()
+        let mut out = Vec::new();
+        let mut placed = false;
+        for group in series.values() {
+            match self.fitting_series(&page, group, &ACCEPT, settled)? {
+                Placed::Judged(judged) => {
+                    placed = true;
+                    out.extend(judged.into_iter().filter(|(_, v)| *v != Verdict::Out).map(|(t, v)| (t, v == Verdict::Fits)));
+                }
+                // The characters a series' candidates share are not printed anywhere in the zone: the
+                // print rules that series out (a mark only adds ink). Unless no series is found at all.
+                Placed::NotFound => {}
+            }
+        }
+        placed.then_some(out)
     }
 
     /// The one candidate that fits the zone image outright while every other is ruled out.
     pub fn only_fit(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<String> {
-        match self.fitting(zone, candidates, settled).as_slice() {
+        match self.fitting(zone, candidates, settled)?.as_slice() {
             [(text, true)] => Some(text.clone()),
             _ => None,
         }
     }
 
-    /// Each candidate's verdict by `bar`; `None` when the line cannot be placed in the image at all.
-    fn fitting_series(&self, page: &Zone, candidates: &[String], bar: &Bar, settled: &Settled) -> Option<Vec<(String, Verdict)>> {
+    /// Each candidate's verdict by `bar` once the line is placed by the characters they share, or
+    /// [`Placed::NotFound`] when those characters are printed nowhere in the image; `None` when any
+    /// candidate cannot be judged: the book too thin, a character it does not know, too few shared
+    /// characters to place the line by.
+    fn fitting_series(&self, page: &Zone, candidates: &[String], bar: &Bar, settled: &Settled) -> Option<Placed> {
         if !self.usable() {
-            return Some(Vec::new());
+            return None;
         }
-        let candidates: Vec<(&String, Vec<char>)> = candidates
-            .iter()
-            .map(|t| (t, characters(t)))
-            .filter(|(_, chars)| chars.len() == self.length && chars.iter().all(|c| self.glyphs.contains_key(c)))
-            .collect();
+        let candidates: Vec<(&String, Vec<char>)> = candidates.iter().map(|t| (t, characters(t))).collect();
+        if candidates.iter().any(|(_, chars)| chars.len() != self.length || !chars.iter().all(|c| self.glyphs.contains_key(c))) {
+            return None;
+        }
         if candidates.is_empty() {
-            return Some(Vec::new());
+            return Some(Placed::Judged(Vec::new()));
         }
         let layout = self.layout();
         // The positions every candidate shares place the line.
@@ -279,9 +303,11 @@ impl GlyphBook {
             .map(|i| (i, candidates[0].1[i]))
             .collect();
         if common.len() < 2 {
-            return Some(Vec::new());
+            return None;
         }
-        let origin = self.place(page, &layout, &common, bar.place)?;
+        let Some(origin) = self.place(page, &layout, &common, bar.place) else {
+            return Some(Placed::NotFound);
+        };
         let height = self.glyphs.values().flatten().map(|g| g.height).max().unwrap_or(1);
         let pitch = {
             let mut steps: Vec<i32> = layout.windows(2).map(|p| p[1].0 - p[0].0).collect();
@@ -308,7 +334,7 @@ impl GlyphBook {
                 (t.clone(), worst)
             })
             .collect();
-        Some(judged)
+        Some(Placed::Judged(judged))
     }
 
     /// The first character's anchor in the zone where the shared characters are best found inked.
@@ -798,43 +824,53 @@ const LINE_PAD: u32 = 12;
 /// More than one sure reading in this many contradicted: the book, not the readings, is wrong.
 const MAX_CONTRADICTED_PART: usize = 5;
 
-/// The completion step of [`check_numbers`].
+/// The completion step of [`check_numbers`]. Runs are made of one exam's pages: another exam's sheet in
+/// the stack is another print run, and its number says nothing about this stack's gaps.
 fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
-    let read: BTreeSet<String> =
-        readings.iter().filter(|r| sure(r)).filter_map(|r| r.blank_number.as_ref().map(|b| b.text.clone())).collect();
+    let exam = |r: &PageReading| r.code.as_ref().and_then(|c| c.payload.as_ref().ok()).map(|p| p.exam_id.clone());
     let pending = |r: &PageReading| {
         !sure(r) && r.code.as_ref().is_some_and(|c| c.payload.is_ok()) && matches!(r.number_image, Some(NumberImage::Unread { .. }))
     };
-    let count = readings.iter().filter(|r| pending(r)).count() as u64;
-    if count == 0 {
-        return;
+    let exams: BTreeSet<String> = readings.iter().filter(|r| pending(r)).filter_map(exam).collect();
+    for exam_id in exams {
+        let of_exam = |r: &PageReading| exam(r).as_deref() == Some(exam_id.as_str());
+        let read: BTreeSet<String> =
+            readings.iter().filter(|r| sure(r) && of_exam(r)).filter_map(|r| r.blank_number.as_ref().map(|b| b.text.clone())).collect();
+        let count = readings.iter().filter(|r| pending(r) && of_exam(r)).count() as u64;
+        let gaps = unread_numbers(&read, count);
+        let settled = Settled::new(&read);
+        // The numbers already read for each application: a page of the same application may be the same
+        // sheet scanned again, and then it carries that number.
+        let application = |r: &PageReading| r.code.as_ref().and_then(|c| c.payload.as_ref().ok()).map(|p| p.application_id.clone());
+        let mut read_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in readings.iter().filter(|r| sure(r) && of_exam(r)) {
+            if let (Some(app), Some(b)) = (application(r), r.blank_number.as_ref()) {
+                read_for.entry(app).or_default().push(b.text.clone());
+            }
+        }
+        readings.par_iter_mut().filter(|r| pending(r) && of_exam(r)).for_each(|r| {
+            let Some(NumberImage::Unread { zone }) = &r.number_image else {
+                return;
+            };
+            let mut candidates = gaps.clone();
+            // The number read for the same application stays a candidate: it vetoes a gap the ink fits no
+            // better (a second scan of that sheet), and when the ink is the gap's alone, the gap wins and
+            // the two sheets of one application go to review as conflicting scans.
+            if let Some(same) = application(r).and_then(|app| read_for.get(&app)) {
+                candidates.extend(same.iter().cloned());
+            }
+            // What the readers read is a candidate too (it vetoes where it fits as well as a gap).
+            if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
+                candidates.push(hint.text.clone());
+            }
+            if let Some(text) = book.only_fit(zone, &candidates, &settled).filter(|t| stack_may_take(r.blank_number.as_ref(), t)) {
+                r.blank_number = Some(match &r.blank_number {
+                    Some(b) => b.settled_by_stack(text),
+                    None => BlankNumberReading::glyphs_only(String::new()).settled_by_stack(text).without_readings(),
+                });
+            }
+        });
     }
-    let gaps = unread_numbers(&read, count);
-    let settled = Settled::new(&read);
-    // The numbers already read for each application: a page of the same application may be the same
-    // sheet scanned again, and then it carries that number.
-    let application = |r: &PageReading| r.code.as_ref().and_then(|c| c.payload.as_ref().ok()).map(|p| p.application_id.clone());
-    let mut read_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in readings.iter().filter(|r| sure(r)) {
-        if let (Some(app), Some(b)) = (application(r), r.blank_number.as_ref()) {
-            read_for.entry(app).or_default().push(b.text.clone());
-        }
-    }
-    readings.par_iter_mut().filter(|r| pending(r)).for_each(|r| {
-        let Some(NumberImage::Unread { zone }) = &r.number_image else {
-            return;
-        };
-        let mut candidates = gaps.clone();
-        if let Some(same) = application(r).and_then(|app| read_for.get(&app)) {
-            candidates.extend(same.iter().cloned());
-        }
-        if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
-            candidates.push(hint.text.clone());
-        }
-        if let Some(text) = book.only_fit(zone, &candidates, &settled) {
-            r.blank_number = Some(BlankNumberReading { text, confidence: STACK_CONFIDENCE, agreeing: 0, matching: 0, from_stack: true });
-        }
-    });
 }
 
 #[cfg(test)]
@@ -925,7 +961,7 @@ mod tests {
         pen(&mut page, 90 + 9 * PITCH + 14, 5);
         // The 7 lies inside the 3 the pen joined to itself: the 3's other strokes still rule it out.
         let candidates = strings(&["12 0000113", "12 0000117", "12 0000118", "12 0000123"]);
-        assert_eq!(book.fitting(&page, &candidates, &Settled::default()), vec![("12 0000113".to_string(), true)]);
+        assert_eq!(book.fitting(&page, &candidates, &Settled::default()), Some(vec![("12 0000113".to_string(), true)]));
         assert_eq!(book.only_fit(&page, &candidates, &Settled::default()).as_deref(), Some("12 0000113"));
     }
 
@@ -948,7 +984,7 @@ mod tests {
     #[test]
     fn a_clean_digit_is_not_taken_for_one_it_covers() {
         let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]), &Settled::default());
-        assert_eq!(fitting, vec![("12 0000118".to_string(), true)]);
+        assert_eq!(fitting, Some(vec![("12 0000118".to_string(), true)]));
     }
 
     /// A pen line `width` pixels thick from `from` to `to`.
@@ -971,10 +1007,10 @@ mod tests {
         let left = 90 + 9 * PITCH;
         let mut page = zone("12 0000110");
         pen_line(&mut page, ((left - 40) as f32, 55.0 + 20.0), ((left + 45) as f32, 55.0 + 40.0), 3.0);
-        let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]), &Settled::default());
+        let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]), &Settled::default()).expect("judged");
         assert!(fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
         // The bar of an 8 inside a 0 is explained by the 8: a clean 8 is still no 0.
-        let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]), &Settled::default());
+        let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]), &Settled::default()).expect("judged");
         assert!(!fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
     }
 
@@ -1028,7 +1064,7 @@ mod tests {
         // A 0 on a printed 6: its upper right side is not there, and the 6's bar is inside it. Either
         // alone would leave the 0 unclear; both together rule it out, so the 6 is taken.
         let fitting = book().fitting(&zone("12 0000116"), &strings(&["12 0000116", "12 0000110"]), &Settled::default());
-        assert_eq!(fitting, vec![("12 0000116".to_string(), true)]);
+        assert_eq!(fitting, Some(vec![("12 0000116".to_string(), true)]));
     }
 
     #[test]
@@ -1047,13 +1083,14 @@ mod tests {
     #[test]
     fn a_number_of_another_print_or_a_blank_zone_fits_nothing() {
         let book = book();
-        assert!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()).is_empty());
+        // A blank zone: the line is not found, so nothing can be judged.
+        assert_eq!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()), None);
         assert_eq!(book.only_fit(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()), None);
         // Digits the book has never seen cannot be checked.
         let mut unseen = GlyphBook::default();
         unseen.learn("12 0000100", &line("12 0000100"));
         unseen.learn("12 0000101", &line("12 0000101"));
-        assert!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"]), &Settled::default()).is_empty());
+        assert_eq!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"]), &Settled::default()), None);
     }
 
     fn set(items: &[&str]) -> BTreeSet<String> {
@@ -1077,5 +1114,171 @@ mod tests {
     fn a_run_does_not_step_below_zero_or_past_its_width() {
         assert_eq!(unread_numbers(&set(&["12 0000000"]), 2), vec!["12 0000001", "12 0000002"]);
         assert_eq!(unread_numbers(&set(&["99"]), 1), vec!["98"]);
+    }
+
+    // --- The stack check as a whole (`check_numbers`), over pages as recognition leaves them. ---
+
+    /// A page of application `app` whose code was read, with what the readers read and the number's image.
+    fn page(n: usize, app: &str, tesseract: Option<(&str, f32)>, glyphs: Option<&str>, image: NumberImage) -> PageReading {
+        let payload = certscan_domain::CertificatePayload { exam_id: "EX-1".into(), application_id: app.into(), registration_number: "77-1".into() };
+        let mut r = PageReading::empty(n, 300.0);
+        r.code = Some(crate::page::CodeReading {
+            text: payload.encode(),
+            payload: Ok(payload),
+            corners: [(0.0, 0.0); 4],
+            strategy: crate::qr::QrStrategy::PageReduced,
+        });
+        r.blank_number = match (tesseract, glyphs) {
+            (Some((t, confidence)), g) => Some(BlankNumberReading {
+                text: t.into(),
+                confidence,
+                agreeing: 2,
+                matching: 2,
+                from_stack: false,
+                tesseract: Some(t.into()),
+                glyphs: g.map(str::to_string),
+            }),
+            (None, Some(g)) if !g.contains('?') => Some(BlankNumberReading::glyphs_only(g.into())),
+            (None, _) => None,
+        };
+        r.number_image = Some(image);
+        r
+    }
+
+    /// A page both readers read alike, its line kept for the book.
+    fn read_page(n: usize, app: &str, text: &str) -> PageReading {
+        page(n, app, Some((text, 0.95)), Some(text), NumberImage::Read { text: text.into(), line: line(text) })
+    }
+
+    /// A page whose number a pen crossed: no reader read it.
+    fn crossed_page(n: usize, app: &str, printed: &str) -> PageReading {
+        let mut z = zone(printed);
+        pen(&mut z, 90 + 9 * PITCH + 14, 5);
+        page(n, app, None, None, NumberImage::Unread { zone: z })
+    }
+
+    /// Runs the stack check over pages: what each page's sure number is afterwards.
+    fn checked(mut pages: Vec<PageReading>) -> Vec<Option<String>> {
+        let mut book = GlyphBook::default();
+        for r in &pages {
+            if let Some(NumberImage::Read { text, line }) = &r.number_image {
+                book.learn(text, line);
+            }
+        }
+        check_numbers(book, &mut pages);
+        pages.iter().map(|r| sure_blank_number(r).map(|b| b.text.clone())).collect()
+    }
+
+    /// Pages 1.. of a run `12 0000100..` read by both readers, skipping `skip`.
+    fn run_pages(range: std::ops::Range<u32>, skip: &[u32]) -> Vec<PageReading> {
+        range.filter(|n| !skip.contains(n)).map(|n| read_page(n as usize, &format!("A{n}"), &format!("12 0000{n}"))).collect()
+    }
+
+    #[test]
+    fn a_gap_at_the_end_of_a_run_is_completed_only_when_the_print_fits_it_alone() {
+        // 100..=118 read; page 119 (just past the run) crossed on its last digit's right side.
+        let mut pages = run_pages(100..119, &[]);
+        pages.push(crossed_page(200, "A119", "12 0000119"));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000119"));
+    }
+
+    #[test]
+    fn two_unread_pages_in_one_run_each_get_their_own_number() {
+        let mut pages = run_pages(100..120, &[105, 113]);
+        pages.push(crossed_page(200, "A105", "12 0000105"));
+        pages.push(crossed_page(201, "A113", "12 0000113"));
+        let got = checked(pages);
+        let n = got.len();
+        assert_eq!(got[n - 2].as_deref(), Some("12 0000105"));
+        assert_eq!(got[n - 1].as_deref(), Some("12 0000113"));
+    }
+
+    #[test]
+    fn two_packs_with_different_series_in_one_stack() {
+        let mut pages = run_pages(100..112, &[]);
+        pages.extend((100..112).map(|n| read_page(300 + n as usize, &format!("B{n}"), &format!("34 0000{n}"))));
+        pages.push(crossed_page(400, "B112", "34 0000112"));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("34 0000112"));
+        assert!(got[..got.len() - 1].iter().all(Option::is_some), "every page both readers read stays sure");
+    }
+
+    #[test]
+    fn a_spoiled_blank_replaced_out_of_order_is_still_completed() {
+        // 107 was spoiled; its application got the next free blank, 120, at the end of the stack.
+        let mut pages = run_pages(100..120, &[107]);
+        pages.push(crossed_page(200, "A107", "12 0000120"));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000120"));
+    }
+
+    #[test]
+    fn a_candidate_the_book_cannot_judge_vetoes_instead_of_being_dropped() {
+        // The run holds no 9, so the gaps 12 0000099, ..109 and ..119 have a digit the book never learned;
+        // 12 0000122 is the one gap it can judge. The page is 12 0000119 with a broad pen over its last two
+        // digits, which any two digits "fit". Dropping the candidates it cannot judge would leave 122 alone
+        // and take it; they veto instead.
+        let mut pages: Vec<PageReading> =
+            (100..122).filter(|n| ![109, 119].contains(n)).map(|n| read_page(n as usize, &format!("A{n}"), &format!("12 0000{n}"))).collect();
+        let mut z = zone("12 0000119");
+        pen(&mut z, 90 + 8 * PITCH - 6, 2 * PITCH + 2);
+        pages.push(page(200, "A119", None, None, NumberImage::Unread { zone: z }));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten(), None);
+        // A line the book cannot place (no print in the zone at all) fits nothing either.
+        let mut pages = run_pages(100..119, &[]);
+        pages.push(page(200, "A119", None, None, NumberImage::Unread { zone: GrayImage::from_pixel(500, 140, Luma([235])) }));
+        assert_eq!(checked(pages).last().cloned().flatten(), None);
+    }
+
+    #[test]
+    fn a_systematic_misread_forms_no_run_of_its_own() {
+        // Tesseract read every "12" as "92" for sure, and the glyph reader read "12": not one page is sure,
+        // so no run exists, and nothing is completed from the misread series.
+        let mut pages: Vec<PageReading> = (100..119)
+            .map(|n| {
+                let printed = format!("12 0000{n}");
+                let misread = format!("92 0000{n}");
+                page(n as usize, &format!("A{n}"), Some((&misread, 0.95)), Some(&printed), NumberImage::Unread { zone: zone(&printed) })
+            })
+            .collect();
+        pages.push(crossed_page(200, "A119", "12 0000119"));
+        assert!(checked(pages).iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_sure_but_wrong_reading_elsewhere_does_not_move_the_run() {
+        // Page 300 was read by both readers as 12 0000150, far from the run (a stray blank, or a misread
+        // both made): it becomes no run the completion may draw on, and the run's pages are unaffected.
+        let mut pages = run_pages(100..118, &[]);
+        pages.push(read_page(300, "A150", "12 0000150"));
+        pages.push(crossed_page(200, "A118", "12 0000118"));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000118"));
+        assert!(got[..18].iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_page_of_an_application_already_read_on_another_sheet_is_not_made_its_duplicate() {
+        // A100's sheet 12 0000100 was read; another sheet of A100 (blank 12 0000119, crossed) is completed
+        // with its own number, so the decision step sees two sheets of one application.
+        let mut pages = run_pages(100..119, &[]);
+        pages.push(crossed_page(200, "A100", "12 0000119"));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000119"));
+    }
+
+    #[test]
+    fn a_tesseract_reading_the_glyph_reader_contradicts_is_not_sure_and_the_stack_decides() {
+        // Tesseract read 92 (sure), the glyph reader read 12: the stack's print settles 12 0000110.
+        let mut pages = run_pages(100..119, &[110]);
+        pages.push(page(200, "A110", Some(("92 0000110", 0.95)), Some("12 0000110"), NumberImage::Unread { zone: zone("12 0000110") }));
+        let got = checked(pages);
+        assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000110"));
+        // With the glyph reader unsure of the series, only the stack would stand against a sure Tesseract.
+        let mut pages = run_pages(100..119, &[110]);
+        pages.push(page(200, "A110", Some(("92 0000110", 0.95)), Some("?2 0000110"), NumberImage::Unread { zone: zone("12 0000110") }));
+        assert_eq!(checked(pages).last().cloned().flatten(), None);
     }
 }

@@ -117,3 +117,39 @@ fn a_hard_scan_attaches_nothing_wrongly_and_almost_everything_rightly() {
     let from_stack = processed.readings.iter().filter(|r| r.blank_number.as_ref().is_some_and(|b| b.from_stack)).count();
     assert!(from_stack >= 1, "no blank number was taken from the stack's run");
 }
+
+/// The real reproducers in `shared/regressions/` (scans from another simulator, with another typeface):
+/// every page attached must be attached right. Each folder has the scan, the roster, the FIS FRDO file and
+/// the truth (see its README). CI runs beside a copy of `shared/`; elsewhere the folder may be absent.
+#[test]
+fn the_regression_scans_attach_nothing_wrongly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/regressions");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs beside shared/, but {} is missing", root.display());
+        eprintln!("skipped: no {}", root.display());
+        return;
+    };
+    let mut folders: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("scan.pdf").exists()).collect();
+    folders.sort();
+    assert!(!folders.is_empty(), "no regression folders in {}", root.display());
+    let template = reference();
+    let ocr = TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed by scripts/setup.sh");
+    for folder in folders {
+        let read = |name: &str| std::fs::read(folder.join(name)).unwrap_or_else(|e| panic!("{}/{name}: {e}", folder.display()));
+        let roster = certscan_domain::Roster::from_json("exam.json", &read("exam.json")).unwrap();
+        let records = certscan_domain::import_fis(&roster, "fis-frdo.csv", &read("fis-frdo.csv")).unwrap().records;
+        let truth: serde_json::Value = serde_json::from_slice(&read("truth.json")).unwrap();
+        let scan = read("scan.pdf");
+        let processed = process_scan(&scan, Some(engine()), &template, &ocr, &ScanOptions::default(), &roster, &records, |_| {}).unwrap();
+        let mut wrong = Vec::new();
+        for (page, decision) in &processed.decisions {
+            let t = truth["pages"].as_array().unwrap().iter().find(|t| t["page"].as_u64() == Some(*page as u64)).expect("truth for every page");
+            if let Decision::Attached { application_id, blank_number, .. } | Decision::Duplicate { application_id, blank_number, .. } = decision {
+                if t["application_id"].as_str() != Some(application_id) || t["blank_number"].as_str() != Some(blank_number) {
+                    wrong.push(format!("page {page}: {application_id} on {blank_number}, truly {t}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}: WRONG attachments: {wrong:#?}", folder.display());
+    }
+}

@@ -61,7 +61,8 @@ fn page(n: usize, outcome: &str, app: Option<&str>, blank: Option<&str>) -> Page
             orientation_deg: 0,
             skew_deg: 0.0,
             straightened_from: "code".into(),
-            blank_number_read_by: blank.map(|_| "ocr".to_string()),
+            blank_number_read_by: blank.map(|_| "readers".to_string()),
+            blank_number_readings: None,
         },
         object_key: Some(format!("pages/x/{n:05}.pdf")),
     }

@@ -1,0 +1,180 @@
+//! The blank number of a page: what each reader read, and whether that is certain enough to attach.
+//! One place for the rule, so no float threshold is scattered over `ocr`, `stack` and `matching`.
+//!
+//! Two readers look at every number, and they fail differently: **Tesseract** ([`crate::ocr`], line
+//! OCR with a whitelist, its certainty from variants of one crop agreeing) and the **glyph reader**
+//! ([`crate::glyphs`], each character cut out and compared with digit shapes of many typefaces, no
+//! language model, no learning from the stack). Variants of one engine agreeing, or a stack agreeing
+//! with itself, is not evidence; two engines agreeing is. So:
+//! - a number is **sure** when Tesseract read it for sure (clean variants agreeing, no mark over the
+//!   line) AND the glyph reader read every character of it alike ([`Evidence::Readers`]);
+//! - or when the stack check settled it ([`Evidence::Stack`]): the stack's own print, learned only from
+//!   pages both readers read alike, fits this page's ink for exactly one of the numbers the run (also
+//!   made only of such pages) leaves unread, and no reader read anything else here for sure;
+//! - anything else is a hint for the reviewer (`blank_number_unreadable`, both readings in the report).
+
+use serde::Serialize;
+
+/// A blank number read with less confidence than this is a hint for a reviewer, not evidence: the
+/// reader caps readings of a number covered by another ink at [`HINT_CONFIDENCE_CAP`], and agreeing
+/// readings score 0.9+.
+pub const MIN_BLANK_NUMBER_CONFIDENCE: f32 = 0.5;
+
+/// The most a hint may claim: a reading of an image with a mark through the digits, or of an ink layer
+/// another ink covered.
+pub const HINT_CONFIDENCE_CAP: f32 = 0.4;
+
+/// The confidence a number the stack check settled is reported with: above the level the decision step
+/// acts on, below any agreeing reading of both readers.
+pub const STACK_CONFIDENCE: f32 = 0.6;
+
+/// The blank number read from a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlankNumberReading {
+    /// Normalised text matching the template's pattern, e.g. `77 0012345`: the number this page would
+    /// take (Tesseract's reading, or the glyph reader's when Tesseract read nothing, or the stack's).
+    pub text: String,
+    /// 0..1: Tesseract's own confidence, raised when variants agree, lowered when they disagree, capped
+    /// for a hint; [`STACK_CONFIDENCE`] for a number the stack settled; 0 for the glyph reader alone.
+    pub confidence: f32,
+    /// How many Tesseract variants read exactly this text.
+    pub agreeing: usize,
+    /// How many Tesseract variants produced a text matching the pattern at all.
+    pub matching: usize,
+    /// Not read by the readers alone: the only unread number of the stack's run that the stack's own
+    /// printed glyphs fit (see `crate::stack`).
+    pub from_stack: bool,
+    /// What Tesseract read (its best text), None when it read nothing matching the pattern.
+    pub tesseract: Option<String>,
+    /// What the glyph reader read on the same line, `?` for a character it is not sure of; None when it
+    /// could not cut the line into the template's characters.
+    pub glyphs: Option<String>,
+}
+
+/// Why a page's number may be attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// Tesseract for sure and the glyph reader in every character.
+    Readers,
+    /// The stack check (see the module doc).
+    Stack,
+}
+
+impl Evidence {
+    /// The report's `blank_number_read_by`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Evidence::Readers => "readers",
+            Evidence::Stack => "stack",
+        }
+    }
+}
+
+impl BlankNumberReading {
+    /// A reading only the glyph reader made (complete, matching the pattern): a hint, never sure alone.
+    pub fn glyphs_only(text: String) -> BlankNumberReading {
+        BlankNumberReading { glyphs: Some(text.clone()), text, confidence: 0.0, agreeing: 0, matching: 0, from_stack: false, tesseract: None }
+    }
+
+    /// Both readers read exactly this text.
+    pub fn readers_agree(&self) -> bool {
+        self.tesseract.as_deref() == Some(self.text.as_str()) && self.glyphs.as_deref() == Some(self.text.as_str())
+    }
+
+    /// Why this number may be attached, or None when it is only a hint.
+    pub fn evidence(&self) -> Option<Evidence> {
+        if self.confidence < MIN_BLANK_NUMBER_CONFIDENCE {
+            None
+        } else if self.from_stack {
+            Some(Evidence::Stack)
+        } else if self.readers_agree() {
+            Some(Evidence::Readers)
+        } else {
+            None
+        }
+    }
+
+    /// No reader's text: for a page the stack settled where neither reader read anything.
+    pub fn without_readings(self) -> BlankNumberReading {
+        BlankNumberReading { tesseract: None, glyphs: None, ..self }
+    }
+
+    /// The stack's number for this page, keeping what the readers read.
+    pub fn settled_by_stack(&self, text: String) -> BlankNumberReading {
+        BlankNumberReading { text, confidence: STACK_CONFIDENCE, agreeing: 0, matching: 0, from_stack: true, ..self.clone() }
+    }
+}
+
+/// Whether the stack check may give `text` to a page whose readers read `reading`: no reader may have
+/// read anything else there for sure. The glyph reader's sure characters must all be `text`'s, and a
+/// sure Tesseract reading (clean variants agreeing) must be `text` itself unless the glyph reader read
+/// all of `text` (then two sources that fail differently, the stack's print and the glyph reader,
+/// outvote one).
+pub fn stack_may_take(reading: Option<&BlankNumberReading>, text: &str) -> bool {
+    let Some(r) = reading else {
+        return true;
+    };
+    let glyphs_consistent = r.glyphs.as_deref().is_none_or(|g| consistent(g, text));
+    let glyphs_complete = r.glyphs.as_deref() == Some(text);
+    let tesseract_sure_elsewhere =
+        r.tesseract.as_deref().is_some_and(|t| t != text) && r.confidence >= MIN_BLANK_NUMBER_CONFIDENCE && !r.from_stack;
+    glyphs_consistent && (glyphs_complete || !tesseract_sure_elsewhere)
+}
+
+/// `partial` (with `?` for unsure characters) says nothing against `text`.
+pub fn consistent(partial: &str, text: &str) -> bool {
+    partial.chars().count() == text.chars().count() && partial.chars().zip(text.chars()).all(|(p, t)| p == '?' || p == t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(text: &str, confidence: f32, tesseract: Option<&str>, glyphs: Option<&str>) -> BlankNumberReading {
+        BlankNumberReading {
+            text: text.into(),
+            confidence,
+            agreeing: 2,
+            matching: 2,
+            from_stack: false,
+            tesseract: tesseract.map(str::to_string),
+            glyphs: glyphs.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_number_is_sure_only_when_both_readers_read_it_alike() {
+        assert_eq!(reading("52 0533596", 0.95, Some("52 0533596"), Some("52 0533596")).evidence(), Some(Evidence::Readers));
+        // Tesseract sure, the glyph reader reads another series: one reader only.
+        assert_eq!(reading("92 0533596", 0.95, Some("92 0533596"), Some("52 0533596")).evidence(), None);
+        // The glyph reader unsure of one character.
+        assert_eq!(reading("52 0533596", 0.95, Some("52 0533596"), Some("?2 0533596")).evidence(), None);
+        // The glyph reader could not cut the line.
+        assert_eq!(reading("52 0533596", 0.95, Some("52 0533596"), None).evidence(), None);
+        // Both alike but Tesseract only hinted (a mark over the line).
+        assert_eq!(reading("52 0533596", 0.4, Some("52 0533596"), Some("52 0533596")).evidence(), None);
+        // The glyph reader alone.
+        assert_eq!(BlankNumberReading::glyphs_only("52 0533596".into()).evidence(), None);
+    }
+
+    #[test]
+    fn the_stack_may_not_overrule_a_reader_that_read_something_else_for_sure() {
+        let tesseract_wrong = reading("92 0533596", 0.95, Some("92 0533596"), Some("52 0533596"));
+        assert!(stack_may_take(Some(&tesseract_wrong), "52 0533596"), "glyph reader and stack against Tesseract");
+        let glyphs_partial = reading("92 0533596", 0.95, Some("92 0533596"), Some("?2 0533596"));
+        assert!(!stack_may_take(Some(&glyphs_partial), "52 0533596"), "only the stack against a sure Tesseract");
+        let glyphs_other = reading("52 0533596", 0.3, Some("52 0533596"), Some("52 0533597"));
+        assert!(!stack_may_take(Some(&glyphs_other), "52 0533596"), "the glyph reader read another last digit");
+        let hint = reading("52 0533598", 0.3, Some("52 0533598"), Some("52 05335?6"));
+        assert!(stack_may_take(Some(&hint), "52 0533596"), "a Tesseract hint under a pen does not veto");
+        assert!(stack_may_take(None, "52 0533596"));
+    }
+
+    #[test]
+    fn a_partial_reading_is_consistent_only_with_numbers_it_does_not_contradict() {
+        assert!(consistent("5? 05335?6", "52 0533596"));
+        assert!(!consistent("5? 05335?6", "52 0533597"));
+        assert!(!consistent("52 053359", "52 0533596"));
+    }
+}
