@@ -421,8 +421,8 @@ fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pix
         return Err(reason);
     }
     let colour = decoder.colortype().map_err(|e| e.to_string())?;
-    // PhotometricInterpretation 0 = WhiteIsZero (common for bilevel fax pages).
-    let white_is_zero = decoder.find_tag_unsigned::<u16>(tiff::tags::Tag::PhotometricInterpretation).ok().flatten() == Some(0);
+    // PhotometricInterpretation 0 = WhiteIsZero (common for bilevel fax pages): the tiff crate (0.11)
+    // already inverts such samples while decoding, so every page comes out black-is-zero here.
     let data = decoder.read_image().map_err(|e| format!("cannot decode the TIFF page: {e}"))?;
     let samples: Vec<u8> = match data {
         DecodingResult::U8(v) => v,
@@ -430,7 +430,6 @@ fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pix
         _ => return Err(format!("unsupported TIFF sample format ({colour:?})")),
     };
     let (w_us, h_us) = (w as usize, h as usize);
-    let invert = |v: u8| if white_is_zero { 255 - v } else { v };
     let mut rgb = RgbImage::new(w, h);
     let raw = rgb.as_mut();
     match colour {
@@ -442,7 +441,7 @@ fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pix
             for y in 0..h_us {
                 for x in 0..w_us {
                     let bit = samples[y * stride + x / 8] >> (7 - x % 8) & 1;
-                    let v = invert(if bit == 1 { 255 } else { 0 });
+                    let v = if bit == 1 { 255 } else { 0 };
                     raw[(y * w_us + x) * 3..][..3].fill(v);
                 }
             }
@@ -460,7 +459,7 @@ fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pix
             for (i, px) in samples.chunks_exact(channels).take(w_us * h_us).enumerate() {
                 let out = &mut raw[i * 3..][..3];
                 if channels < 3 {
-                    out.fill(invert(px[0]));
+                    out.fill(px[0]);
                 } else {
                     out.copy_from_slice(&px[..3]);
                 }
