@@ -172,7 +172,7 @@ async fn the_service_judges_scans_by_the_blank_ledger() {
     let service = start(&service_settings(dir.path(), &db.url, None), engine(), "127.0.0.1:0").await.unwrap();
     let api = Api::new(service.addr);
     let files = exam_files(43, 6, Level::Clean);
-    let exam = files.roster.exam_id.clone();
+    let exam_id = files.roster.exam_id.clone();
     let certificates: Vec<(usize, String)> = files
         .scan
         .truth
@@ -211,11 +211,11 @@ async fn the_service_judges_scans_by_the_blank_ledger() {
     let (other_exam, apps_other) = exam(&store, 44).await;
     assert_eq!(commit(&store, &other_exam, "J-OTHER", vec![attached(1, &apps_other[0], used_elsewhere)]).await[0].0, "attached");
 
-    let (status, body) = api.json(Method::PUT, &format!("/v1/exams/{exam}"), Some(files.roster_json.clone())).await;
+    let (status, body) = api.json(Method::PUT, &format!("/v1/exams/{exam_id}"), Some(files.roster_json.clone())).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = api.json(Method::POST, &format!("/v1/exams/{exam}/fis-frdo"), Some(files.fis_csv.clone())).await;
+    let (status, body) = api.json(Method::POST, &format!("/v1/exams/{exam_id}/fis-frdo"), Some(files.fis_csv.clone())).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = api.json(Method::POST, &format!("/v1/exams/{exam}/scans"), Some(files.scan.bytes.clone())).await;
+    let (status, body) = api.json(Method::POST, &format!("/v1/exams/{exam_id}/scans"), Some(files.scan.bytes.clone())).await;
     assert_eq!(status, 202, "{body}");
     let job = api.finished_job(body["job_id"].as_str().unwrap(), 300).await;
     assert_eq!(job["state"], "done", "{job}");
