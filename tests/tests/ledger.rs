@@ -190,7 +190,7 @@ async fn the_service_judges_scans_by_the_blank_ledger() {
     let used_elsewhere = numbers[1];
     let width = lowest.len();
     let n = |s: &str| s.split_once(' ').unwrap().1.parse::<u64>().unwrap();
-    let (first, last) = (n(lowest).saturating_sub(10), n(highest) - 1);
+    let (first, last) = (n(numbers[0]).saturating_sub(10), n(highest) - 1);
     let fmt = |v: u64| format!("{v:0width$}");
 
     // The pack holds every number of the stack but its highest.
