@@ -95,9 +95,9 @@ impl BlankNumberReading {
         }
     }
 
-    /// No reader's text: for a page the stack settled where neither reader read anything.
-    pub fn without_readings(self) -> BlankNumberReading {
-        BlankNumberReading { tesseract: None, glyphs: None, ..self }
+    /// A number only the stack check settled, on a page where neither reader read anything.
+    pub fn stack_only(text: String) -> BlankNumberReading {
+        BlankNumberReading { text, confidence: STACK_CONFIDENCE, agreeing: 0, matching: 0, from_stack: true, tesseract: None, glyphs: None }
     }
 
     /// The stack's number for this page, keeping what the readers read.

@@ -651,6 +651,58 @@ mod tests {
         }
     }
 
+    /// An uncompressed one-strip TIFF, written by hand so the photometric tag is ours to choose.
+    fn tiff(w: u32, h: u32, bits: u16, photometric: u16, data: &[u8]) -> Vec<u8> {
+        let entries: [(u16, u16, u32); 9] = [
+            (256, 4, w),
+            (257, 4, h),
+            (258, 3, bits as u32),
+            (259, 3, 1),
+            (262, 3, photometric as u32),
+            (273, 4, 8 + 2 + 9 * 12 + 4),
+            (277, 3, 1),
+            (278, 4, h),
+            (279, 4, data.len() as u32),
+        ];
+        let mut out = b"II*\0".to_vec();
+        out.extend(8u32.to_le_bytes());
+        out.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, value) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(1u32.to_le_bytes());
+            match kind {
+                3 => out.extend([(value as u16).to_le_bytes(), [0, 0]].concat()),
+                _ => out.extend(value.to_le_bytes()),
+            }
+        }
+        out.extend(0u32.to_le_bytes());
+        out.extend(data);
+        out
+    }
+
+    fn only_page(bytes: &[u8]) -> RgbImage {
+        match PageSource::open(bytes, None, SourceOptions::default()).unwrap().collect::<Vec<_>>().as_slice() {
+            [PageImage::Decoded(p)] => p.image.clone(),
+            other => panic!("expected one decoded page, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn white_is_zero_tiff_pages_come_out_with_black_ink_on_white() {
+        // 16 x 2 pixels: the left half inked. In WhiteIsZero a set bit (or 255) is black.
+        let bilevel = only_page(&tiff(16, 2, 1, 0, &[0xFF, 0x00, 0xFF, 0x00]));
+        let grey = only_page(&tiff(16, 2, 8, 0, &[[255u8; 8], [0u8; 8], [255u8; 8], [0u8; 8]].concat()));
+        for (name, page) in [("bilevel", bilevel), ("8-bit", grey)] {
+            assert_eq!(page.get_pixel(2, 1).0, [0, 0, 0], "{name}: the inked half must be black");
+            assert_eq!(page.get_pixel(12, 1).0, [255, 255, 255], "{name}: the blank half must be white");
+        }
+        // The same ink in BlackIsZero, the other way round.
+        let black_is_zero = only_page(&tiff(16, 2, 1, 1, &[0x00, 0xFF, 0x00, 0xFF]));
+        assert_eq!(black_is_zero.get_pixel(2, 1).0, [0, 0, 0]);
+        assert_eq!(black_is_zero.get_pixel(12, 1).0, [255, 255, 255]);
+    }
+
     #[test]
     fn whole_file_problems_are_typed_errors() {
         assert!(matches!(PageSource::open(b"", None, SourceOptions::default()), Err(SourceError::Empty)));

@@ -1,0 +1,407 @@
+use super::*;
+use image::Luma;
+
+// Seven-segment digits are enough to test the logic: 8 covers 3, 9 and 0, so an 8 under a mark is
+// exactly the ambiguity the check must notice, and a clean 8 must not pass for a 3. The 1 stands in
+// the middle of its cell, as in print typefaces.
+const SEGMENTS: [&str; 10] = ["abcdef", "m", "abdeg", "abcdg", "bcfg", "acdfg", "acdefg", "abc", "abcdefg", "abcdfg"];
+const PITCH: i32 = 30;
+
+fn draw_digit(img: &mut GrayImage, c: char, left: i32, top: i32) {
+    let (w, h, t) = (20, 40, 4);
+    let rect = |img: &mut GrayImage, x0: i32, y0: i32, x1: i32, y1: i32| {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                img.put_pixel((left + x) as u32, (top + y) as u32, Luma([20]));
+            }
+        }
+    };
+    for seg in SEGMENTS[c.to_digit(10).unwrap() as usize].chars() {
+        match seg {
+            'a' => rect(img, 0, 0, w, t),
+            'b' => rect(img, w - t, 0, w, h / 2),
+            'c' => rect(img, w - t, h / 2, w, h),
+            'd' => rect(img, 0, h - t, w, h),
+            'e' => rect(img, 0, h / 2, t, h),
+            'f' => rect(img, 0, 0, t, h / 2),
+            'm' => rect(img, w / 2 - t / 2, 0, w / 2 + t / 2, h),
+            _ => rect(img, 0, h / 2 - t / 2, w, h / 2 + t / 2),
+        }
+    }
+}
+
+fn draw_text(img: &mut GrayImage, text: &str, left: i32, top: i32) {
+    let mut x = left;
+    for c in text.chars() {
+        if c != ' ' {
+            draw_digit(img, c, x, top);
+        }
+        x += PITCH;
+    }
+}
+
+fn line(text: &str) -> GrayImage {
+    let mut img = GrayImage::from_pixel(PITCH as u32 * text.len() as u32, 40, Luma([235]));
+    draw_text(&mut img, text, 0, 0);
+    img
+}
+
+fn book() -> GlyphBook {
+    let mut book = GlyphBook::default();
+    for n in 100..120 {
+        book.learn(&format!("12 0000{n}"), &line(&format!("12 0000{n}")));
+    }
+    book.settle();
+    book
+}
+
+fn zone(text: &str) -> GrayImage {
+    let mut img = GrayImage::from_pixel(500, 140, Luma([235]));
+    draw_text(&mut img, text, 90, 55);
+    img
+}
+
+/// A pen stroke from above the line to below it, through the column `x`, `width` pixels wide.
+fn pen(img: &mut GrayImage, x: i32, width: i32) {
+    for y in 20..120 {
+        for dx in 0..width {
+            img.put_pixel((x + dx + (y - 20) / 10) as u32, y as u32, Luma([30]));
+        }
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_stacks_print_tells_a_number_under_a_pen_from_the_other_gaps() {
+    let book = book();
+    assert_eq!(book.samples(), 20);
+
+    // The pen crosses the last digit's right side only: an 8 would need its left side inked too.
+    let mut page = zone("12 0000113");
+    pen(&mut page, 90 + 9 * PITCH + 14, 5);
+    // The 7 lies inside the 3 the pen joined to itself: the 3's other strokes still rule it out.
+    let candidates = strings(&["12 0000113", "12 0000117", "12 0000118", "12 0000123"]);
+    assert_eq!(book.fitting(&page, &candidates, &Settled::default()), Some(vec![("12 0000113".to_string(), true)]));
+    assert_eq!(book.only_fit(&page, &candidates, &Settled::default()).as_deref(), Some("12 0000113"));
+}
+
+#[test]
+fn a_misread_line_does_not_teach_its_wrong_shape() {
+    // One sure reading took the last 8 for a 5: the 5's other prints outvote it, so the book still
+    // tells a clean 8 from a 5 and rejects the misread reading itself.
+    let mut book = GlyphBook::default();
+    for n in 100..120 {
+        let text = format!("12 0000{n}");
+        let printed = if n == 118 { "12 0000118".to_string() } else { text.clone() };
+        let label = if n == 118 { "12 0000115".to_string() } else { text };
+        book.learn(&label, &line(&printed));
+    }
+    book.settle();
+    assert_eq!(book.check(&zone("12 0000118"), "12 0000115"), Some(false));
+    assert_eq!(book.check(&zone("12 0000115"), "12 0000115"), Some(true));
+}
+
+#[test]
+fn a_clean_digit_is_not_taken_for_one_it_covers() {
+    let fitting = book().fitting(&zone("12 0000118"), &strings(&["12 0000113", "12 0000118"]), &Settled::default());
+    assert_eq!(fitting, Some(vec![("12 0000118".to_string(), true)]));
+}
+
+/// A pen line `width` pixels thick from `from` to `to`.
+fn pen_line(img: &mut GrayImage, from: (f32, f32), to: (f32, f32), width: f32) {
+    let steps = (to.0 - from.0).abs().max((to.1 - from.1).abs()) as i32 * 2;
+    for i in 0..=steps {
+        let t = i as f32 / steps as f32;
+        let (cx, cy) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+        for y in (cy - width / 2.0).round() as i32..(cy + width / 2.0).round() as i32 {
+            img.put_pixel(cx.round() as u32, y as u32, Luma([30]));
+        }
+    }
+}
+
+#[test]
+fn bits_of_a_pen_cut_off_inside_a_digit_do_not_hide_it() {
+    // A slanting pen through the last 0's lower half: the 0's sides cut a bit of it off inside the
+    // counter. No digit's print would put ink there, so it is a mark, and the 0 fits.
+    let book = book();
+    let left = 90 + 9 * PITCH;
+    let mut page = zone("12 0000110");
+    pen_line(&mut page, ((left - 40) as f32, 55.0 + 20.0), ((left + 45) as f32, 55.0 + 40.0), 3.0);
+    let fitting = book.fitting(&page, &strings(&["12 0000110", "12 0000113"]), &Settled::default()).expect("judged");
+    assert!(fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
+    // The bar of an 8 inside a 0 is explained by the 8: a clean 8 is still no 0.
+    let fitting = book.fitting(&zone("12 0000118"), &strings(&["12 0000110"]), &Settled::default()).expect("judged");
+    assert!(!fitting.contains(&("12 0000110".to_string(), true)), "{fitting:?}");
+}
+
+/// A bit of pen inside the character at text position `at` of a zone, where an 8's bar would be.
+fn bar_inside(page: &mut GrayImage, at: i32) {
+    let left = 90 + at * PITCH;
+    for y in 55 + 18..55 + 22 {
+        for x in left + 6..left + 14 {
+            page.put_pixel(x as u32, y as u32, Luma([20]));
+        }
+    }
+}
+
+#[test]
+fn a_mark_inside_a_character_the_whole_run_shares_does_not_hide_the_number() {
+    // A bit of pen inside the first 0 of "0000", where an 8's bar would be. Taken alone, the 0 is not
+    // sure (an 8 would explain the bar), so no candidate fits outright.
+    let book = book();
+    let mut page = zone("12 0000113");
+    bar_inside(&mut page, 3);
+    let candidates = strings(&["12 0000113", "12 0000117"]);
+    assert_eq!(book.only_fit(&page, &candidates, &Settled::default()), None);
+    // Every number of the run read for sure has a 0 there: it is the stack's 0, whatever the mark.
+    let read: BTreeSet<String> = (100..120).filter(|n| ![113, 117].contains(n)).map(|n| format!("12 0000{n}")).collect();
+    let settled = Settled::new(&read);
+    assert_eq!(book.only_fit(&page, &candidates, &settled).as_deref(), Some("12 0000113"));
+    // Where the run's numbers differ the check stays strict: the same bar in the last 0 still leaves
+    // an 8 possible, and a clean 8 is still no 0.
+    let mut page = zone("12 0000110");
+    bar_inside(&mut page, 9);
+    let read: BTreeSet<String> = (100..120).filter(|n| ![110, 118].contains(n)).map(|n| format!("12 0000{n}")).collect();
+    let settled = Settled::new(&read);
+    assert_eq!(book.only_fit(&page, &strings(&["12 0000110", "12 0000118"]), &settled), None);
+    assert_eq!(book.only_fit(&zone("12 0000118"), &strings(&["12 0000110"]), &settled), None);
+}
+
+#[test]
+fn only_the_characters_every_number_of_a_run_shares_are_settled() {
+    let settled = Settled::new(&set(&["12 0000118", "12 0000121", "12 0000125", "77 1", "12 0009999"]));
+    let mut want: Vec<Option<char>> = characters("12 00001").into_iter().map(Some).collect();
+    want.extend([None, None]);
+    assert_eq!(settled.of("12 0000113"), want.as_slice());
+    // Too far from the run, another series, too few numbers read: nothing settled.
+    assert!(settled.of("12 0000200").is_empty());
+    assert!(settled.of("77 1").is_empty());
+    assert!(Settled::new(&set(&["12 0000118", "12 0000121"])).of("12 0000119").is_empty());
+}
+
+#[test]
+fn a_glyph_both_partly_missing_and_with_another_characters_ink_is_ruled_out() {
+    // A 0 on a printed 6: its upper right side is not there, and the 6's bar is inside it. Either
+    // alone would leave the 0 unclear; both together rule it out, so the 6 is taken.
+    let fitting = book().fitting(&zone("12 0000116"), &strings(&["12 0000116", "12 0000110"]), &Settled::default());
+    assert_eq!(fitting, Some(vec![("12 0000116".to_string(), true)]));
+}
+
+#[test]
+fn a_digit_the_pen_hides_completely_is_not_taken() {
+    let mut page = zone("12 0000118");
+    pen(&mut page, 90 + 9 * PITCH - 4, 28);
+    let candidates = strings(&["12 0000113", "12 0000118"]);
+    assert_eq!(
+        book().only_fit(&page, &candidates, &Settled::default()),
+        None,
+        "{:?}",
+        book().fitting(&page, &candidates, &Settled::default())
+    );
+}
+
+#[test]
+fn a_number_of_another_print_or_a_blank_zone_fits_nothing() {
+    let book = book();
+    // A blank zone: the line is not found, so nothing can be judged.
+    assert_eq!(book.fitting(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()), None);
+    assert_eq!(book.only_fit(&GrayImage::from_pixel(500, 140, Luma([235])), &strings(&["12 0000113"]), &Settled::default()), None);
+    // Digits the book has never seen cannot be checked.
+    let mut unseen = GlyphBook::default();
+    unseen.learn("12 0000100", &line("12 0000100"));
+    unseen.learn("12 0000101", &line("12 0000101"));
+    assert_eq!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"]), &Settled::default()), None);
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_gaps_of_a_run_and_its_ends_are_unread() {
+    let read = set(&["27 2869580", "27 2869582", "27 2869584"]);
+    assert_eq!(unread_numbers(&read, 1), vec!["27 2869579", "27 2869581", "27 2869583", "27 2869585"]);
+}
+
+#[test]
+fn far_apart_packs_are_separate_runs_and_series_do_not_mix() {
+    let read = set(&["27 0000100", "27 0009000", "31 0000100"]);
+    let gaps = unread_numbers(&read, 1);
+    assert_eq!(gaps, vec!["27 0000099", "27 0000101", "27 0008999", "27 0009001", "31 0000099", "31 0000101"]);
+}
+
+#[test]
+fn a_run_does_not_step_below_zero_or_past_its_width() {
+    assert_eq!(unread_numbers(&set(&["12 0000000"]), 2), vec!["12 0000001", "12 0000002"]);
+    assert_eq!(unread_numbers(&set(&["99"]), 1), vec!["98"]);
+}
+
+// --- The stack check as a whole (`check_numbers`), over pages as recognition leaves them. ---
+
+/// A page of application `app` whose code was read, with what the readers read and the number's image.
+fn page(n: usize, app: &str, tesseract: Option<(&str, f32)>, glyphs: Option<&str>, image: NumberImage) -> PageReading {
+    let payload = certscan_domain::CertificatePayload { exam_id: "EX-1".into(), application_id: app.into(), registration_number: "77-1".into() };
+    let mut r = PageReading::empty(n, 300.0);
+    r.code = Some(crate::page::CodeReading {
+        text: payload.encode(),
+        payload: Ok(payload),
+        corners: [(0.0, 0.0); 4],
+        strategy: crate::qr::QrStrategy::PageReduced,
+    });
+    r.blank_number = match (tesseract, glyphs) {
+        (Some((t, confidence)), g) => Some(BlankNumberReading {
+            text: t.into(),
+            confidence,
+            agreeing: 2,
+            matching: 2,
+            from_stack: false,
+            tesseract: Some(t.into()),
+            glyphs: g.map(str::to_string),
+        }),
+        (None, Some(g)) if !g.contains('?') => Some(BlankNumberReading::glyphs_only(g.into())),
+        (None, _) => None,
+    };
+    r.number_image = Some(image);
+    r
+}
+
+/// A page both readers read alike (its line teaches the book, see [`checked`]).
+fn read_page(n: usize, app: &str, text: &str) -> PageReading {
+    page(n, app, Some((text, 0.95)), Some(text), NumberImage::Unread { zone: zone(text) })
+}
+
+/// A page whose number a pen crossed: no reader read it.
+fn crossed_page(n: usize, app: &str, printed: &str) -> PageReading {
+    let mut z = zone(printed);
+    pen(&mut z, 90 + 9 * PITCH + 14, 5);
+    page(n, app, None, None, NumberImage::Unread { zone: z })
+}
+
+/// Runs the stack check over pages: what each page's sure number is afterwards.
+fn checked(mut pages: Vec<PageReading>) -> Vec<Option<String>> {
+    // As `process_scan` does with the lines of numbers both readers read alike.
+    let mut book = GlyphBook::default();
+    for r in &pages {
+        if let Some(b) = sure_blank_number(r) {
+            book.learn(&b.text, &line(&b.text));
+        }
+    }
+    check_numbers(book, &mut pages);
+    pages.iter().map(|r| sure_blank_number(r).map(|b| b.text.clone())).collect()
+}
+
+/// Pages 1.. of a run `12 0000100..` read by both readers, skipping `skip`.
+fn run_pages(range: std::ops::Range<u32>, skip: &[u32]) -> Vec<PageReading> {
+    range.filter(|n| !skip.contains(n)).map(|n| read_page(n as usize, &format!("A{n}"), &format!("12 0000{n}"))).collect()
+}
+
+#[test]
+fn a_gap_at_the_end_of_a_run_is_completed_only_when_the_print_fits_it_alone() {
+    // 100..=118 read; page 119 (just past the run) crossed on its last digit's right side.
+    let mut pages = run_pages(100..119, &[]);
+    pages.push(crossed_page(200, "A119", "12 0000119"));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000119"));
+}
+
+#[test]
+fn two_unread_pages_in_one_run_each_get_their_own_number() {
+    let mut pages = run_pages(100..120, &[105, 113]);
+    pages.push(crossed_page(200, "A105", "12 0000105"));
+    pages.push(crossed_page(201, "A113", "12 0000113"));
+    let got = checked(pages);
+    let n = got.len();
+    assert_eq!(got[n - 2].as_deref(), Some("12 0000105"));
+    assert_eq!(got[n - 1].as_deref(), Some("12 0000113"));
+}
+
+#[test]
+fn two_packs_with_different_series_in_one_stack() {
+    let mut pages = run_pages(100..112, &[]);
+    pages.extend((100..112).map(|n| read_page(300 + n as usize, &format!("B{n}"), &format!("34 0000{n}"))));
+    pages.push(crossed_page(400, "B112", "34 0000112"));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("34 0000112"));
+    assert!(got[..got.len() - 1].iter().all(Option::is_some), "every page both readers read stays sure");
+}
+
+#[test]
+fn a_spoiled_blank_replaced_out_of_order_is_still_completed() {
+    // 107 was spoiled; its application got the next free blank, 120, at the end of the stack.
+    let mut pages = run_pages(100..120, &[107]);
+    pages.push(crossed_page(200, "A107", "12 0000120"));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000120"));
+}
+
+#[test]
+fn a_candidate_the_book_cannot_judge_vetoes_instead_of_being_dropped() {
+    // The run holds no 9, so the gaps 12 0000099, ..109 and ..119 have a digit the book never learned;
+    // 12 0000122 is the one gap it can judge. The page is 12 0000119 with a broad pen over its last two
+    // digits, which any two digits "fit". Dropping the candidates it cannot judge would leave 122 alone
+    // and take it; they veto instead.
+    let mut pages: Vec<PageReading> =
+        (100..122).filter(|n| ![109, 119].contains(n)).map(|n| read_page(n as usize, &format!("A{n}"), &format!("12 0000{n}"))).collect();
+    let mut z = zone("12 0000119");
+    pen(&mut z, 90 + 8 * PITCH - 6, 2 * PITCH + 2);
+    pages.push(page(200, "A119", None, None, NumberImage::Unread { zone: z }));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten(), None);
+    // A line the book cannot place (no print in the zone at all) fits nothing either.
+    let mut pages = run_pages(100..119, &[]);
+    pages.push(page(200, "A119", None, None, NumberImage::Unread { zone: GrayImage::from_pixel(500, 140, Luma([235])) }));
+    assert_eq!(checked(pages).last().cloned().flatten(), None);
+}
+
+#[test]
+fn a_systematic_misread_forms_no_run_of_its_own() {
+    // Tesseract read every "12" as "92" for sure, and the glyph reader read "12": not one page is sure,
+    // so no run exists, and nothing is completed from the misread series.
+    let mut pages: Vec<PageReading> = (100..119)
+        .map(|n| {
+            let printed = format!("12 0000{n}");
+            let misread = format!("92 0000{n}");
+            page(n as usize, &format!("A{n}"), Some((&misread, 0.95)), Some(&printed), NumberImage::Unread { zone: zone(&printed) })
+        })
+        .collect();
+    pages.push(crossed_page(200, "A119", "12 0000119"));
+    assert!(checked(pages).iter().all(Option::is_none));
+}
+
+#[test]
+fn a_sure_but_wrong_reading_elsewhere_does_not_move_the_run() {
+    // Page 300 was read by both readers as 12 0000300, far from the run (a stray blank, or a misread
+    // both made): its own neighbours are ruled out by the print, and the run's pages are unaffected.
+    let mut pages = run_pages(100..118, &[]);
+    pages.push(read_page(300, "A300", "12 0000300"));
+    pages.push(crossed_page(200, "A118", "12 0000118"));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000118"));
+    assert!(got[..18].iter().all(Option::is_some));
+}
+
+#[test]
+fn a_page_of_an_application_already_read_on_another_sheet_is_not_made_its_duplicate() {
+    // A100's sheet 12 0000100 was read; another sheet of A100 (blank 12 0000119, crossed) is completed
+    // with its own number, so the decision step sees two sheets of one application.
+    let mut pages = run_pages(100..119, &[]);
+    pages.push(crossed_page(200, "A100", "12 0000119"));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000119"));
+}
+
+#[test]
+fn a_tesseract_reading_the_glyph_reader_contradicts_is_not_sure_and_the_stack_decides() {
+    // Tesseract read 92 (sure), the glyph reader read 12: the stack's print settles 12 0000110.
+    let mut pages = run_pages(100..119, &[110]);
+    pages.push(page(200, "A110", Some(("92 0000110", 0.95)), Some("12 0000110"), NumberImage::Unread { zone: zone("12 0000110") }));
+    let got = checked(pages);
+    assert_eq!(got.last().cloned().flatten().as_deref(), Some("12 0000110"));
+    // With the glyph reader unsure of the series, only the stack would stand against a sure Tesseract.
+    let mut pages = run_pages(100..119, &[110]);
+    pages.push(page(200, "A110", Some(("92 0000110", 0.95)), Some("?2 0000110"), NumberImage::Unread { zone: zone("12 0000110") }));
+    assert_eq!(checked(pages).last().cloned().flatten(), None);
+}
