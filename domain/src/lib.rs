@@ -9,12 +9,15 @@
 //! - [`certificate`]: one printable certificate: what a page shows and what its code carries.
 //! - [`ledger`]: the blank ledger: packs of strict-accountability blanks, write-offs, the verdict on a
 //!   blank number and the per-pack report; [`ledger_export`] writes that report as CSV and XLSX.
+//! - [`reconcile`]: the cross-job rules of a job's commit (duplicate, conflicting scans, point-upload
+//!   mismatch, the ledger's objection), over typed values.
 
 pub mod certificate;
 pub mod fis;
 pub mod ledger;
 pub mod ledger_export;
 pub mod payload;
+pub mod reconcile;
 pub mod roster;
 pub mod status;
 
