@@ -12,6 +12,9 @@ use sqlx::Row;
 use certscan_domain::reconcile::{self, AttachCandidate, AttachedScan, CrossJobDecision};
 use certscan_pipeline::report::{PageReport, Report, Summary};
 
+use serde_json::json;
+
+use super::events::{emit, kind, StatusWatch};
 use super::{audit, bind_f64, corrupt, ledger, new_id, now, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +183,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         audit(&mut tx, "worker", "job_failed", exam.as_deref(), None, Some(job_id), None, error).await?;
+        emit(&mut tx, self.backend, kind::JOB_FAILED, exam.as_deref(), None, json!({"job_id": job_id, "error": error})).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -203,6 +207,7 @@ impl Store {
             return job.report.ok_or_else(|| corrupt(format!("job {job_id} is done without a report")));
         }
         let actor = "certscan";
+        let watch = StatusWatch::before(&mut tx, &job.exam_id).await?;
         // What the cross-job rules need, read inside the transaction: this exam's attachments, the packs
         // and write-offs, and where the numbers this job would attach are used in other exams.
         let attached: Vec<AttachedScan> =
@@ -284,6 +289,16 @@ impl Store {
                             &format!("blank {blank}"),
                         )
                         .await?;
+                        let data = json!({
+                            "job_id": job_id,
+                            "page": page,
+                            "blank_number": blank,
+                            "registration_number": report.registration_number,
+                            "issue_date": report.issue_date,
+                            "source": if job.application_id.is_some() { "point" } else { "automatic" },
+                            "scan_url": format!("/v1/applications/{app}/certificate-scan"),
+                        });
+                        emit(&mut tx, self.backend, kind::ATTACHED, Some(&job.exam_id), Some(&app), data).await?;
                     }
                     (CrossJobDecision::Attach, None) => return Err(corrupt("reconcile attached a page without its file")),
                     (CrossJobDecision::Duplicate { detail, .. }, _) => {
@@ -362,6 +377,9 @@ impl Store {
             &format!("{} pages: {} attached, {} review, {} ignored, {} duplicate", s.pages, s.attached, s.review, s.ignored, s.duplicate),
         )
         .await?;
+        let data = json!({"job_id": job_id, "application_id": job.application_id, "summary": report.summary});
+        emit(&mut tx, self.backend, kind::JOB_DONE, Some(&job.exam_id), job.application_id.as_deref(), data).await?;
+        watch.emit_changes(&mut tx, self.backend, &job.exam_id).await?;
         tx.commit().await?;
         Ok(report)
     }

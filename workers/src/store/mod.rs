@@ -1,7 +1,8 @@
 //! The service's database, one module per aggregate: [`exams`] (rosters, FIS FRDO imports, generated
 //! certificates, the exam status), [`jobs`] (scan jobs, their pages and the commit of a job's results),
-//! [`review`] (attachments and the review list), [`audit`] (the audit trail) and [`ledger`] (the blank
-//! ledger). This module holds the pool, the migrations and what they share. One set of portable queries
+//! [`review`] (attachments and the review list), [`audit`] (the audit trail), [`ledger`] (the blank
+//! ledger), [`handover`] (seed 002), [`register`] (the issuance register, seed 001) and [`events`] (the
+//! transactional outbox every change writes in its own transaction). This module holds the pool, the migrations and what they share. One set of portable queries
 //! runs on PostgreSQL (the service) and SQLite (the embedded default) through sqlx's Any driver; the
 //! migrations in `workers/migrations/` are applied at connect.
 //!
@@ -19,12 +20,18 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
 mod audit;
+mod events;
 mod exams;
+mod handover;
 mod jobs;
 mod ledger;
+mod register;
 mod review;
 
 pub use audit::AuditEntry;
+pub use events::{kind as event_kind, Event};
+pub use handover::Handover;
+pub use register::RegisterView;
 pub use exams::{ApplicationStatus, ExamStatus, PutRoster, StatusCounts};
 pub use jobs::{JobRecord, JobState, NewJob, PageResult};
 pub use ledger::{PackSummary, PutPack};
@@ -48,6 +55,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// The issuance register cannot move this way from its current status (HTTP 409
+    /// `invalid_transition`, naming the status).
+    #[error("{0}")]
+    InvalidTransition(#[from] certscan_domain::register::InvalidTransition),
 }
 
 impl StoreError {

@@ -7,6 +7,10 @@ use sqlx::Row;
 
 use certscan_domain::Outcome;
 
+use serde_json::json;
+
+use super::events::{emit, kind, StatusWatch};
+use super::handover::is_handed_over;
 use super::{audit, bind_f64, corrupt, ledger, new_id, now, Result, Store, StoreError};
 
 /// The scan attached to an application.
@@ -112,6 +116,7 @@ impl Store {
             StoreError::Conflict(format!("review item {item_id} has no page file to attach (the page could not be decoded)"))
         })?;
         let mut tx = self.pool.begin().await?;
+        let watch = StatusWatch::before(&mut tx, &item.exam_id).await?;
         if let Some(r) = sqlx::query("SELECT blank_number FROM attachments WHERE application_id = $1")
             .bind(application_id)
             .fetch_optional(&mut *tx)
@@ -174,6 +179,17 @@ impl Store {
             &format!("review item {item_id} ({}), blank {blank}", item.reason),
         )
         .await?;
+        let data = json!({
+            "job_id": item.job_id,
+            "page": item.page,
+            "blank_number": attachment.blank_number,
+            "registration_number": attachment.registration_number,
+            "issue_date": attachment.issue_date,
+            "source": "review",
+            "scan_url": format!("/v1/applications/{application_id}/certificate-scan"),
+        });
+        emit(&mut tx, self.backend, kind::ATTACHED, Some(&item.exam_id), Some(application_id), data).await?;
+        watch.emit_changes(&mut tx, self.backend, &item.exam_id).await?;
         tx.commit().await?;
         Ok(attachment)
     }
@@ -228,6 +244,12 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("application {application_id} has no attached scan")))?;
         let a = attachment_from_row(&row)?;
+        if is_handed_over(&mut tx, application_id).await? {
+            return Err(StoreError::Conflict(format!(
+                "application {application_id} was handed over: undo the handover (DELETE /v1/applications/{application_id}/handover) before taking its scan off"
+            )));
+        }
+        let watch = StatusWatch::before(&mut tx, &a.exam_id).await?;
         sqlx::query("DELETE FROM attachments WHERE application_id = $1").bind(application_id).execute(&mut *tx).await?;
         let at = now();
         let detail = format!("unattached from {application_id} by {actor}: {note}");
@@ -256,6 +278,9 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?,
         )?;
+        let data = json!({"job_id": a.job_id, "page": a.page, "blank_number": a.blank_number, "reason": note, "review_item_id": item.item_id});
+        emit(&mut tx, self.backend, kind::UNATTACHED, Some(&a.exam_id), Some(application_id), data).await?;
+        watch.emit_changes(&mut tx, self.backend, &a.exam_id).await?;
         tx.commit().await?;
         Ok(item)
     }
