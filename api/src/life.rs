@@ -88,7 +88,9 @@ pub async fn exam_list(State(state): State<AppState>, caller: Caller, Query(q): 
 fn require_exam_site(caller: &Caller) -> ApiResult<()> {
     match caller.role {
         None | Some(Role::ExamSite) => Ok(()),
-        Some(role) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not do this (the exam site does)", role.code()))),
+        Some(role) => {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not do this (the exam site does)", role.code())))
+        }
     }
 }
 
@@ -141,7 +143,9 @@ pub async fn register_document(
 ) -> ApiResult<Response> {
     match caller.role {
         None | Some(Role::ExamSite) | Some(Role::TestingCenter) => {}
-        Some(role) => return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not download the register", role.code()))),
+        Some(role) => {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("role {} may not download the register", role.code())))
+        }
     }
     let format = q.format.as_deref().unwrap_or("pdf");
     if !matches!(format, "pdf" | "xlsx") {
@@ -189,7 +193,11 @@ pub async fn upload_register_scan(
     require_exam_site(&caller)?;
     let view = register_of(&state, &exam_id).await?;
     if certscan_pipeline::source::detect_format(&upload.bytes).is_none() {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_a_scan", "the file is not a scan (expected PDF, TIFF, JPEG or PNG)"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_a_scan",
+            "the file is not a scan (expected PDF, TIFF, JPEG or PNG)",
+        ));
     }
     let key = register_scan_key(&exam_id, view.version.unwrap_or(0), &uuid::Uuid::new_v4().simple().to_string());
     state.objects.put(&key, upload.bytes).await?;
@@ -212,7 +220,13 @@ pub async fn register_scan(State(state): State<AppState>, caller: Caller, Path(e
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
-async fn review_step(state: &AppState, caller: &Caller, exam_id: &str, action: RegisterAction, reason: Option<&str>) -> ApiResult<Json<Value>> {
+async fn review_step(
+    state: &AppState,
+    caller: &Caller,
+    exam_id: &str,
+    action: RegisterAction,
+    reason: Option<&str>,
+) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     check_id("exam", exam_id)?;
     Ok(Json(register_json(&state.store.review_register(exam_id, action, reason, &caller.name).await?)))
@@ -257,7 +271,8 @@ pub async fn hand_over(
     let body: HandoverBody = if body.iter().all(u8::is_ascii_whitespace) {
         HandoverBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))?
     };
     let on = match body.handed_over_on.as_deref() {
         None => chrono::Utc::now().date_naive(),

@@ -27,6 +27,6 @@ pub mod status;
 pub use certificate::Certificate;
 pub use fis::{import_fis, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
 pub use payload::{CertificatePayload, PayloadError};
-pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};
 pub use register::{RegisterAction, RegisterStatus};
+pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};
 pub use status::{ApplicationStatus as ApplicationCertificateStatus, ExamCertificateStatus};

@@ -186,7 +186,9 @@ pub fn transition(
     let refuse = |hint| Err(InvalidTransition { current, action, hint });
     match (action, current) {
         (A::Generate, S::GenerationPossible | S::OnSigning | S::Rejected) if every_scan_attached => Ok(Stage::Generated),
-        (A::Generate, S::OnSigning | S::Rejected) => refuse(" (a certificate scan was taken off: every passed application needs its scan first)"),
+        (A::Generate, S::OnSigning | S::Rejected) => {
+            refuse(" (a certificate scan was taken off: every passed application needs its scan first)")
+        }
         (A::Generate, S::GenerationImpossible) => refuse(" (every passed application needs its attached scan first)"),
         (A::Download, S::GenerationPossible) if generated => Ok(Stage::OnSigning),
         (A::Download, S::GenerationPossible | S::GenerationImpossible) => refuse(" (generate it first)"),

@@ -87,7 +87,8 @@ impl RegisterTemplate {
 
     /// The embedded layout.
     pub fn reference() -> RegisterTemplate {
-        RegisterTemplate::from_toml("templates/data/register-a4.toml", REGISTER_TEMPLATE_TOML).expect("the embedded register layout is valid")
+        RegisterTemplate::from_toml("templates/data/register-a4.toml", REGISTER_TEMPLATE_TOML)
+            .expect("the embedded register layout is valid")
     }
 
     fn header_height(&self) -> f32 {

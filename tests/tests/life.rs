@@ -104,7 +104,8 @@ async fn the_certificate_life_over_http(db: TestDb) {
     let files = exam_files(41, 4, Level::Clean);
     let exam = files.roster.exam_id.clone();
     let passed: Vec<String> = files.roster.passed().map(|a| a.application_id.clone()).collect();
-    let not_passed = files.roster.applications.iter().find(|a| a.outcome != certscan_domain::Outcome::Passed).map(|a| a.application_id.clone());
+    let not_passed =
+        files.roster.applications.iter().find(|a| a.outcome != certscan_domain::Outcome::Passed).map(|a| a.application_id.clone());
 
     let (status, _) = api.json(Method::PUT, &format!("/v1/exams/{exam}"), Some(files.roster_json.clone())).await;
     assert_eq!(status, 201);
@@ -163,7 +164,8 @@ async fn the_certificate_life_over_http(db: TestDb) {
         let text: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
         let head = text.iter().position(|r| r[0] == "№").expect("the table head");
         for app in files.roster.passed() {
-            let row = text.iter().find(|r| r.len() > 4 && r[1] == app.full_name()).unwrap_or_else(|| panic!("{} in {text:?}", app.full_name()));
+            let row =
+                text.iter().find(|r| r.len() > 4 && r[1] == app.full_name()).unwrap_or_else(|| panic!("{} in {text:?}", app.full_name()));
             assert_eq!(&row[4], truth_blanks.get(&app.application_id).unwrap());
         }
         assert_eq!(text.iter().skip(head + 1).filter(|r| r[0].parse::<usize>().is_ok()).count(), passed.len());
@@ -206,7 +208,8 @@ async fn the_certificate_life_over_http(db: TestDb) {
         assert_eq!(status, 409, "{e}");
     }
     for app in &passed {
-        let (status, h) = api.json(Method::POST, &format!("/v1/applications/{app}/handover"), body(json!({"handed_over_on": "2026-01-15"}))).await;
+        let (status, h) =
+            api.json(Method::POST, &format!("/v1/applications/{app}/handover"), body(json!({"handed_over_on": "2026-01-15"}))).await;
         assert_eq!((status, h["status"]["code"].as_str(), h["handed_over_on"].as_str()), (200, Some("done"), Some("2026-01-15")), "{h}");
     }
     let (status, _) = api.json(Method::POST, &format!("/v1/applications/{}/handover", passed[0]), None).await;
@@ -326,8 +329,14 @@ async fn events_are_published_to_a_topic_exchange_in_order_after_the_commit() {
         )
         .await
         .unwrap();
-    let queue = channel.queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default()).await.unwrap();
-    channel.queue_bind(queue.name().clone(), exchange.as_str().into(), "exam.#".into(), QueueBindOptions::default(), FieldTable::default()).await.unwrap();
+    let queue = channel
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, ..Default::default() }, FieldTable::default())
+        .await
+        .unwrap();
+    channel
+        .queue_bind(queue.name().clone(), exchange.as_str().into(), "exam.#".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+        .unwrap();
     let (delivered, failure) = certscan_workers::events::relay_round(&store, &mut sink, "test-holder").await.unwrap();
     assert!(failure.is_none(), "{failure:?}");
     assert_eq!(delivered, expected.len());
@@ -337,12 +346,20 @@ async fn events_are_published_to_a_topic_exchange_in_order_after_the_commit() {
     // Another holder cannot take the sink while the lease runs.
     assert!(store.pending_events(&format!("amqp:{exchange}"), "other", 10).await.unwrap().is_none());
 
-    let mut consumer =
-        channel.basic_consume(queue.name().clone(), "test".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default()).await.unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.name().clone(),
+            "test".into(),
+            BasicConsumeOptions { no_ack: true, ..Default::default() },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
     let mut got = Vec::new();
     let want: Vec<&certscan_workers::store::Event> = expected.iter().filter(|e| e.event_type.starts_with("exam.")).collect();
     while got.len() < want.len() {
-        let delivery = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next()).await.expect("a published event").unwrap().unwrap();
+        let delivery =
+            tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next()).await.expect("a published event").unwrap().unwrap();
         let event: Value = serde_json::from_slice(&delivery.data).unwrap();
         assert_eq!(delivery.routing_key.as_str(), event["type"].as_str().unwrap());
         got.push(event["seq"].as_i64().unwrap());

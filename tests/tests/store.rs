@@ -283,7 +283,15 @@ async fn a_handover_needs_a_scan_and_writes_its_event_only_when_it_commits(db: &
     assert_eq!(status.applications.iter().find(|a| a.application_id == passed[0]).unwrap().status.code(), "certificate_issue_required");
     store.unattach(&passed[0], "wrong", "ct").await.unwrap();
     let types: Vec<String> = store.events(0, 1000, None).await.unwrap().into_iter().skip(before).map(|e| e.event_type).collect();
-    let wanted = ["certificate.attached", "job.done", "exam.certificate_status", "application.handed_over", "application.handover_undone", "certificate.unattached", "exam.certificate_status"];
+    let wanted = [
+        "certificate.attached",
+        "job.done",
+        "exam.certificate_status",
+        "application.handed_over",
+        "application.handover_undone",
+        "certificate.unattached",
+        "exam.certificate_status",
+    ];
     assert_eq!(types, wanted);
     let actions: Vec<String> = store.audit_trail(&roster.exam_id).await.unwrap().into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"handover".to_string()) && actions.contains(&"handover_undone".to_string()), "{actions:?}");

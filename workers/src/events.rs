@@ -116,9 +116,15 @@ impl Sink for ExchangeSink {
                 .with_content_type("application/json".into())
                 .with_delivery_mode(2)
                 .with_message_id(event.seq.to_string().into())
-                .with_kind(event.event_type.as_str().into());
+                .with_type(event.event_type.as_str().into());
             let confirm = channel
-                .basic_publish(exchange.as_str().into(), event.event_type.as_str().into(), BasicPublishOptions::default(), &body, properties)
+                .basic_publish(
+                    exchange.as_str().into(),
+                    event.event_type.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    properties,
+                )
                 .await?
                 .await?;
             match confirm {

@@ -174,7 +174,8 @@ impl Store {
         if taken != 1 {
             return Ok(None);
         }
-        let after: i64 = sqlx::query("SELECT last_seq FROM event_cursors WHERE sink = $1").bind(sink).fetch_one(&self.pool).await?.try_get(0)?;
+        let after: i64 =
+            sqlx::query("SELECT last_seq FROM event_cursors WHERE sink = $1").bind(sink).fetch_one(&self.pool).await?.try_get(0)?;
         Ok(Some(self.events(after, batch, None).await?))
     }
 

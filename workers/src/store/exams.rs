@@ -322,7 +322,8 @@ impl Store {
                 }
                 found.push(status);
                 if found.len() == limit {
-                    let more = sqlx::query("SELECT exam_id FROM exams WHERE exam_id > $1 LIMIT 1").bind(&after).fetch_optional(&mut *conn).await?;
+                    let more =
+                        sqlx::query("SELECT exam_id FROM exams WHERE exam_id > $1 LIMIT 1").bind(&after).fetch_optional(&mut *conn).await?;
                     return Ok((found, more.map(|_| after)));
                 }
             }
@@ -371,7 +372,8 @@ pub(super) async fn exam_status_in(conn: &mut sqlx::AnyConnection, exam_id: &str
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
     let mut attachments: BTreeMap<String, Attachment> = BTreeMap::new();
-    for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE exam_id = $1")).bind(exam_id).fetch_all(&mut *conn).await?
+    for r in
+        sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE exam_id = $1")).bind(exam_id).fetch_all(&mut *conn).await?
     {
         let a = attachment_from_row(&r)?;
         attachments.insert(a.application_id.clone(), a);
@@ -385,11 +387,8 @@ pub(super) async fn exam_status_in(conn: &mut sqlx::AnyConnection, exam_id: &str
     let attached_ids: BTreeSet<String> = attachments.keys().cloned().collect();
     let status = ExamCertificateStatus::derive(&roster, &generated, &attached_ids);
     let stage = super::register::stage_in(conn, exam_id).await?;
-    let register_status = RegisterStatus::derive(
-        status == ExamCertificateStatus::NotRequired,
-        status == ExamCertificateStatus::Uploaded,
-        stage,
-    );
+    let register_status =
+        RegisterStatus::derive(status == ExamCertificateStatus::NotRequired, status == ExamCertificateStatus::Uploaded, stage);
     let applications: Vec<ApplicationStatus> = roster
         .applications
         .iter()

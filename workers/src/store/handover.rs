@@ -48,7 +48,11 @@ pub(super) async fn handovers_in(conn: &mut sqlx::AnyConnection, exam_id: &str) 
 
 /// Whether the application was handed over (an unattach must undo the handover first).
 pub(super) async fn is_handed_over(conn: &mut sqlx::AnyConnection, application_id: &str) -> Result<bool> {
-    Ok(sqlx::query("SELECT application_id FROM handovers WHERE application_id = $1").bind(application_id).fetch_optional(&mut *conn).await?.is_some())
+    Ok(sqlx::query("SELECT application_id FROM handovers WHERE application_id = $1")
+        .bind(application_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 impl Store {
@@ -94,8 +98,17 @@ impl Store {
             .bind(&handover.recorded_at)
             .execute(&mut *tx)
             .await?;
-        audit(&mut tx, actor, "handover", Some(&exam_id), Some(application_id), None, None, &format!("blank {blank}, handed over on {}", handover.handed_over_on))
-            .await?;
+        audit(
+            &mut tx,
+            actor,
+            "handover",
+            Some(&exam_id),
+            Some(application_id),
+            None,
+            None,
+            &format!("blank {blank}, handed over on {}", handover.handed_over_on),
+        )
+        .await?;
         let data = json!({
             "status": {"code": "done", "label": "Экзаменован - услуга оказана"},
             "handed_over_on": handover.handed_over_on,

@@ -30,11 +30,11 @@ mod review;
 
 pub use audit::AuditEntry;
 pub use events::{kind as event_kind, Event};
-pub use handover::Handover;
-pub use register::RegisterView;
 pub use exams::{ApplicationStatus, ExamStatus, PutRoster, StatusCounts};
+pub use handover::Handover;
 pub use jobs::{JobRecord, JobState, NewJob, PageResult};
 pub use ledger::{PackSummary, PutPack};
+pub use register::RegisterView;
 pub use review::{Attachment, ReviewItem};
 
 use audit::audit;

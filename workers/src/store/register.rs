@@ -117,14 +117,22 @@ impl Store {
         match action {
             RegisterAction::TakeForReview | RegisterAction::Approve => self.act(exam_id, action, actor, None, None).await,
             RegisterAction::Reject => {
-                let reason = reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| StoreError::Conflict("a rejection needs its reason".into()))?;
+                let reason =
+                    reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| StoreError::Conflict("a rejection needs its reason".into()))?;
                 self.act(exam_id, action, actor, Some(reason.trim()), None).await
             }
             other => Err(StoreError::Conflict(format!("{} is not a review decision", other.code()))),
         }
     }
 
-    async fn act(&self, exam_id: &str, action: RegisterAction, actor: &str, reason: Option<&str>, scan_key: Option<&str>) -> Result<RegisterView> {
+    async fn act(
+        &self,
+        exam_id: &str,
+        action: RegisterAction,
+        actor: &str,
+        reason: Option<&str>,
+        scan_key: Option<&str>,
+    ) -> Result<RegisterView> {
         let mut tx = self.pool.begin().await?;
         let status = exam_status_in(&mut tx, exam_id).await?.ok_or_else(|| StoreError::NotFound(format!("exam {exam_id} is not known")))?;
         let (version, _) = version_and_reason(&mut tx, exam_id).await?;
@@ -136,8 +144,11 @@ impl Store {
             RegisterAction::Generate => {
                 let roster = roster_in(&mut tx, exam_id).await?.ok_or_else(|| corrupt(format!("exam {exam_id} has no roster")))?;
                 let import = fis_import_in(&mut tx, exam_id).await?;
-                let blanks: BTreeMap<String, String> =
-                    status.applications.iter().filter_map(|a| a.attachment.as_ref().map(|s| (a.application_id.clone(), s.blank_number.clone()))).collect();
+                let blanks: BTreeMap<String, String> = status
+                    .applications
+                    .iter()
+                    .filter_map(|a| a.attachment.as_ref().map(|s| (a.application_id.clone(), s.blank_number.clone())))
+                    .collect();
                 let rows = register_rows(&roster, import.as_ref(), &blanks);
                 let content = serde_json::to_string(&rows).expect("register rows serialise");
                 let next = version.unwrap_or(0) + 1;

@@ -278,7 +278,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?,
         )?;
-        let data = json!({"job_id": a.job_id, "page": a.page, "blank_number": a.blank_number, "reason": note, "review_item_id": item.item_id});
+        let data =
+            json!({"job_id": a.job_id, "page": a.page, "blank_number": a.blank_number, "reason": note, "review_item_id": item.item_id});
         emit(&mut tx, self.backend, kind::UNATTACHED, Some(&a.exam_id), Some(application_id), data).await?;
         watch.emit_changes(&mut tx, self.backend, &a.exam_id).await?;
         tx.commit().await?;
