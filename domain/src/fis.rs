@@ -6,14 +6,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::certificate::Certificate;
 use crate::roster::{Application, Outcome, Roster};
+
+mod read;
+pub use read::{FisLimits, MAX_COLUMNS};
 
 /// One accepted row: the application it matched and the number FIS FRDO assigned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,9 @@ impl FisImport {
 
 /// Longest registration number accepted, in characters.
 pub const MAX_REGISTRATION_NUMBER_LEN: usize = 64;
+
+/// What a registration number may hold besides letters and digits.
+const REGISTRATION_NUMBER_SEPARATORS: &str = " -/._№";
 
 /// A person as a row of the file names them (text as given, trimmed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,6 +233,9 @@ pub enum FisImportError {
     /// Two columns of the header hold the same field.
     #[error("{file}: columns \"{first}\" and \"{second}\" both hold the {}; keep only one", .field.replace('_', " "))]
     DuplicateColumn { file: String, field: &'static str, first: String, second: String },
+    /// The file is larger than a FIS FRDO file can be ([`FisLimits`]); `reason` names the limit.
+    #[error("{file}: the file is too large: {reason}; nothing was read further")]
+    OverLimit { file: String, reason: String },
     /// The file was read, but some rows are wrong or some passed applications have no row.
     #[error("{file}: nothing imported, {} problem(s) found:\n{}", .rows.len(), list_rows(.rows))]
     Rows { file: String, rows: Vec<RowError> },
@@ -244,6 +251,7 @@ impl FisImportError {
             FisImportError::NoHeader { .. } => "no_header",
             FisImportError::MissingColumns { .. } => "missing_columns",
             FisImportError::DuplicateColumn { .. } => "duplicate_column",
+            FisImportError::OverLimit { .. } => "fis_file_too_large",
             FisImportError::Rows { .. } => "bad_rows",
         }
     }
@@ -257,6 +265,7 @@ impl FisImportError {
             | FisImportError::NoHeader { file, .. }
             | FisImportError::MissingColumns { file, .. }
             | FisImportError::DuplicateColumn { file, .. }
+            | FisImportError::OverLimit { file, .. }
             | FisImportError::Rows { file, .. } => file,
         }
     }
@@ -444,7 +453,13 @@ impl RawRow {
 /// On success there is exactly one [`FisRecord`] per passed application, in roster order. On failure
 /// nothing is imported and the error lists every problem found.
 pub fn import_fis(roster: &Roster, file: &str, bytes: &[u8]) -> Result<FisImport, FisImportError> {
-    let rows = read_rows(file, bytes)?;
+    import_fis_with_limits(roster, file, bytes, &FisLimits::default())
+}
+
+/// [`import_fis`] within the given limits: a file over them is refused ([`FisImportError::OverLimit`])
+/// as soon as that is known, before the rest of it is read.
+pub fn import_fis_with_limits(roster: &Roster, file: &str, bytes: &[u8], limits: &FisLimits) -> Result<FisImport, FisImportError> {
+    let rows = read::read_rows(file, bytes, limits)?;
     let Some((header, data)) = rows.split_first() else {
         return Err(FisImportError::Empty { file: file.to_string() });
     };
@@ -455,148 +470,6 @@ pub fn import_fis(roster: &Roster, file: &str, bytes: &[u8]) -> Result<FisImport
         Ok(FisImport { records })
     } else {
         Err(FisImportError::Rows { file: file.to_string(), rows: problems })
-    }
-}
-
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// Reads the non-empty rows of the file, whatever its format.
-fn read_rows(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FisImportError> {
-    let unsupported = |reason: &str| FisImportError::Unsupported { file: file.to_string(), reason: reason.to_string() };
-    if bytes.starts_with(ZIP_MAGIC) {
-        return read_xlsx(file, bytes);
-    }
-    if bytes.starts_with(OLE_MAGIC) {
-        return Err(unsupported("this is a legacy Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV"));
-    }
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
-        return Err(unsupported("this is UTF-16 text (Excel \"Unicode text\"); save it as CSV UTF-8"));
-    }
-    // Text never holds NUL bytes; anything that does is some binary format.
-    if bytes.contains(&0) {
-        return Err(unsupported("the file holds binary data"));
-    }
-    let text = decode(bytes);
-    read_csv(file, &text)
-}
-
-/// UTF-8 (with or without BOM) when the bytes are valid UTF-8, else Windows-1251.
-fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::WINDOWS_1251.decode_without_bom_handling(bytes).0.into_owned(),
-    }
-}
-
-/// `;` or `,`, whichever the header line has more of outside quotes (`;` on a tie).
-fn detect_delimiter(text: &str) -> u8 {
-    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let (mut semicolons, mut commas, mut quoted) = (0usize, 0usize, false);
-    for c in header.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => semicolons += 1,
-            ',' if !quoted => commas += 1,
-            _ => {}
-        }
-    }
-    if commas > semicolons {
-        b','
-    } else {
-        b';'
-    }
-}
-
-fn read_csv(file: &str, text: &str) -> Result<Vec<RawRow>, FisImportError> {
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(detect_delimiter(text)).from_reader(text.as_bytes());
-    let line_starts = line_starts(text);
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(FisImportError::Unreadable { file: file.to_string(), reason: e.to_string() });
-            }
-        }
-        let cells: Vec<Cell> = record.iter().map(Cell::text).collect();
-        if cells.iter().all(Cell::is_empty) {
-            continue;
-        }
-        // csv's own line counter lags behind (it counts a terminator only when it reads the next record
-        // and does not see the empty lines it skips), so the line comes from the byte offset instead.
-        let mut start = record.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
-        while matches!(text.as_bytes().get(start), Some(b'\r' | b'\n')) {
-            start += 1;
-        }
-        rows.push(RawRow { line: line_starts.partition_point(|&s| s <= start), cells });
-    }
-    Ok(rows)
-}
-
-/// Byte offsets where the lines of `text` start; a line ends with `\n`, `\r\n` or a lone `\r`.
-fn line_starts(text: &str) -> Vec<usize> {
-    let bytes = text.as_bytes();
-    let mut starts = vec![0];
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-            starts.push(i + 1);
-        }
-    }
-    starts
-}
-
-fn read_xlsx(file: &str, bytes: &[u8]) -> Result<Vec<RawRow>, FisImportError> {
-    let unreadable = |reason: String| FisImportError::Unreadable { file: file.to_string(), reason };
-    let mut workbook: Xlsx<_> =
-        calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(format!("not a readable XLSX workbook ({e})")))?;
-    let range = match workbook.worksheet_range_at(0) {
-        None => return Err(FisImportError::Empty { file: file.to_string() }),
-        Some(Err(e)) => return Err(unreadable(format!("cannot read the first sheet ({e})"))),
-        Some(Ok(range)) => range,
-    };
-    let first_row = range.start().map_or(0, |(row, _)| row as usize);
-    let mut rows = Vec::new();
-    for (i, row) in range.rows().enumerate() {
-        let cells: Vec<Cell> = row.iter().map(xlsx_cell).collect();
-        if cells.iter().all(Cell::is_empty) {
-            continue;
-        }
-        rows.push(RawRow { line: first_row + i + 1, cells });
-    }
-    Ok(rows)
-}
-
-fn xlsx_cell(data: &Data) -> Cell {
-    match data {
-        Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::text(s),
-        Data::Int(i) => Cell::Int(*i),
-        Data::Float(f) => Cell::Float(*f),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let serial = dt.as_f64();
-            // Outside Excel's range the conversion clamps instead of failing; refuse those.
-            let date = if (0.0..2_958_466.0).contains(&serial) {
-                let (y, m, d, ..) = dt.to_ymd_hms_milli();
-                NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d))
-            } else {
-                None
-            };
-            Cell::Date { date, raw: float_text(serial) }
-        }
-        Data::DateTime(dt) => Cell::Other(float_text(dt.as_f64())),
-        Data::DateTimeIso(s) => {
-            let date = s.split(['T', ' ']).next().and_then(parse_iso_date);
-            Cell::Date { date, raw: s.clone() }
-        }
-        Data::DurationIso(s) => Cell::Other(s.clone()),
-        Data::Bool(b) => Cell::Other(b.to_string()),
-        Data::Error(e) => Cell::Other(e.to_string()),
     }
 }
 
@@ -733,6 +606,14 @@ impl Columns {
         }
         if value.chars().count() > MAX_REGISTRATION_NUMBER_LEN {
             return malformed("it is longer than 64 characters");
+        }
+        // A number is printed on the certificate and written into registers and spreadsheets: letters,
+        // digits and a few separators, starting with a letter or digit (`=1+2` would run as a formula).
+        if !value.chars().next().is_some_and(char::is_alphanumeric) {
+            return malformed("it must start with a letter or a digit");
+        }
+        if !value.chars().all(|c| c.is_alphanumeric() || REGISTRATION_NUMBER_SEPARATORS.contains(c)) {
+            return malformed("only letters, digits, spaces and - / . _ № are allowed");
         }
         Ok(Some(value))
     }
@@ -952,6 +833,7 @@ impl PersonCheck<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::read::UTF8_BOM;
     use super::*;
 
     fn app(id: &str, surname: &str, name: &str, patronymic: Option<&str>, birth: &str, outcome: Outcome) -> Application {
@@ -1478,6 +1360,24 @@ mod tests {
         // 64 characters are fine.
         let ok = format!("Семёнов;Алексей;Петрович;05.05.1985;{};31.12.2025", &long[1..]);
         assert!(import(&roster(), &csv(&[HEADER, IVANOVA, KIM, &ok])).is_ok());
+    }
+
+    #[test]
+    fn registration_numbers_that_would_run_as_formulas_or_hold_markup_are_reported() {
+        for (number, reason) in [
+            ("=1+2", "it must start with a letter or a digit"),
+            ("@SUM(A1)", "it must start with a letter or a digit"),
+            ("+77-1", "it must start with a letter or a digit"),
+            ("77<script>", "only letters, digits, spaces and - / . _ № are allowed"),
+            ("77;2", "only letters, digits, spaces and - / . _ № are allowed"),
+        ] {
+            let kim = format!("Ким;Олег;;1990-01-02;\"{number}\";2025-12-31");
+            let e = only_error(import(&roster(), &csv(&[HEADER, IVANOVA, &kim, SEMENOV])));
+            assert_eq!(e.kind, RowErrorKind::MalformedRegistrationNumber { value: number.into(), reason }, "{number}");
+        }
+        // Real numbers keep working: digits, letters (Cyrillic too) and separators.
+        let kim = "Ким;Олег;;1990-01-02;РУ-77/2025.000_123 №5;2025-12-31";
+        assert!(import(&roster(), &csv(&[HEADER, IVANOVA, kim, SEMENOV])).is_ok());
     }
 
     #[test]
