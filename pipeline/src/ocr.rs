@@ -69,11 +69,15 @@ impl TesseractOcr {
         Ok(ocr)
     }
 
+    /// Ends the Tesseract engines started on this thread and on every thread of rayon's pool. Tesseract
+    /// checks its shared caches when the process exits and prints "ObjectCache ... LEAK!" for each engine
+    /// still alive (rayon's threads never end): a binary calls this before it returns.
+    pub fn release_engines() {
+        rayon::broadcast(|_| ENGINES.with(|engines| engines.borrow_mut().clear()));
+        ENGINES.with(|engines| engines.borrow_mut().clear());
+    }
+
     fn with_engine<T>(&self, f: impl FnOnce(&mut Engine) -> Result<T, OcrError>) -> Result<T, OcrError> {
-        thread_local! {
-            // Engines are expensive to start (~50 ms) and not Sync: one per thread and configuration.
-            static ENGINES: RefCell<HashMap<(Option<String>, String), Engine>> = RefCell::new(HashMap::new());
-        }
         ENGINES.with(|engines| {
             let mut engines = engines.borrow_mut();
             let key = (self.data_path.clone(), self.language.clone());
@@ -90,6 +94,11 @@ impl TesseractOcr {
             f(engines.get_mut(&key).expect("inserted above"))
         })
     }
+}
+
+thread_local! {
+    // Engines are expensive to start (~50 ms) and not Sync: one per thread and configuration.
+    static ENGINES: RefCell<HashMap<(Option<String>, String), Engine>> = RefCell::new(HashMap::new());
 }
 
 /// One thread's Tesseract and the whitelist it was last given (setting it costs a little each time).

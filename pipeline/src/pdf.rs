@@ -103,7 +103,8 @@ impl PdfEngine {
     /// Takes one page (0-based) out for recognition under the lock, as cheaply as it allows: a page that is
     /// one full-page JPEG (what scanners write) gives its encoded bytes, to be decoded outside the lock;
     /// anything else is rendered at `policy.render_dpi`, lowered so the bitmap stays within
-    /// `policy.max_pixels`. An embedded image over the limit is refused before PDFium decodes it.
+    /// `policy.max_pixels` and [`RENDER_MAX_PIXELS`]. An embedded image over the limit is refused before
+    /// PDFium decodes it.
     pub fn extract_page<'d>(&self, data: impl Into<ScanInput<'d>>, page: usize, policy: &ExtractPolicy) -> Result<PdfPageRaster, PdfError> {
         self.with_document(data, |doc| extract(doc, page, policy))
     }
@@ -117,6 +118,12 @@ impl PdfEngine {
         })
     }
 }
+
+/// Most pixels a rendered page gets, whatever its size: PDFium's BGRA bitmap (4 bytes a pixel) and its
+/// RGB copy (3) are held together while converting, so 24 megapixels is 168 MB and a page stays under
+/// 256 MB with what recognition adds. An A4 page renders at up to 480 dpi within it; a large-format page
+/// (a poster) renders at a lower resolution instead of at 60 megapixels (about 900 MB).
+pub const RENDER_MAX_PIXELS: u64 = 24_000_000;
 
 /// How [`PdfEngine::extract_page`] renders and what it refuses.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -190,8 +197,9 @@ fn extract(doc: &PdfDocument<'_>, page: usize, policy: &ExtractPolicy) -> Result
     // Render at the scan's own resolution when it has one (no detail to gain above it), within limits.
     let mut dpi = native_dpi.map_or(policy.render_dpi, |d| d.clamp(150.0, policy.render_dpi.max(150.0)));
     let pixels = |dpi: f32| (width_in * dpi) as f64 * (height_in * dpi) as f64;
-    if pixels(dpi) > policy.max_pixels as f64 {
-        dpi *= (policy.max_pixels as f64 / pixels(dpi)).sqrt() as f32 * 0.999;
+    let cap = policy.max_pixels.min(RENDER_MAX_PIXELS);
+    if pixels(dpi) > cap as f64 {
+        dpi *= (cap as f64 / pixels(dpi)).sqrt() as f32 * 0.999;
     }
     if dpi < 50.0 {
         return Err(page_err(format!("a {width_in:.0}x{height_in:.0} in page cannot be rendered within the pixel limit")));

@@ -23,6 +23,13 @@ pub struct ScanOptions {
     /// page at 300 dpi holds about 40 MB while in flight; one more than the threads measured 7 % faster
     /// on a 481-page file but peaked at 224–274 MB instead of 207–233 MB.
     pub pages_in_flight: usize,
+    /// Pages a file may have; 0 = any number (the default). A longer file is refused
+    /// ([`ScanError::TooManyPages`]) before its first page when the container states its page count,
+    /// else when the page after the limit turns up.
+    pub max_pages: usize,
+    /// When reading must stop ([`ScanError::DeadlinePassed`]); checked before each page is taken out.
+    /// Default: none.
+    pub deadline: Option<Instant>,
 }
 
 /// Why a file could not be read. Page-level trouble is in the readings, not here.
@@ -35,6 +42,12 @@ pub enum ScanError {
     /// until the installation is fixed.
     #[error(transparent)]
     Ocr(#[from] OcrError),
+    /// The file has more pages than [`ScanOptions::max_pages`].
+    #[error("the file has more than {limit} pages, the limit per scan file; split it into smaller files")]
+    TooManyPages { limit: usize, stated: Option<usize> },
+    /// [`ScanOptions::deadline`] passed with pages still to read.
+    #[error("reading stopped at the processing deadline after {pages_read} pages")]
+    DeadlinePassed { pages_read: usize },
 }
 
 /// Reads every page of a scan file; readings in page order.
@@ -65,6 +78,9 @@ pub fn read_file_with<'a>(
     mut on_page: impl FnMut(PageReading),
 ) -> Result<usize, ScanError> {
     let mut source = PageSource::open(scan, pdf, options.source)?;
+    if let Some(stated) = source.page_count().filter(|n| options.max_pages > 0 && *n > options.max_pages) {
+        return Err(ScanError::TooManyPages { limit: options.max_pages, stated: Some(stated) });
+    }
     let limit = match options.pages_in_flight {
         0 => rayon::current_num_threads(),
         n => n,
@@ -75,6 +91,8 @@ pub fn read_file_with<'a>(
     let mut next_out = 1usize;
     let mut in_flight = 0usize;
     let mut failure: Option<OcrError> = None;
+    // A limit met: no more pages are taken out; those in flight finish, then this is the result.
+    let mut stop: Option<ScanError> = None;
     let mut pages = 0usize;
 
     rayon::in_place_scope(|scope| {
@@ -100,9 +118,17 @@ pub fn read_file_with<'a>(
             if failure.is_some() {
                 break;
             }
+            if options.deadline.is_some_and(|d| Instant::now() >= d) {
+                stop = Some(ScanError::DeadlinePassed { pages_read: pages });
+                break;
+            }
             let Some(encoded) = source.next_encoded() else {
                 break;
             };
+            if options.max_pages > 0 && pages >= options.max_pages {
+                stop = Some(ScanError::TooManyPages { limit: options.max_pages, stated: None });
+                break;
+            }
             pages += 1;
             in_flight += 1;
             let tx = tx.clone();
@@ -129,9 +155,10 @@ pub fn read_file_with<'a>(
             in_flight -= 1;
         }
     });
-    match failure {
-        Some(e) => Err(e.into()),
-        None => Ok(pages),
+    match (failure, stop) {
+        (Some(e), _) => Err(e.into()),
+        (None, Some(stop)) => Err(stop),
+        (None, None) => Ok(pages),
     }
 }
 

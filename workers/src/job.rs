@@ -14,6 +14,7 @@ use certscan_domain::Roster;
 use certscan_pipeline::export::page_files;
 use certscan_pipeline::process::process_scan;
 use certscan_pipeline::report::{PageReport, Report};
+use certscan_pipeline::scan::ScanError;
 use certscan_pipeline::{PageSource, PdfEngine, ScanOptions, TesseractOcr};
 use certscan_templates::Template;
 use tracing::Instrument;
@@ -33,7 +34,10 @@ pub struct JobContext {
     pub objects: Objects,
     pub engine: &'static PdfEngine,
     pub template: Arc<Template>,
+    /// `max_pages` comes from the settings; the deadline is set per job.
     pub scan_options: ScanOptions,
+    /// How long recognising one file may take (`job_deadline_s`).
+    pub job_deadline: Duration,
 }
 
 impl std::fmt::Debug for JobContext {
@@ -182,7 +186,9 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
         let processed = processed.clone();
         let scan = scan.clone();
         let job_id = job.job_id.clone();
-        tokio::task::spawn_blocking(move || recognise(&ctx, &job_id, &roster, &import.records, &ledger, &scan, &processed))
+        let mut options = ctx.scan_options;
+        options.deadline = Some(started + ctx.job_deadline);
+        tokio::task::spawn_blocking(move || recognise(&ctx, &options, &job_id, &roster, &import.records, &ledger, &scan, &processed))
     };
     tokio::pin!(work);
     let pages = loop {
@@ -213,8 +219,10 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
 /// The CPU part: read and decide every page, then copy every page that is not blank into its own PDF.
 type Recognised = (Vec<PageReport>, Vec<(usize, Vec<u8>)>);
 
+#[allow(clippy::too_many_arguments)]
 fn recognise(
     ctx: &JobContext,
+    options: &ScanOptions,
     job_id: &str,
     roster: &Roster,
     records: &[certscan_domain::FisRecord],
@@ -223,10 +231,10 @@ fn recognise(
     processed: &AtomicUsize,
 ) -> Result<Recognised, JobError> {
     let ocr = TesseractOcr::new(None, "eng").map_err(|e| JobError::Transient(format!("starting Tesseract: {e}")))?;
-    let mut result = process_scan(scan, Some(ctx.engine), &ctx.template, &ocr, &ctx.scan_options, roster, records, |_| {
+    let mut result = process_scan(scan, Some(ctx.engine), &ctx.template, &ocr, options, roster, records, |_| {
         processed.fetch_add(1, Ordering::Relaxed);
     })
-    .map_err(|e| JobError::Permanent(format!("cannot read the scan: {e}")))?;
+    .map_err(|e| scan_failure(&e, ctx.job_deadline))?;
     certscan_pipeline::ledger::judge(&mut result.decisions, Some(ledger));
     let wanted: Vec<(usize, u32)> = result
         .decisions
@@ -248,6 +256,23 @@ fn recognise(
     Ok((reports, files.into_iter().collect()))
 }
 
+/// Why a file could not be recognised, worded for whoever uploaded it; every one is permanent.
+fn scan_failure(error: &ScanError, deadline: Duration) -> JobError {
+    JobError::Permanent(match error {
+        ScanError::TooManyPages { limit, stated: Some(stated) } => {
+            format!("the file has {stated} pages, over the limit of {limit} pages per scan file (max_pages); split it into smaller files")
+        }
+        ScanError::TooManyPages { limit, stated: None } => {
+            format!("the file has more than {limit} pages, the limit per scan file (max_pages); split it into smaller files")
+        }
+        ScanError::DeadlinePassed { pages_read } => format!(
+            "the job passed its processing deadline of {} s (job_deadline_s) after {pages_read} pages; split the file into smaller ones",
+            deadline.as_secs()
+        ),
+        other => format!("cannot read the scan: {other}"),
+    })
+}
+
 /// The template the settings name, or the embedded reference blank.
 pub fn load_template(settings: &crate::Settings) -> Result<Template, String> {
     match &settings.template {
@@ -266,12 +291,29 @@ pub async fn connect(settings: &crate::Settings, engine: &'static PdfEngine) -> 
         .map_err(|e| format!("database {}: {e}", crate::store::redact(&settings.database_url())))?;
     let objects = Objects::from_setting(&settings.object_store()).map_err(|e| e.to_string())?;
     let template = Arc::new(load_template(settings)?);
-    Ok(JobContext { store, objects, engine, template, scan_options: ScanOptions::default() })
+    let scan_options = ScanOptions { max_pages: settings.max_pages, ..ScanOptions::default() };
+    let job_deadline = Duration::from_secs(settings.job_deadline_s.max(1));
+    Ok(JobContext { store, objects, engine, template, scan_options, job_deadline })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_over_the_page_limit_or_past_the_deadline_fails_naming_the_setting() {
+        let deadline = Duration::from_secs(1800);
+        let message = |e: ScanError| match scan_failure(&e, deadline) {
+            JobError::Permanent(m) => m,
+            other => panic!("a limit is permanent: {other:?}"),
+        };
+        let m = message(ScanError::TooManyPages { limit: 2000, stated: Some(10_000) });
+        assert!(m.contains("10000 pages") && m.contains("limit of 2000") && m.contains("max_pages"), "{m}");
+        let m = message(ScanError::TooManyPages { limit: 2000, stated: None });
+        assert!(m.contains("more than 2000 pages") && m.contains("max_pages"), "{m}");
+        let m = message(ScanError::DeadlinePassed { pages_read: 37 });
+        assert!(m.contains("1800 s") && m.contains("job_deadline_s") && m.contains("after 37 pages"), "{m}");
+    }
 
     #[test]
     fn an_unreachable_database_is_retried_and_a_missing_file_is_not() {

@@ -11,7 +11,7 @@ use certscan_domain::{ApplicationCertificateStatus, Certificate, ExamCertificate
 use super::events::StatusWatch;
 use super::handover::Handover;
 use super::review::{attachment_from_row, Attachment, ATTACHMENT_COLUMNS};
-use super::{audit, corrupt, new_id, now, Result, Store, StoreError};
+use super::{audit, corrupt, guards, new_id, now, Result, Store, StoreError};
 
 /// Per application, what the exam status shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,7 +66,7 @@ impl Store {
     /// another exam, or when the new roster drops an application with an attached scan or moves it off
     /// `passed` (unattach it first).
     pub async fn put_roster(&self, roster: &Roster, actor: &str) -> Result<PutRoster> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let watch = StatusWatch::before(&mut tx, &roster.exam_id).await?;
         let existing: Option<String> = sqlx::query("SELECT exam_id FROM exams WHERE exam_id = $1")
             .bind(&roster.exam_id)
@@ -85,29 +85,7 @@ impl Store {
                 return Err(StoreError::Conflict(format!("application {} belongs to exam {owner}", app.application_id)));
             }
         }
-        let attached: Vec<String> = sqlx::query("SELECT application_id FROM attachments WHERE exam_id = $1")
-            .bind(&roster.exam_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        for id in &attached {
-            match roster.application(id) {
-                None => {
-                    return Err(StoreError::Conflict(format!(
-                        "application {id} has an attached scan and cannot be removed from the roster; unattach it first"
-                    )))
-                }
-                Some(app) if app.outcome != Outcome::Passed => {
-                    return Err(StoreError::Conflict(format!(
-                        "application {id} has an attached scan and cannot become {:?}; unattach it first",
-                        app.outcome
-                    )))
-                }
-                Some(_) => {}
-            }
-        }
+        guards::roster_keeps_attached(&mut tx, roster).await?;
         let json = serde_json::to_string(roster).expect("a roster serialises");
         let at = now();
         let result = if existing.is_some() {
@@ -188,7 +166,8 @@ impl Store {
     // ---- FIS FRDO ----
 
     pub async fn put_fis_import(&self, exam_id: &str, file_name: &str, import: &FisImport, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        guards::import_keeps_attached(&mut tx, exam_id, import).await?;
         let json = serde_json::to_string(import).expect("an import serialises");
         let at = now();
         sqlx::query(
@@ -236,7 +215,7 @@ impl Store {
     ) -> Result<String> {
         let batch_id = new_id();
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let watch = StatusWatch::before(&mut tx, exam_id).await?;
         sqlx::query(
             "INSERT INTO certificate_batches (batch_id, exam_id, object_key, certificates, printer, generated_at, generated_by) \

@@ -59,7 +59,7 @@ impl Store {
     /// «Сертификат выдан лично»: the application becomes `done`. Refused (nothing changed) for an
     /// unknown application, one with no attached scan, or one already handed over.
     pub async fn hand_over(&self, application_id: &str, on: NaiveDate, actor: &str) -> Result<Handover> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exam_id: String = sqlx::query("SELECT exam_id FROM applications WHERE application_id = $1")
             .bind(application_id)
             .fetch_optional(&mut *tx)
@@ -123,7 +123,7 @@ impl Store {
 
     /// Undoes a handover with a reason: the application reads `certificate_issue_required` again.
     pub async fn undo_handover(&self, application_id: &str, reason: &str, actor: &str) -> Result<Handover> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let handover = sqlx::query(&format!("SELECT {HANDOVER_COLUMNS} FROM handovers WHERE application_id = $1"))
             .bind(application_id)
             .fetch_optional(&mut *tx)

@@ -15,7 +15,7 @@ use certscan_pipeline::report::{PageReport, Report, Summary};
 use serde_json::json;
 
 use super::events::{emit, kind, StatusWatch};
-use super::{audit, bind_f64, corrupt, ledger, new_id, now, Result, Store, StoreError};
+use super::{audit, bind_f64, corrupt, ledger, new_id, now, upkeep, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,7 +91,7 @@ impl Store {
 
     /// Stores a new queued job; a job with this id already stored is left as it is (returns false).
     pub async fn create_job(&self, job: &NewJob) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO jobs (job_id, exam_id, application_id, object_key, file_name, state, submitted_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7) ON CONFLICT (job_id) DO NOTHING",
@@ -169,7 +169,7 @@ impl Store {
 
     /// A permanent failure: the job is `failed` with the reason; nothing of it was stored.
     pub async fn fail_job(&self, job_id: &str, error: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exam: Option<String> = sqlx::query("SELECT exam_id FROM jobs WHERE job_id = $1")
             .bind(job_id)
             .fetch_optional(&mut *tx)
@@ -196,7 +196,7 @@ impl Store {
     /// `blank_not_in_ledger` and one attached in another exam `conflicting_scans`. A job already done
     /// returns its stored report and changes nothing.
     pub async fn commit_job(&self, job_id: &str, pages: Vec<PageResult>, seconds: f64) -> Result<Report> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1"))
             .bind(job_id)
             .fetch_optional(&mut *tx)
@@ -289,6 +289,7 @@ impl Store {
                             &format!("blank {blank}"),
                         )
                         .await?;
+                        upkeep::resolve_answered(&mut tx, &job.exam_id, &app, &blank, job_id, page).await?;
                         let data = json!({
                             "job_id": job_id,
                             "page": page,
@@ -318,22 +319,37 @@ impl Store {
                 if report.application_id.is_none() {
                     report.application_id = job.application_id.clone();
                 }
-                sqlx::query(
-                    "INSERT INTO review_items (item_id, exam_id, job_id, page, reason, detail, application_id, blank_number, object_key, state, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10) ON CONFLICT (job_id, page) DO NOTHING",
-                )
-                .bind(new_id())
-                .bind(&job.exam_id)
-                .bind(job_id)
-                .bind(page)
-                .bind(report.reason.clone().unwrap_or_default())
-                .bind(report.detail.clone().unwrap_or_default())
-                .bind(&report.application_id)
-                .bind(&report.blank_number)
-                .bind(&object_key)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
+                let sheet = upkeep::Sheet {
+                    exam_id: &job.exam_id,
+                    reason: report.reason.as_deref().unwrap_or_default(),
+                    detail: report.detail.as_deref().unwrap_or_default(),
+                    application_id: report.application_id.as_deref(),
+                    blank_number: report.blank_number.as_deref(),
+                };
+                if let Some((item, other_job, other_page)) = upkeep::same_sheet(&mut tx, &sheet).await? {
+                    // The same sheet again: the page is stored, its item is not listed twice.
+                    report.detail = Some(format!(
+                        "{} (the same sheet as review item {item}, job {other_job}, page {other_page}; not listed again)",
+                        report.detail.as_deref().unwrap_or_default()
+                    ));
+                } else {
+                    sqlx::query(
+                        "INSERT INTO review_items (item_id, exam_id, job_id, page, reason, detail, application_id, blank_number, object_key, state, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10) ON CONFLICT (job_id, page) DO NOTHING",
+                    )
+                    .bind(new_id())
+                    .bind(&job.exam_id)
+                    .bind(job_id)
+                    .bind(page)
+                    .bind(report.reason.clone().unwrap_or_default())
+                    .bind(report.detail.clone().unwrap_or_default())
+                    .bind(&report.application_id)
+                    .bind(&report.blank_number)
+                    .bind(&object_key)
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             let insert_page = sqlx::query(
                 "INSERT INTO pages (job_id, page, exam_id, outcome, reason, application_id, blank_number, confidence, object_key, detail) \

@@ -100,7 +100,7 @@ impl Store {
     /// Registers a pack or replaces the one with its id. Refused (nothing changed) when it overlaps another
     /// pack, or when a replacement would leave out a number that is used or written off.
     pub async fn put_pack(&self, pack: &Pack, actor: &str) -> Result<PutPack> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock(self.backend, &mut tx).await?;
         let stored: Vec<Pack> = packs(&mut tx).await?.into_iter().map(|(p, _, _)| p).collect();
         if let Some(other) = find_overlap(pack, &stored) {
@@ -180,7 +180,7 @@ impl Store {
     /// Writes off one blank of a pack. Refused when the number is not in the pack, is attached in any
     /// exam, or is written off already.
     pub async fn spoil_blank(&self, pack_id: &str, blank_number: &str, reason: &str, actor: &str) -> Result<SpoiledBlank> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock(self.backend, &mut tx).await?;
         let (pack, _, _) = pack_from_row(
             &sqlx::query(&format!("SELECT {PACK_COLUMNS} FROM blank_packs WHERE pack_id = $1"))

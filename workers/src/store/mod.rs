@@ -22,11 +22,13 @@ use sqlx::{AnyPool, Row};
 mod audit;
 mod events;
 mod exams;
+mod guards;
 mod handover;
 mod jobs;
 mod ledger;
 mod register;
 mod review;
+mod upkeep;
 
 pub use audit::AuditEntry;
 pub use events::{kind as event_kind, Event};
@@ -74,6 +76,20 @@ impl StoreError {
                     | sqlx::Error::Decode(_)
                     | sqlx::Error::TypeNotFound { .. }
             ),
+            _ => false,
+        }
+    }
+
+    /// A concurrent writer won a race: a unique key was taken meanwhile, or SQLite stayed locked past
+    /// the busy timeout. The loser's request conflicts with what is stored now (HTTP 409); nothing of it
+    /// was stored.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                // SQLITE_BUSY (5) and its extended codes (BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773).
+                e.is_unique_violation() || matches!(e.code().as_deref(), Some("5" | "517" | "773")) || e.message().contains("database is locked")
+            }
             _ => false,
         }
     }
@@ -181,6 +197,18 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A write transaction. SQLite's default (deferred) transaction takes a read lock first and fails at
+    /// once with "database is locked" when a second writer races it to the write lock; `BEGIN IMMEDIATE`
+    /// takes the write lock up front and waits on the busy timeout instead, so concurrent decisions run
+    /// one after the other and the later one sees the earlier one's result. PostgreSQL's row locks do
+    /// that by themselves.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn close(&self) {

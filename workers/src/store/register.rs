@@ -133,7 +133,7 @@ impl Store {
         reason: Option<&str>,
         scan_key: Option<&str>,
     ) -> Result<RegisterView> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let status = exam_status_in(&mut tx, exam_id).await?.ok_or_else(|| StoreError::NotFound(format!("exam {exam_id} is not known")))?;
         let (version, _) = version_and_reason(&mut tx, exam_id).await?;
         let stage = transition(status.register_status, version.is_some(), status.status == ExamCertificateStatus::Uploaded, action)

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::events::{emit, kind, StatusWatch};
 use super::handover::is_handed_over;
-use super::{audit, bind_f64, corrupt, ledger, new_id, now, Result, Store, StoreError};
+use super::{audit, bind_f64, corrupt, ledger, new_id, now, upkeep, Result, Store, StoreError};
 
 /// The scan attached to an application.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,7 +44,8 @@ pub struct ReviewItem {
     pub blank_number: Option<String>,
     #[serde(skip)]
     pub object_key: Option<String>,
-    /// `open`, `assigned` or `dismissed`.
+    /// `open`, `assigned`, `dismissed`, or `resolved` (its question was answered by another page's
+    /// attachment; `decision_note` says which).
     pub state: String,
     pub created_at: String,
     pub decided_at: Option<String>,
@@ -115,7 +116,7 @@ impl Store {
         let object_key = item.object_key.clone().ok_or_else(|| {
             StoreError::Conflict(format!("review item {item_id} has no page file to attach (the page could not be decoded)"))
         })?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let watch = StatusWatch::before(&mut tx, &item.exam_id).await?;
         if let Some(r) = sqlx::query("SELECT blank_number FROM attachments WHERE application_id = $1")
             .bind(application_id)
@@ -168,6 +169,7 @@ impl Store {
         if updated != 1 {
             return Err(StoreError::Conflict(format!("review item {item_id} was decided meanwhile")));
         }
+        upkeep::resolve_answered(&mut tx, &item.exam_id, application_id, &blank, &item.job_id, item.page).await?;
         audit(
             &mut tx,
             actor,
@@ -196,7 +198,7 @@ impl Store {
 
     /// A person decides a review page is not a certificate to attach (a spoilt blank, another exam's page).
     pub async fn dismiss_review(&self, item_id: &str, note: &str, actor: &str) -> Result<ReviewItem> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let at = now();
         let updated = sqlx::query("UPDATE review_items SET state = 'dismissed', decided_at = $2, decided_by = $3, decision_note = $4 WHERE item_id = $1 AND state = 'open'")
             .bind(item_id)
@@ -237,7 +239,7 @@ impl Store {
     /// Takes an attached scan off its application; the page goes back to the review list (reason
     /// `unattached`) so that nothing is lost.
     pub async fn unattach(&self, application_id: &str, note: &str, actor: &str) -> Result<ReviewItem> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE application_id = $1"))
             .bind(application_id)
             .fetch_optional(&mut *tx)
