@@ -25,7 +25,7 @@ pub mod roster;
 pub mod status;
 
 pub use certificate::Certificate;
-pub use fis::{import_fis, import_fis_with_limits, FisLimits, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
+pub use fis::{import_fis, import_fis_with_limits, FisImport, FisImportError, FisLimits, FisRecord, RowError, RowErrorKind};
 pub use payload::{CertificatePayload, PayloadError};
 pub use register::{RegisterAction, RegisterStatus};
 pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};

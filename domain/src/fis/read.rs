@@ -156,8 +156,7 @@ fn line_starts(text: &str) -> Vec<usize> {
 /// limit. The sizes an archive declares are not trusted: a zip bomb lies about them.
 fn check_archive(file: &str, bytes: &[u8], limits: &FisLimits) -> Result<(), FisImportError> {
     let unreadable = |reason: String| FisImportError::Unreadable { file: file.to_string(), reason };
-    let mut archive =
-        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(format!("not a readable XLSX workbook ({e})")))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(format!("not a readable XLSX workbook ({e})")))?;
     if archive.len() > MAX_ZIP_ENTRIES {
         return Err(over_limit(file, format!("the workbook has {} parts, over the limit of {MAX_ZIP_ENTRIES}", archive.len())));
     }
@@ -205,7 +204,10 @@ fn read_xlsx(file: &str, bytes: &[u8], limits: &FisLimits) -> Result<Vec<RawRow>
         }
         let (row, col) = cell.get_position();
         if col >= MAX_COLUMNS {
-            return Err(over_limit(file, format!("row {} has a cell in column {}, over the limit of {MAX_COLUMNS} columns", row + 1, col + 1)));
+            return Err(over_limit(
+                file,
+                format!("row {} has a cell in column {}, over the limit of {MAX_COLUMNS} columns", row + 1, col + 1),
+            ));
         }
         if !rows.contains_key(&row) && rows.len() > limits.max_rows {
             return Err(too_many_rows(file, limits));
@@ -277,7 +279,9 @@ mod tests {
     }
 
     fn sheet_xml(dimension: Option<&str>, cells: &[(&str, &str)], padding: usize) -> Vec<u8> {
-        let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#);
+        let mut xml = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#,
+        );
         if let Some(d) = dimension {
             xml.push_str(&format!(r#"<dimension ref="{d}"/>"#));
         }
@@ -352,9 +356,16 @@ mod tests {
     fn a_file_over_the_size_limit_is_refused_by_name_and_code() {
         let limits = FisLimits { max_bytes: 64, ..FisLimits::default() };
         let bytes = format!("{HEADER}\n{ROW}\n").into_bytes();
-        let roster = crate::Roster::from_json("roster", br#"{"exam_id":"EX-1","site":"s","date":"2025-12-20","protocol_approved":true,"applications":[]}"#).unwrap();
+        let roster = crate::Roster::from_json(
+            "roster",
+            br#"{"exam_id":"EX-1","site":"s","date":"2025-12-20","protocol_approved":true,"applications":[]}"#,
+        )
+        .unwrap();
         let err = crate::fis::import_fis_with_limits(&roster, "fis.csv", &bytes, &limits).unwrap_err();
         assert_eq!(err.code(), "fis_file_too_large");
-        assert!(err.to_string().starts_with("fis.csv: the file is too large") && err.to_string().contains("over the limit of 64 bytes"), "{err}");
+        assert!(
+            err.to_string().starts_with("fis.csv: the file is too large") && err.to_string().contains("over the limit of 64 bytes"),
+            "{err}"
+        );
     }
 }

@@ -38,12 +38,13 @@ pub(super) async fn roster_keeps_attached(tx: &mut sqlx::Transaction<'_, sqlx::A
     if attached.is_empty() {
         return Ok(());
     }
-    let stored: Option<Roster> = match sqlx::query("SELECT roster FROM exams WHERE exam_id = $1").bind(&roster.exam_id).fetch_optional(&mut **tx).await? {
-        Some(row) => Some(
-            serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(|e| corrupt(format!("roster of {}: {e}", roster.exam_id)))?,
-        ),
-        None => None,
-    };
+    let stored: Option<Roster> =
+        match sqlx::query("SELECT roster FROM exams WHERE exam_id = $1").bind(&roster.exam_id).fetch_optional(&mut **tx).await? {
+            Some(row) => Some(
+                serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(|e| corrupt(format!("roster of {}: {e}", roster.exam_id)))?,
+            ),
+            None => None,
+        };
     let mut changes = Vec::new();
     for id in attached.keys() {
         let Some(app) = roster.application(id) else {
