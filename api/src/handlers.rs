@@ -9,20 +9,20 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use certscan_domain::{import_fis as import_fis_file, is_valid_id, FisImportError, Roster};
+use certscan_domain::{import_fis_with_limits, is_valid_id, FisImportError, Roster};
 use certscan_workers::message::JobMessage;
 use certscan_workers::objects::{certificates_key, scan_key};
 use certscan_workers::store::{JobRecord, JobState, NewJob, PutRoster, ReviewItem};
 
 use crate::auth::{Caller, Permission};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{body_error, echo, ApiError, ApiResult};
 use crate::AppState;
 
 pub(crate) fn check_id(kind: &str, id: &str) -> ApiResult<()> {
     if is_valid_id(id) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!("{kind} {id:?} is not an id (letters, digits, - and _, at most 64)")))
+        Err(ApiError::bad_request(format!("{kind} {} is not an id (letters, digits, - and _, at most 64)", echo(id))))
     }
 }
 
@@ -41,10 +41,21 @@ pub struct JsonBody<T>(pub T);
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), &e, e.body_text()))?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::unprocessable("invalid_json", format!("the body is not the expected JSON: {e}")))
+    }
+}
+
+/// A raw body, with read errors (too large, stalled) in the one error shape.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| body_error(e.status(), &e, e.body_text()))
     }
 }
 
@@ -61,12 +72,12 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
         let is_multipart =
             req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
         let upload = if is_multipart {
-            let mut form = Multipart::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+            let mut form = Multipart::from_request(req, state).await.map_err(|e| body_error(e.status(), &e, e.body_text()))?;
             let mut found = None;
-            while let Some(field) = form.next_field().await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))? {
+            while let Some(field) = form.next_field().await.map_err(|e| body_error(e.status(), &e, e.body_text()))? {
                 if field.name() == Some("file") {
                     let file_name = field.file_name().map(str::to_string);
-                    let bytes = field.bytes().await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+                    let bytes = field.bytes().await.map_err(|e| body_error(e.status(), &e, e.body_text()))?;
                     found = Some(Upload { file_name, bytes });
                     break;
                 }
@@ -74,7 +85,7 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
             found.ok_or_else(|| ApiError::bad_request("the multipart form has no field named `file`"))?
         } else {
             let name = req.headers().get("x-file-name").and_then(|v| v.to_str().ok()).map(str::to_string);
-            let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::new(e.status(), "bad_body", e.body_text()))?;
+            let bytes = Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), &e, e.body_text()))?;
             Upload { file_name: name, bytes }
         };
         if upload.bytes.is_empty() {
@@ -91,7 +102,12 @@ async fn roster_of(state: &AppState, exam_id: &str) -> ApiResult<Roster> {
 
 // ---- exams ----
 
-pub async fn put_roster(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub async fn put_roster(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
     caller.require(Permission::Roster)?;
     check_id("exam", &exam_id)?;
     let roster = Roster::from_json("roster", &body).map_err(|e| ApiError::unprocessable("invalid_roster", e.to_string()))?;
@@ -111,6 +127,9 @@ pub async fn get_roster(State(state): State<AppState>, caller: Caller, Path(exam
     Ok(Json(roster_of(&state, &exam_id).await?))
 }
 
+/// Bad rows a refused FIS FRDO file lists at most; `rows_total` says how many there were.
+pub const MAX_ROWS_LISTED: usize = 1_000;
+
 pub async fn import_fis(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,15 +138,32 @@ pub async fn import_fis(
 ) -> ApiResult<Json<Value>> {
     caller.require(Permission::Manage)?;
     let roster = roster_of(&state, &exam_id).await?;
-    let name = upload.file_name.clone().unwrap_or_else(|| "FIS FRDO file".into());
-    let import = import_fis_file(&roster, &name, &upload.bytes).map_err(|e| match &e {
-        FisImportError::Rows { rows, .. } => {
-            let rows: Vec<Value> = rows.iter().map(|r| json!({"line": r.line, "code": r.code(), "message": r.kind.to_string()})).collect();
-            ApiError::unprocessable("fis_rows_invalid", format!("{name}: {} bad rows; nothing was imported", rows.len()))
-                .with("rows", Value::Array(rows))
-        }
-        other => ApiError::unprocessable(other.code(), format!("{other}; nothing was imported")),
-    })?;
+    let name: String =
+        upload.file_name.clone().unwrap_or_else(|| "FIS FRDO file".into()).chars().filter(|c| !c.is_control()).take(200).collect();
+    // Reading and checking a file is CPU work: on a blocking thread, never on the runtime's.
+    let limits = state.limits.fis;
+    let file = name.clone();
+    let import = tokio::task::spawn_blocking(move || import_fis_with_limits(&roster, &file, &upload.bytes, &limits))
+        .await
+        .map_err(|e| ApiError::internal("reading the FIS FRDO file", e))?
+        .map_err(|e| match &e {
+            FisImportError::Rows { rows, .. } => {
+                let listed: Vec<Value> = rows
+                    .iter()
+                    .take(MAX_ROWS_LISTED)
+                    .map(|r| json!({"line": r.line, "code": r.code(), "message": r.kind.to_string()}))
+                    .collect();
+                let message = if rows.len() > listed.len() {
+                    format!("{name}: {} bad rows (the first {} listed); nothing was imported", rows.len(), listed.len())
+                } else {
+                    format!("{name}: {} bad rows; nothing was imported", rows.len())
+                };
+                ApiError::unprocessable("fis_rows_invalid", message)
+                    .with("rows", Value::Array(listed))
+                    .with("rows_total", json!(rows.len()))
+            }
+            other => ApiError::unprocessable(other.code(), format!("{other}; nothing was imported")),
+        })?;
     state.store.put_fis_import(&exam_id, &name, &import, &caller.name).await?;
     Ok(Json(json!({"exam_id": exam_id, "file": name, "records": import.records.len()})))
 }
@@ -152,8 +188,17 @@ pub async fn generate(
     })?;
     let printer = query.printer.unwrap_or_else(|| "default".into());
     check_id("printer", &printer)?;
-    let profile = certscan_calibration::PrinterProfile::load(&state.calibration_dir, &printer)
-        .map_err(|e| ApiError::unprocessable("printer_profile", e.to_string()))?;
+    // The message names the printer, never the server's folders.
+    let profile = certscan_calibration::PrinterProfile::load(&state.calibration_dir, &printer).map_err(|e| match e {
+        certscan_calibration::CalibrationError::Unknown { .. } => ApiError::unprocessable(
+            "printer_profile",
+            format!("no calibration is stored for printer {printer}; calibrate it first (certscan calibrate --printer {printer})"),
+        ),
+        other => {
+            tracing::warn!(error = %other, printer = %printer, "printer profile unreadable");
+            ApiError::unprocessable("printer_profile", format!("the calibration of printer {printer} cannot be read; calibrate it again"))
+        }
+    })?;
     let certificates = import.certificates(&roster);
     let template = state.template.clone();
     let certs = certificates.clone();
@@ -418,7 +463,14 @@ pub async fn review_preview(State(state): State<AppState>, caller: Caller, Path(
     })
     .await
     .map_err(|e| ApiError::internal("rendering a preview", e))?
-    .map_err(|e| ApiError::internal("rendering a preview", e))?;
+    // The page file is what the scan held; one PDFium cannot render is the page's trouble, not the server's.
+    .map_err(|e| {
+        tracing::info!(error = %e, item_id = %item_id, "a review page cannot be previewed");
+        ApiError::unprocessable(
+            "preview_unavailable",
+            format!("review item {item_id}: the page cannot be rendered as a preview; download it from its page_url"),
+        )
+    })?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -439,8 +491,11 @@ pub async fn assign(
     caller.require(Permission::Manage)?;
     check_id("review item", &item_id)?;
     check_id("application", &body.application_id)?;
-    let attachment =
-        state.store.assign_review(&item_id, &body.application_id, body.blank_number.as_deref().map(str::trim), &caller.name).await?;
+    let blank_number = body.blank_number.as_deref().map(str::trim);
+    if let Some(blank) = blank_number {
+        check_blank_number(&state, blank)?;
+    }
+    let attachment = state.store.assign_review(&item_id, &body.application_id, blank_number, &caller.name).await?;
     Ok(Json(json!({
         "item_id": item_id,
         "state": "assigned",
@@ -450,6 +505,26 @@ pub async fn assign(
         "issue_date": attachment.issue_date,
         "scan_url": format!("/v1/applications/{}/certificate-scan", attachment.application_id),
     })))
+}
+
+/// A blank number typed by a person must be one the blank design can carry: the template's pattern.
+fn check_blank_number(state: &AppState, blank: &str) -> ApiResult<()> {
+    let zone = &state.template.recognition.blank_number;
+    // The template's pattern was checked when the template was read; it compiles.
+    let pattern = regex::Regex::new(&zone.pattern).map_err(|e| ApiError::internal("the template's blank-number pattern", e))?;
+    if blank.chars().count() <= 64 && pattern.is_match(blank) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_blank_number",
+            format!(
+                "blank_number {} is not a number of this blank design (pattern {}, like {:?})",
+                echo(blank),
+                zone.pattern,
+                zone.example
+            ),
+        ))
+    }
 }
 
 pub async fn dismiss(

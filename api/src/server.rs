@@ -100,6 +100,7 @@ pub async fn start(settings: &Settings, engine: &'static PdfEngine, listen: &str
         calibration_dir: settings.calibration_dir(),
         tokens: Arc::new(settings.tokens.clone()),
         max_upload: (settings.max_upload_mb.max(1) * 1024 * 1024) as usize,
+        limits: crate::Limits::from_settings(settings),
         metrics: Metrics::new(),
     };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;

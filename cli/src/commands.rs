@@ -263,7 +263,7 @@ fn process_scan(
     let engine = engine(settings)?;
     let template = load_template(settings)?;
     let ocr = TesseractOcr::new(None, "eng").context("starting Tesseract (is tesseract-ocr-eng installed?)")?;
-    let options = ScanOptions::default();
+    let options = ScanOptions { max_pages: settings.max_pages, ..ScanOptions::default() };
     let total =
         PageSource::open(scan, Some(engine), options.source).with_context(|| format!("{scan_name}: cannot read the scan"))?.page_count();
     let progress = match total {

@@ -33,7 +33,33 @@ enum Command {
     Worker(service::WorkerArgs),
 }
 
+/// Tesseract must run single-threaded inside (rayon already owns the cores; with its own OpenMP threads a
+/// `process` run is 3-5 times slower). OpenMP reads `OMP_THREAD_LIMIT` when the library loads, before
+/// `main`, so when the caller did not set it the binary starts itself again with it set.
+fn single_threaded_tesseract() -> Option<ExitCode> {
+    if std::env::var_os("OMP_THREAD_LIMIT").is_some() {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // `exec` returns only when it failed; then go on as we are.
+        let error = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("OMP_THREAD_LIMIT", "1").exec();
+        eprintln!("warning: cannot restart with OMP_THREAD_LIMIT=1 ({error}); set it to run Tesseract single-threaded");
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let status = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("OMP_THREAD_LIMIT", "1").status().ok()?;
+        Some(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+    }
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = single_threaded_tesseract() {
+        return code;
+    }
     let cli = Cli::parse();
     let settings = match certscan_workers::Settings::load() {
         Ok(s) => s,
@@ -43,6 +69,17 @@ fn main() -> ExitCode {
         }
     };
     commands::init_logging(&settings);
+    for variable in certscan_workers::Settings::unknown_variables() {
+        tracing::warn!("{variable} is not a certscan setting and changes nothing (settings: README \"Configuration\")");
+    }
+    let result = run(cli, &settings);
+    // Tesseract engines end before the process does, so Tesseract has no leaks to report at exit.
+    certscan_pipeline::TesseractOcr::release_engines();
+    result
+}
+
+fn run(cli: Cli, settings: &certscan_workers::Settings) -> ExitCode {
+    let settings = settings.clone();
     let result = match cli.command {
         Command::Generate(args) => commands::generate(&settings, &args),
         Command::Calibrate(args) => commands::calibrate(&settings, &args),

@@ -20,7 +20,7 @@ fn process(bytes: &[u8], options: &ScanOptions) -> Result<Processed, ScanError> 
 }
 
 /// A small scanner-like PDF: `pages` JPEG pages of a grey A4 at 50 dpi.
-fn jpeg_pdf(pages: usize) -> Vec<u8> {
+pub(crate) fn jpeg_pdf(pages: usize) -> Vec<u8> {
     let image = image::RgbImage::from_pixel(413, 585, image::Rgb([235, 235, 230]));
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&image).unwrap();
@@ -145,4 +145,65 @@ fn bomb_jpeg_header(width: u16, height: u16) -> Vec<u8> {
     j.extend(width.to_be_bytes());
     j.extend([0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9]);
     j
+}
+
+#[test]
+fn a_file_over_the_page_limit_is_refused_before_its_first_page() {
+    let options = ScanOptions { max_pages: 3, ..ScanOptions::default() };
+    match process(&jpeg_pdf(5), &options) {
+        Err(ScanError::TooManyPages { limit: 3, stated: Some(5) }) => {}
+        other => panic!("expected the page limit, got {:?}", other.map(|p| p.readings.len())),
+    }
+    let processed = process(&jpeg_pdf(3), &options).expect("three pages are within the limit");
+    assert_eq!(processed.readings.len(), 3);
+}
+
+#[test]
+fn reading_stops_at_the_deadline() {
+    let options = ScanOptions { deadline: Some(std::time::Instant::now()), ..ScanOptions::default() };
+    match process(&jpeg_pdf(2), &options) {
+        Err(ScanError::DeadlinePassed { pages_read: 0 }) => {}
+        other => panic!("expected the deadline, got {:?}", other.map(|p| p.readings.len())),
+    }
+}
+
+/// A one-page PDF of the given size in points, with a filled rectangle on it (vector, rendered).
+fn vector_pdf(width_pt: i64, height_pt: i64) -> Vec<u8> {
+    let mut doc = Document::with_version("1.4");
+    let content = doc.add_object(Stream::new(dictionary! {}, b"0 0 0 rg 100 100 400 300 re f".to_vec()));
+    let page = doc.new_object_id();
+    let pages = doc.add_object(dictionary! { "Type" => "Pages", "Kids" => vec![Object::Reference(page)], "Count" => 1 });
+    doc.objects.insert(
+        page,
+        Object::Dictionary(dictionary! {
+            "Type" => "Page", "Parent" => pages, "Contents" => content,
+            "MediaBox" => vec![0.into(), 0.into(), width_pt.into(), height_pt.into()],
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn a_poster_sized_page_is_rendered_within_the_page_memory_cap() {
+    use certscan_pipeline::pdf::{ExtractPolicy, PdfPageRaster, RENDER_MAX_PIXELS};
+    // A0 (841 × 1189 mm) at 300 dpi would be 139 megapixels; the general pixel limit alone gave 60.
+    let poster = vector_pdf(2384, 3370);
+    match engine().extract_page(&poster[..], 0, &ExtractPolicy::default()).unwrap() {
+        PdfPageRaster::Rendered { image, dpi } => {
+            let pixels = image.width() as u64 * image.height() as u64;
+            assert!(pixels <= RENDER_MAX_PIXELS && pixels > RENDER_MAX_PIXELS * 9 / 10, "{pixels} pixels at {dpi} dpi");
+            // BGRA bitmap and RGB copy together, the most the page holds while it is taken out.
+            assert!(pixels * 7 < 256 * 1024 * 1024, "{pixels} pixels");
+        }
+        other => panic!("a vector page is rendered: {other:?}"),
+    }
+    // An A4 page keeps its 300 dpi.
+    match engine().extract_page(&vector_pdf(595, 842)[..], 0, &ExtractPolicy::default()).unwrap() {
+        PdfPageRaster::Rendered { dpi, .. } => assert!((dpi - 300.0).abs() < 0.5, "{dpi}"),
+        other => panic!("a vector page is rendered: {other:?}"),
+    }
 }

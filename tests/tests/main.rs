@@ -7,6 +7,7 @@ mod bad_input;
 mod calibrate;
 mod distributed;
 mod generate;
+mod hardening;
 mod ledger;
 mod life;
 mod recognition;

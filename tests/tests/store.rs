@@ -32,6 +32,9 @@ contract!(review_items_are_assigned_dismissed_and_unattached_pages_come_back);
 contract!(the_exam_status_follows_the_data);
 contract!(a_point_upload_naming_another_application_goes_to_review);
 contract!(a_handover_needs_a_scan_and_writes_its_event_only_when_it_commits);
+contract!(data_under_attached_scans_cannot_change);
+contract!(concurrent_decisions_wait_for_each_other_and_the_loser_gets_a_conflict);
+contract!(answered_review_items_close_and_the_same_sheet_is_listed_once);
 
 /// A roster whose first `passed` applications we use, with its FIS import stored.
 async fn exam(store: &Store, seed: u64) -> (Roster, Vec<String>) {
@@ -295,5 +298,160 @@ async fn a_handover_needs_a_scan_and_writes_its_event_only_when_it_commits(db: &
     assert_eq!(types, wanted);
     let actions: Vec<String> = store.audit_trail(&roster.exam_id).await.unwrap().into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"handover".to_string()) && actions.contains(&"handover_undone".to_string()), "{actions:?}");
+    store.close().await;
+}
+
+/// A review page with its reason (and detail) set.
+fn review_page(n: usize, reason: &str, detail: &str, app: Option<&str>, blank: Option<&str>) -> PageResult {
+    let mut p = page(n, "review", app, blank);
+    p.report.reason = Some(reason.into());
+    p.report.detail = Some(detail.into());
+    p
+}
+
+async fn data_under_attached_scans_cannot_change(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let (mut roster, passed) = exam(&store, 15).await;
+    roster.protocol_approved = true;
+    store.put_roster(&roster, "portal").await.unwrap();
+    job(&store, &roster.exam_id, "J1", None).await;
+    let fis = certscan_fixtures::exam::sample_fis_csv(&roster, 15);
+    let import = certscan_domain::import_fis(&roster, "fis.csv", &fis).unwrap();
+    let record = import.records.iter().find(|r| r.application_id == passed[0]).unwrap().clone();
+    let mut attached = page(1, "attached", Some(&passed[0]), Some("77 0000001"));
+    attached.report.registration_number = Some(record.registration_number.clone());
+    attached.report.issue_date = Some(record.issue_date.format("%Y-%m-%d").to_string());
+    store.commit_job("J1", vec![attached], 0.1).await.unwrap();
+
+    // The same file again changes nothing attached: accepted.
+    store.put_fis_import(&roster.exam_id, "fis.csv", &import, "ct").await.unwrap();
+    // Another number for the attached application: refused, naming it; the stored import stays.
+    let mut changed = import.clone();
+    changed.records.iter_mut().find(|r| r.application_id == passed[0]).unwrap().registration_number = "77-9999-999999".into();
+    let err = store.put_fis_import(&roster.exam_id, "fis2.csv", &changed, "ct").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains(&passed[0]) && m.contains("77-9999-999999") && m.contains("unattach")),
+        "{err}"
+    );
+    assert_eq!(store.fis_import(&roster.exam_id).await.unwrap().unwrap(), import);
+
+    // A roster renaming the attached application, changing its birth date or withdrawing the protocol:
+    // refused with each change listed; other applications may change.
+    let mut renamed = roster.clone();
+    let app = renamed.applications.iter_mut().find(|a| a.application_id == passed[0]).unwrap();
+    app.surname = "Другая".into();
+    app.birth_date = app.birth_date.succ_opt().unwrap();
+    renamed.protocol_approved = false;
+    let err = store.put_roster(&renamed, "portal").await.unwrap_err();
+    let message = match err {
+        StoreError::Conflict(message) => message,
+        other => panic!("expected a conflict, got {other}"),
+    };
+    assert!(message.contains("Другая") && message.contains("birth date") && message.contains("protocol"), "{message}");
+    assert_eq!(store.roster(&roster.exam_id).await.unwrap().unwrap(), roster);
+    let mut other = roster.clone();
+    other.applications.iter_mut().find(|a| a.application_id == passed[1]).unwrap().surname = "Новая".into();
+    store.put_roster(&other, "portal").await.unwrap();
+
+    // Once unattached, the change goes through.
+    store.unattach(&passed[0], "renamed", "ct").await.unwrap();
+    store.put_fis_import(&roster.exam_id, "fis2.csv", &changed, "ct").await.unwrap();
+    store.close().await;
+}
+
+async fn concurrent_decisions_wait_for_each_other_and_the_loser_gets_a_conflict(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let (roster, _) = sample(16, 30);
+    store.put_roster(&roster, "portal").await.unwrap();
+    let fis = certscan_fixtures::exam::sample_fis_csv(&roster, 16);
+    store.put_fis_import(&roster.exam_id, "fis.csv", &certscan_domain::import_fis(&roster, "fis.csv", &fis).unwrap(), "ct").await.unwrap();
+    let passed: Vec<String> = roster.passed().map(|a| a.application_id.clone()).collect();
+    let n = passed.len();
+    assert!(n >= 10, "{n}");
+    job(&store, &roster.exam_id, "J1", None).await;
+    store.commit_job("J1", (1..=2 * n).map(|p| page(p, "review", None, None)).collect(), 0.1).await.unwrap();
+    let items = store.review_items(&roster.exam_id, true).await.unwrap();
+
+    // Different items to different applications at once: every one succeeds.
+    let assigns = passed.iter().enumerate().map(|(i, app)| {
+        let store = store.clone();
+        let item = items[i].item_id.clone();
+        let blank = format!("77 {:07}", i + 1);
+        async move { store.assign_review(&item, app, Some(&blank), "ct").await }
+    });
+    for result in futures_util::future::join_all(assigns).await {
+        result.expect("independent decisions do not fail each other");
+    }
+
+    // Two decisions on one item at once: one wins, the other is a conflict (never "unavailable").
+    store.unattach(&passed[0], "again", "ct").await.unwrap();
+    let races = (0..n).map(|i| {
+        let store = store.clone();
+        let item = items[n + i].item_id.clone();
+        let app = passed[0].clone();
+        async move {
+            let blank = format!("78 {:07}", i + 1);
+            let assign = store.assign_review(&item, &app, Some(&blank), "ct");
+            let dismiss = store.dismiss_review(&item, "not ours", "ct");
+            let (a, d) = tokio::join!(assign, dismiss);
+            (a.map(|_| ()), d.map(|_| ()))
+        }
+    });
+    for (assign, dismiss) in futures_util::future::join_all(races).await {
+        match (&assign, &dismiss) {
+            (Ok(()), Err(e)) | (Err(e), Ok(())) => assert!(matches!(e, StoreError::Conflict(_)), "the loser: {e}"),
+            // Both may lose the assignment's own checks (the application got its scan from another race).
+            (Err(a), Err(d)) => panic!("both lost: {a} / {d}"),
+            (Ok(()), Ok(())) => panic!("both won"),
+        }
+    }
+    // The application has one scan, whichever race attached it.
+    assert!(store.attachment(&passed[0]).await.unwrap().is_some());
+    store.close().await;
+}
+
+async fn answered_review_items_close_and_the_same_sheet_is_listed_once(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let (roster, passed) = exam(&store, 17).await;
+    let other_exam = "the code is for exam EX-9 (application A-9), not this one";
+    job(&store, &roster.exam_id, "J1", None).await;
+    store
+        .commit_job(
+            "J1",
+            vec![
+                review_page(1, "blank_number_unreadable", "blank number unread", Some(&passed[0]), None),
+                review_page(2, "other_exam", other_exam, None, Some("77 0000042")),
+                review_page(3, "code_unreadable", "", None, None),
+            ],
+            0.1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.review_items(&roster.exam_id, true).await.unwrap().len(), 3);
+
+    // The same sheets uploaded again: the other exam's page is not listed twice; an unreadable page
+    // (nothing to tell it by) is.
+    job(&store, &roster.exam_id, "J2", None).await;
+    let report = store
+        .commit_job(
+            "J2",
+            vec![review_page(1, "other_exam", other_exam, None, Some("77 0000042")), review_page(2, "code_unreadable", "", None, None)],
+            0.1,
+        )
+        .await
+        .unwrap();
+    assert!(report.pages[0].detail.as_deref().unwrap().contains("not listed again"), "{:?}", report.pages[0]);
+    let open = store.review_items(&roster.exam_id, true).await.unwrap();
+    assert_eq!(open.iter().filter(|i| i.reason == "other_exam").count(), 1);
+    assert_eq!(open.iter().filter(|i| i.reason == "code_unreadable").count(), 2);
+
+    // The application gets attached from a later upload: its "blank number unreadable" item is answered.
+    job(&store, &roster.exam_id, "J3", None).await;
+    store.commit_job("J3", vec![page(1, "attached", Some(&passed[0]), Some("77 0000001"))], 0.1).await.unwrap();
+    let all = store.review_items(&roster.exam_id, false).await.unwrap();
+    let answered = all.iter().find(|i| i.reason == "blank_number_unreadable").unwrap();
+    assert_eq!(answered.state, "resolved");
+    assert!(answered.decision_note.as_deref().unwrap().contains("J3"), "{answered:?}");
+    assert_eq!(store.review_items(&roster.exam_id, true).await.unwrap().len(), 3, "the others stay open");
     store.close().await;
 }
