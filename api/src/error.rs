@@ -63,6 +63,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(m) => ApiError::conflict("conflict", m),
+            StoreError::InvalidTransition(t) => ApiError::conflict("invalid_transition", t.to_string())
+                .with("current_status", serde_json::json!({"code": t.current.code(), "label": t.current.label()})),
             e if e.is_transient() => ApiError::unavailable("the database", e),
             e => ApiError::internal("a database request", e),
         }

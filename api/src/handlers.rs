@@ -18,7 +18,7 @@ use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-fn check_id(kind: &str, id: &str) -> ApiResult<()> {
+pub(crate) fn check_id(kind: &str, id: &str) -> ApiResult<()> {
     if is_valid_id(id) {
         Ok(())
     } else {
@@ -301,6 +301,9 @@ pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exa
                 "full_name": a.full_name,
                 "outcome": a.outcome,
                 "outcome_label": a.outcome_label,
+                "status": {"code": a.status.code(), "label": a.status.label()},
+                "handed_over_on": a.handover.as_ref().map(|h| &h.handed_over_on),
+                "handed_over_by": a.handover.as_ref().map(|h| &h.handed_over_by),
                 "registration_number": a.registration_number,
                 "issue_date": a.issue_date,
                 "certificate_generated": a.certificate_generated,
@@ -315,6 +318,7 @@ pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exa
     Ok(Json(json!({
         "exam_id": status.exam_id,
         "status": {"code": status.status.code(), "label": status.status.label()},
+        "register_status": {"code": status.register_status.code(), "label": status.register_status.label()},
         "counts": status.counts,
         "applications": applications,
     })))

@@ -7,6 +7,7 @@
 //! - [`auth`]: bearer tokens, roles and permissions.
 //! - [`handlers`]: the `/v1` routes of `contracts.md`.
 //! - [`ledger`]: the blank-ledger routes (`/v1/blank-packs`).
+//! - [`life`]: the exam list, the issuance register, the handover and the events feed.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 //! - [`server`]: assembling a running service from `Settings` (embedded or distributed).
 
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod ledger;
+pub mod life;
 pub mod ops;
 pub mod server;
 
@@ -80,6 +82,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/{item_id}/dismiss", post(handlers::dismiss))
         .route("/v1/review/{item_id}/page", get(handlers::review_page))
         .route("/v1/review/{item_id}/preview", get(handlers::review_preview))
+        .route("/v1/exams", get(life::exam_list))
+        .route("/v1/exams/{exam_id}/register", get(life::get_register).post(life::generate_register))
+        .route("/v1/exams/{exam_id}/register/document", get(life::register_document))
+        .route("/v1/exams/{exam_id}/register/scans", post(life::upload_register_scan).layer(upload_limit))
+        .route("/v1/exams/{exam_id}/register/scan", get(life::register_scan))
+        .route("/v1/exams/{exam_id}/register/review", post(life::take_register))
+        .route("/v1/exams/{exam_id}/register/approve", post(life::approve_register))
+        .route("/v1/exams/{exam_id}/register/reject", post(life::reject_register))
+        .route("/v1/applications/{application_id}/handover", post(life::hand_over).delete(life::undo_handover))
+        .route("/v1/events", get(life::events))
         .route("/v1/blank-packs", get(ledger::list_packs))
         .route("/v1/blank-packs/{pack_id}", put(ledger::put_pack))
         .route("/v1/blank-packs/{pack_id}/spoiled", post(ledger::spoil_blank))

@@ -81,6 +81,16 @@ pub async fn start(settings: &Settings, engine: &'static PdfEngine, listen: &str
             JobQueue::Local(queue)
         }
     };
+    // The events outbox is delivered by the API process(es): to the topic exchange in a distributed
+    // deployment, and to the webhook when one is configured (a lease keeps one process per sink).
+    if let Some(url) = &settings.amqp_url {
+        let sink = certscan_workers::events::ExchangeSink::new(url, &settings.events_exchange);
+        workers.push(tokio::spawn(certscan_workers::events::run_relay(ctx.store.clone(), sink, shutdown_rx.clone())));
+    }
+    if let (Some(url), Some(secret)) = (&settings.events_webhook_url, &settings.events_webhook_secret) {
+        let sink = certscan_workers::events::WebhookSink::new(url, &secret.0);
+        workers.push(tokio::spawn(certscan_workers::events::run_relay(ctx.store.clone(), sink, shutdown_rx.clone())));
+    }
     let state = AppState {
         store: ctx.store.clone(),
         objects: ctx.objects.clone(),

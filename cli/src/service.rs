@@ -220,11 +220,121 @@ async fn demo_calls(
     let errors = crate::commands::check_against_truth(&report, &scan.truth);
     if errors.is_empty() {
         println!("checked against the simulator's truth: no page attached wrongly");
-        Ok(())
+        demo_life(&http, base, dir, exam).await
     } else {
         for e in &errors {
             println!("TRUTH MISMATCH: {e}");
         }
         anyhow::bail!("{} page(s) disagree with the simulator's truth", errors.len())
     }
+}
+
+/// The rest of the certificate's life (seed 001, 002): the issuance register generated, downloaded,
+/// signed, rejected with a reason, uploaded again and approved; the handover of every attached
+/// application; the exam list filtered by status; and the events the portal read meanwhile.
+async fn demo_life(http: &reqwest::Client, base: &str, dir: &std::path::Path, exam: &str) -> Result<()> {
+    use serde_json::{json, Value};
+    async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> Result<Value> {
+        let mut r = http.request(method.clone(), &url);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            anyhow::bail!("{method} {url}: HTTP {status}: {v}");
+        }
+        Ok(v)
+    }
+    let register_status =
+        |v: &Value| format!("{} «{}»", v["status"]["code"].as_str().unwrap_or(""), v["status"]["label"].as_str().unwrap_or(""));
+    println!();
+    let list = call(http, reqwest::Method::GET, format!("{base}/v1/exams?register_status=generation_possible"), None).await?;
+    let listed = list["exams"].as_array().into_iter().flatten().any(|e| e["exam_id"] == exam);
+    println!("  GET  /v1/exams?register_status=generation_possible → exam listed: {listed}");
+    if !listed {
+        let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
+        println!("  the register is {}: every passed application needs its scan before it can be generated", register_status(&r));
+        return Ok(());
+    }
+    let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register"), None).await?;
+    println!(
+        "  POST /v1/exams/{exam}/register → version {}, {} rows, {}",
+        r["version"],
+        r["rows"].as_array().map_or(0, Vec::len),
+        register_status(&r)
+    );
+    let mut pdf = Vec::new();
+    for format in ["xlsx", "pdf"] {
+        let bytes =
+            http.get(format!("{base}/v1/exams/{exam}/register/document?format={format}")).send().await?.error_for_status()?.bytes().await?;
+        let path = dir.join(format!("register.{format}"));
+        std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("  GET  /v1/exams/{exam}/register/document?format={format} → {} ({} bytes)", path.display(), bytes.len());
+        if format == "pdf" {
+            pdf = bytes.to_vec();
+        }
+    }
+    let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
+    println!("  the exam site downloaded it → {}", register_status(&r));
+    let upload = |http: &reqwest::Client, pdf: Vec<u8>| {
+        let url = format!("{base}/v1/exams/{exam}/register/scans");
+        let http = http.clone();
+        async move {
+            http.post(url)
+                .header("x-file-name", "register-signed.pdf")
+                .body(pdf)
+                .send()
+                .await?
+                .error_for_status()
+                .map_err(anyhow::Error::from)?
+                .json::<Value>()
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
+    let r = upload(http, pdf.clone()).await?;
+    println!("  POST /v1/exams/{exam}/register/scans (the signed register) → {}", register_status(&r));
+    let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/review"), None).await?;
+    println!("  POST /v1/exams/{exam}/register/review → {}", register_status(&r));
+    let r = call(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/v1/exams/{exam}/register/reject"),
+        Some(json!({"reason": "строка 1: нет даты получения"})),
+    )
+    .await?;
+    println!("  POST /v1/exams/{exam}/register/reject → {}, reason «{}»", register_status(&r), r["reason"].as_str().unwrap_or(""));
+    let r = upload(http, pdf).await?;
+    println!("  POST /v1/exams/{exam}/register/scans (fixed) → {}", register_status(&r));
+    call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/review"), None).await?;
+    let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/approve"), None).await?;
+    println!("  POST /v1/exams/{exam}/register/review, /approve → {}", register_status(&r));
+    let status = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/certificates/status"), None).await?;
+    let mut handed = 0;
+    for app in status["applications"].as_array().into_iter().flatten().filter(|a| a["status"]["code"] == "certificate_issue_required") {
+        let id = app["application_id"].as_str().unwrap_or("");
+        call(http, reqwest::Method::POST, format!("{base}/v1/applications/{id}/handover"), Some(json!({}))).await?;
+        handed += 1;
+    }
+    let status = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/certificates/status"), None).await?;
+    let done = status["applications"].as_array().into_iter().flatten().filter(|a| a["status"]["code"] == "done").count();
+    println!("  POST /v1/applications/{{id}}/handover × {handed} → {done} application(s) «Экзаменован - услуга оказана»");
+    let list = call(http, reqwest::Method::GET, format!("{base}/v1/exams?register_status=approved"), None).await?;
+    println!(
+        "  GET  /v1/exams?register_status=approved → {}",
+        list["exams"].as_array().into_iter().flatten().map(|e| e["exam_id"].as_str().unwrap_or("")).collect::<Vec<_>>().join(", ")
+    );
+    let events = call(http, reqwest::Method::GET, format!("{base}/v1/events?exam_id={exam}&limit=1000"), None).await?;
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for e in events["events"].as_array().into_iter().flatten() {
+        *counts.entry(e["type"].as_str().unwrap_or("").to_string()).or_default() += 1;
+    }
+    println!(
+        "  GET  /v1/events?exam_id={exam} → last_seq {}: {}",
+        events["last_seq"],
+        counts.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
 }

@@ -9,17 +9,24 @@
 //! - [`certificate`]: one printable certificate: what a page shows and what its code carries.
 //! - [`ledger`]: the blank ledger: packs of strict-accountability blanks, write-offs, the verdict on a
 //!   blank number and the per-pack report; [`ledger_export`] writes that report as CSV and XLSX.
+//! - [`reconcile`]: the cross-job rules of a job's commit (duplicate, conflicting scans, point-upload
+//!   mismatch, the ledger's objection), over typed values.
+//! - [`status`]: the exam certificate status and each application's status (seed 000, 002).
+//! - [`register`]: the issuance register's statuses and transitions (seed 001).
 
 pub mod certificate;
 pub mod fis;
 pub mod ledger;
 pub mod ledger_export;
 pub mod payload;
+pub mod reconcile;
+pub mod register;
 pub mod roster;
 pub mod status;
 
 pub use certificate::Certificate;
 pub use fis::{import_fis, FisImport, FisImportError, FisRecord, RowError, RowErrorKind};
 pub use payload::{CertificatePayload, PayloadError};
+pub use register::{RegisterAction, RegisterStatus};
 pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};
-pub use status::ExamCertificateStatus;
+pub use status::{ApplicationStatus as ApplicationCertificateStatus, ExamCertificateStatus};

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::roster::Roster;
+use crate::roster::{NotReady, Outcome, Roster};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,8 +17,11 @@ pub enum ExamCertificateStatus {
     UploadRequired,
     /// Scans attached for some passed applications, not all.
     UploadPartial,
-    /// Every passed application has its scan (also when nobody passed: nothing is left to do).
+    /// Every passed application has its scan.
     Uploaded,
+    /// Everything final and approved, and nobody passed: no certificate is due, nothing is left to do
+    /// (an addition to seed 000's list: without it such an exam stayed `not_ready` for ever).
+    NotRequired,
 }
 
 impl ExamCertificateStatus {
@@ -29,6 +32,7 @@ impl ExamCertificateStatus {
             ExamCertificateStatus::UploadRequired => "upload_required",
             ExamCertificateStatus::UploadPartial => "upload_partial",
             ExamCertificateStatus::Uploaded => "uploaded",
+            ExamCertificateStatus::NotRequired => "not_required",
         }
     }
 
@@ -40,14 +44,30 @@ impl ExamCertificateStatus {
             ExamCertificateStatus::UploadRequired => "Требуется загрузка",
             ExamCertificateStatus::UploadPartial => "Требуется частичная загрузка",
             ExamCertificateStatus::Uploaded => "Загружены",
+            ExamCertificateStatus::NotRequired => "Не требуются",
         }
+    }
+
+    pub const ALL: [ExamCertificateStatus; 6] = [
+        ExamCertificateStatus::NotReady,
+        ExamCertificateStatus::GenerationRequired,
+        ExamCertificateStatus::UploadRequired,
+        ExamCertificateStatus::UploadPartial,
+        ExamCertificateStatus::Uploaded,
+        ExamCertificateStatus::NotRequired,
+    ];
+
+    pub fn parse(code: &str) -> Option<ExamCertificateStatus> {
+        ExamCertificateStatus::ALL.into_iter().find(|s| s.code() == code)
     }
 
     /// The status of an exam, from its roster, the applications with a generated certificate and the
     /// applications with an attached scan.
     pub fn derive(roster: &Roster, generated: &BTreeSet<String>, attached: &BTreeSet<String>) -> ExamCertificateStatus {
-        if roster.check_ready_for_generation().is_err() {
-            return ExamCertificateStatus::NotReady;
+        match roster.check_ready_for_generation() {
+            Ok(()) => {}
+            Err(NotReady::NobodyPassed { .. }) => return ExamCertificateStatus::NotRequired,
+            Err(_) => return ExamCertificateStatus::NotReady,
         }
         let passed: Vec<&str> = roster.passed().map(|a| a.application_id.as_str()).collect();
         let with_scan = passed.iter().filter(|id| attached.contains(**id)).count();
@@ -59,6 +79,51 @@ impl ExamCertificateStatus {
             ExamCertificateStatus::UploadRequired
         } else {
             ExamCertificateStatus::GenerationRequired
+        }
+    }
+}
+
+/// One application's status as the portal shows it: its outcome until it passed, then the certificate's
+/// road (seed 002): `passed` (Требуется загрузить сертификат) → `certificate_issue_required` once the scan
+/// is attached (Требуется выдать сертификат) → `done` after «Сертификат выдан лично» (Экзаменован -
+/// услуга оказана).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    Outcome(Outcome),
+    CertificateIssueRequired,
+    Done,
+}
+
+impl ApplicationStatus {
+    /// `handed_over` counts only with a scan attached (the handover is refused without one).
+    pub fn derive(outcome: Outcome, scan_attached: bool, handed_over: bool) -> ApplicationStatus {
+        match (outcome, scan_attached, handed_over) {
+            (Outcome::Passed, true, true) => ApplicationStatus::Done,
+            (Outcome::Passed, true, false) => ApplicationStatus::CertificateIssueRequired,
+            (outcome, _, _) => ApplicationStatus::Outcome(outcome),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ApplicationStatus::Outcome(o) => match o {
+                Outcome::Pending => "pending",
+                Outcome::NoShow => "no_show",
+                Outcome::Failed => "failed",
+                Outcome::Violation => "violation",
+                Outcome::Passed => "passed",
+            },
+            ApplicationStatus::CertificateIssueRequired => "certificate_issue_required",
+            ApplicationStatus::Done => "done",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationStatus::Outcome(o) => o.label(),
+            ApplicationStatus::CertificateIssueRequired => "Требуется выдать сертификат",
+            ApplicationStatus::Done => "Экзаменован - услуга оказана",
         }
     }
 }
@@ -105,5 +170,31 @@ mod tests {
         assert_eq!(ExamCertificateStatus::derive(&r, &set(&["A-0", "A-2"]), &set(&["A-2"])), UploadPartial);
         assert_eq!(ExamCertificateStatus::derive(&r, &set(&["A-0", "A-2"]), &set(&["A-0", "A-2"])), Uploaded);
         assert_eq!(Uploaded.label(), "Загружены");
+    }
+
+    #[test]
+    fn an_exam_where_nobody_passed_needs_no_certificates_once_it_is_final() {
+        use ExamCertificateStatus::*;
+        let none = roster(&[Outcome::Failed, Outcome::NoShow, Outcome::Violation], true);
+        assert_eq!(ExamCertificateStatus::derive(&none, &set(&[]), &set(&[])), NotRequired);
+        assert_eq!(NotRequired.code(), "not_required");
+        // Not final yet, or the protocol not approved: still not ready.
+        assert_eq!(ExamCertificateStatus::derive(&roster(&[Outcome::Failed, Outcome::Pending], true), &set(&[]), &set(&[])), NotReady);
+        assert_eq!(ExamCertificateStatus::derive(&roster(&[Outcome::Failed], false), &set(&[]), &set(&[])), NotReady);
+        for s in ExamCertificateStatus::ALL {
+            assert_eq!(ExamCertificateStatus::parse(s.code()), Some(s));
+        }
+    }
+
+    #[test]
+    fn a_passed_application_reads_issue_required_from_attachment_until_the_handover() {
+        assert_eq!(ApplicationStatus::derive(Outcome::Passed, false, false).code(), "passed");
+        assert_eq!(ApplicationStatus::derive(Outcome::Passed, false, false).label(), "Требуется загрузить сертификат");
+        let issue = ApplicationStatus::derive(Outcome::Passed, true, false);
+        assert_eq!((issue.code(), issue.label()), ("certificate_issue_required", "Требуется выдать сертификат"));
+        let done = ApplicationStatus::derive(Outcome::Passed, true, true);
+        assert_eq!((done.code(), done.label()), ("done", "Экзаменован - услуга оказана"));
+        assert_eq!(ApplicationStatus::derive(Outcome::Passed, false, true).code(), "passed", "no handover without a scan");
+        assert_eq!(ApplicationStatus::derive(Outcome::Failed, false, false).code(), "failed");
     }
 }

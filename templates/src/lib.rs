@@ -6,10 +6,12 @@
 //! - [`model`]: the template schema, parsing and validation (zones, fields, code, recognition zones).
 //! - [`render`]: certificates → PDF (embedded DejaVu fonts, vector QR code, printer offset applied).
 //! - [`fonts`]: the embedded fonts and their metrics.
+//! - [`register`]: the issuance register document (`data/register-a4.toml`) as PDF and XLSX.
 
 pub mod draw;
 pub mod fonts;
 pub mod model;
+pub mod register;
 pub mod render;
 
 pub use model::{Align, CodeSpec, FontKind, Point, Rect, Template, TemplateError};

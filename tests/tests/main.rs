@@ -8,6 +8,7 @@ mod calibrate;
 mod distributed;
 mod generate;
 mod ledger;
+mod life;
 mod recognition;
 mod service;
 mod store;

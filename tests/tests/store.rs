@@ -31,6 +31,7 @@ contract!(later_jobs_see_earlier_attachments);
 contract!(review_items_are_assigned_dismissed_and_unattached_pages_come_back);
 contract!(the_exam_status_follows_the_data);
 contract!(a_point_upload_naming_another_application_goes_to_review);
+contract!(a_handover_needs_a_scan_and_writes_its_event_only_when_it_commits);
 
 /// A roster whose first `passed` applications we use, with its FIS import stored.
 async fn exam(store: &Store, seed: u64) -> (Roster, Vec<String>) {
@@ -256,5 +257,43 @@ async fn a_point_upload_naming_another_application_goes_to_review(db: &TestDb) {
     let report = store.commit_job("P2", vec![page(1, "attached", Some(&passed[0]), Some("77 0000003"))], 0.1).await.unwrap();
     assert_eq!(report.pages[0].outcome, "attached");
     assert_eq!(store.attachment(&passed[0]).await.unwrap().unwrap().source, "point");
+    store.close().await;
+}
+
+async fn a_handover_needs_a_scan_and_writes_its_event_only_when_it_commits(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let (roster, passed) = exam(&store, 17).await;
+    let on = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let before = store.events(0, 1000, None).await.unwrap().len();
+    // No scan: refused, and no event was written.
+    assert!(matches!(store.hand_over(&passed[0], on, "site").await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.events(0, 1000, None).await.unwrap().len(), before);
+    job(&store, &roster.exam_id, "H1", None).await;
+    store.commit_job("H1", vec![page(1, "attached", Some(&passed[0]), Some("77 0000001"))], 0.1).await.unwrap();
+    let handover = store.hand_over(&passed[0], on, "site").await.unwrap();
+    assert_eq!(handover.handed_over_on, "2026-01-15");
+    assert!(matches!(store.hand_over(&passed[0], on, "site").await, Err(StoreError::Conflict(_))), "once");
+    // A handed-over scan cannot be taken off before the handover is undone.
+    assert!(matches!(store.unattach(&passed[0], "wrong", "ct").await, Err(StoreError::Conflict(_))));
+    let status = store.exam_status(&roster.exam_id).await.unwrap().unwrap();
+    let app = status.applications.iter().find(|a| a.application_id == passed[0]).unwrap();
+    assert_eq!(app.status.code(), "done");
+    store.undo_handover(&passed[0], "signed by someone else", "ct").await.unwrap();
+    let status = store.exam_status(&roster.exam_id).await.unwrap().unwrap();
+    assert_eq!(status.applications.iter().find(|a| a.application_id == passed[0]).unwrap().status.code(), "certificate_issue_required");
+    store.unattach(&passed[0], "wrong", "ct").await.unwrap();
+    let types: Vec<String> = store.events(0, 1000, None).await.unwrap().into_iter().skip(before).map(|e| e.event_type).collect();
+    let wanted = [
+        "certificate.attached",
+        "job.done",
+        "exam.certificate_status",
+        "application.handed_over",
+        "application.handover_undone",
+        "certificate.unattached",
+        "exam.certificate_status",
+    ];
+    assert_eq!(types, wanted);
+    let actions: Vec<String> = store.audit_trail(&roster.exam_id).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"handover".to_string()) && actions.contains(&"handover_undone".to_string()), "{actions:?}");
     store.close().await;
 }

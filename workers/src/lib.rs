@@ -11,8 +11,10 @@
 //! - [`store`]: the database (PostgreSQL or SQLite through one set of queries) and its migrations.
 //! - [`objects`]: uploaded scans and per-page PDFs in a local folder or an S3-compatible bucket.
 //! - [`job`]: executing one job: fetch, recognise, store, idempotently.
+//! - [`events`]: delivering the events outbox to the RabbitMQ topic exchange and a signed webhook.
 
 pub mod amqp;
+pub mod events;
 pub mod job;
 pub mod local;
 pub mod message;

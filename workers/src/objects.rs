@@ -99,7 +99,12 @@ pub fn page_key(job_id: &str, page: usize) -> String {
     format!("pages/{job_id}/{page:05}.pdf")
 }
 
-/// The key of a generated certificate batch.
+/// Where an uploaded signed register scan is kept.
+pub fn register_scan_key(exam_id: &str, version: i64, upload_id: &str) -> String {
+    format!("registers/{exam_id}/v{version}/{upload_id}")
+}
+
+/// Where a generated certificate batch's PDF is kept.
 pub fn certificates_key(exam_id: &str, batch_id: &str) -> String {
     format!("certificates/{exam_id}/{batch_id}.pdf")
 }

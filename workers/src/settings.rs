@@ -48,6 +48,25 @@ pub struct Settings {
     pub max_upload_mb: u64,
     /// Jobs the embedded `serve` processes at once (each uses every core). Default: 1.
     pub workers: usize,
+    /// The topic exchange events are published to when `amqp_url` is set (routing key = event type).
+    /// Default: `certscan.events`.
+    pub events_exchange: String,
+    /// A URL every event is POSTed to (JSON, signed), retried with backoff until a 2xx. Default: none.
+    pub events_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the webhook's `X-Certscan-Signature` header (16+ characters); required
+    /// with `events_webhook_url`. Default: none.
+    pub events_webhook_secret: Option<Secret>,
+}
+
+/// A setting never shown in logs or `Debug` output.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 /// One bearer token of the API.
@@ -139,6 +158,9 @@ impl Default for Settings {
             tokens: Vec::new(),
             max_upload_mb: 512,
             workers: 1,
+            events_exchange: "certscan.events".into(),
+            events_webhook_url: None,
+            events_webhook_secret: None,
         }
     }
 }
@@ -186,7 +208,13 @@ impl Settings {
                 figment = figment.merge((key, value));
             }
         }
-        figment.extract().map_err(|e| SettingsError::Invalid(e.to_string()))
+        let settings: Settings = figment.extract().map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        if settings.events_webhook_url.is_some() && settings.events_webhook_secret.as_ref().is_none_or(|s| s.0.len() < 16) {
+            return Err(SettingsError::Invalid(
+                "events_webhook_url needs events_webhook_secret (CERTSCAN_EVENTS_WEBHOOK_SECRET) of 16 or more characters".into(),
+            ));
+        }
+        Ok(settings)
     }
 
     /// The database URL, defaulting to the SQLite file in the data folder.

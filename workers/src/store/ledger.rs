@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use certscan_domain::ledger::{
-    find_overlap, pack_counts, pack_report, Ledger, LedgerVerdict, Pack, PackCounts, ReportRow, SpoiledBlank, UsedBlank,
-};
+use certscan_domain::ledger::{find_overlap, pack_counts, pack_report, Ledger, Pack, PackCounts, ReportRow, SpoiledBlank, UsedBlank};
+use certscan_domain::reconcile::{ledger_objection, Context, CrossJobReason};
 
 use super::{audit, corrupt, now, Backend, Result, Store, StoreError};
 
@@ -253,39 +252,39 @@ impl Store {
     }
 }
 
-/// Inside a job's commit: the ledger's objection to attaching `blank` to `application_id` of `exam_id`, as
-/// (reason, detail) — checked again in the transaction, since packs, write-offs and other exams'
-/// attachments may have changed while the scan was being read. `None` without packs.
+/// Where these blank numbers are attached in exams other than `exam_id`, read inside the caller's
+/// transaction (packs, write-offs and other exams' attachments may have changed while a scan was read).
+pub(super) async fn used_elsewhere<'b>(
+    conn: &mut sqlx::AnyConnection,
+    exam_id: &str,
+    blanks: impl Iterator<Item = &'b str>,
+) -> Result<BTreeMap<String, UsedBlank>> {
+    let mut used = BTreeMap::new();
+    for blank in blanks.collect::<std::collections::BTreeSet<_>>() {
+        if let Some(r) =
+            sqlx::query("SELECT exam_id, application_id, attached_at FROM attachments WHERE blank_number = $1 AND exam_id <> $2")
+                .bind(blank)
+                .bind(exam_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        {
+            used.insert(blank.to_string(), UsedBlank { exam_id: r.try_get(0)?, application_id: r.try_get(1)?, at: r.try_get(2)? });
+        }
+    }
+    Ok(used)
+}
+
+/// A person's assignment: the ledger's objection to attaching `blank` in `exam_id` (the exam's own
+/// attachments are checked by the caller), as the domain's rule gives it.
 pub(super) async fn objection(
     conn: &mut sqlx::AnyConnection,
     ledger: &Ledger,
     exam_id: &str,
     blank: &str,
-) -> Result<Option<(&'static str, String)>> {
-    match ledger.verdict(blank) {
-        LedgerVerdict::NotJudged => return Ok(None),
-        LedgerVerdict::OutsideEveryPack => {
-            return Ok(Some(("blank_not_in_ledger", format!("blank {blank} is in no registered pack of blanks"))))
-        }
-        LedgerVerdict::Spoiled { pack, spoiled } => {
-            return Ok(Some((
-                "blank_not_in_ledger",
-                format!("blank {blank} of pack {} was written off by {} ({})", pack.pack_id, spoiled.by, spoiled.reason),
-            )))
-        }
-        LedgerVerdict::Used { .. } | LedgerVerdict::Free { .. } => {}
-    }
-    // This exam's attachments are checked by the caller; another exam's use of the number is a conflict.
-    if let Some(r) = sqlx::query("SELECT exam_id, application_id FROM attachments WHERE blank_number = $1 AND exam_id <> $2")
-        .bind(blank)
-        .bind(exam_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        let (exam, app): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-        return Ok(Some(("conflicting_scans", format!("blank {blank} is already attached to application {app} of exam {exam}"))));
-    }
-    Ok(None)
+) -> Result<Option<(CrossJobReason, String)>> {
+    let used_elsewhere = if ledger.is_active() { used_elsewhere(conn, exam_id, std::iter::once(blank)).await? } else { BTreeMap::new() };
+    let context = Context { job_id: "", point_upload: None, attached: &[], ledger, used_elsewhere: &used_elsewhere };
+    Ok(ledger_objection(&context, blank))
 }
 
 /// The packs and write-offs inside a job's commit (the used numbers are asked per page).
