@@ -250,9 +250,9 @@ impl GlyphBook {
     /// its run has at that position (`settled`) is not in question: only its print being there counts,
     /// not ink a mark left in its cell.
     ///
-    /// None when any candidate cannot be judged (the book too thin, a character it never learned, the
-    /// line not placed in the image): a candidate the book cannot rule out is not ruled out, so nothing
-    /// may be chosen among them.
+    /// None when any candidate cannot be judged (the book too thin, a character it never learned that no
+    /// other character of that candidate rules out, the line not placed in the image): a candidate the
+    /// book cannot rule out is not ruled out, so nothing may be chosen among them.
     pub fn fitting(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<Vec<(String, bool)>> {
         Some(self.print_fits(zone, candidates, settled)?.into_iter().map(|(t, f)| (t, f == PrintFit::Whole)).collect())
     }
@@ -302,16 +302,17 @@ impl GlyphBook {
             return None;
         }
         let candidates: Vec<(&String, Vec<char>)> = candidates.iter().map(|t| (t, characters(t))).collect();
-        if candidates.iter().any(|(_, chars)| chars.len() != self.length || !chars.iter().all(|c| self.glyphs.contains_key(c))) {
+        if candidates.iter().any(|(_, chars)| chars.len() != self.length) {
             return None;
         }
         if candidates.is_empty() {
             return Some(Placed::Judged(Vec::new()));
         }
+        let known = |c: &char| self.glyphs.contains_key(c);
         let layout = self.layout();
-        // The positions every candidate shares place the line.
+        // The positions every candidate shares (with a character the book knows) place the line.
         let common: Vec<(usize, char)> = (0..self.length)
-            .filter(|&i| candidates.iter().all(|(_, c)| c[i] == candidates[0].1[i]))
+            .filter(|&i| candidates.iter().all(|(_, c)| c[i] == candidates[0].1[i]) && known(&candidates[0].1[i]))
             .map(|i| (i, candidates[0].1[i]))
             .collect();
         if common.len() < 2 {
@@ -326,8 +327,10 @@ impl GlyphBook {
             steps.sort_unstable();
             steps[steps.len() / 2].max(1)
         };
-        let mut verdicts: HashMap<(usize, char, bool), Verdict> = HashMap::new();
-        let mut judged: Vec<(String, Vec<char>, Vec<(bool, Verdict)>)> = candidates
+        // A character the book never learned has no verdict (None): its candidate is judged by the others,
+        // and vetoes the choice unless one of them rules it out.
+        let mut verdicts: HashMap<(usize, char, bool), Option<Verdict>> = HashMap::new();
+        let mut judged: Vec<(String, Vec<char>, Vec<(bool, Option<Verdict>)>)> = candidates
             .into_iter()
             .map(|(t, chars)| {
                 let settled = settled.of(t);
@@ -338,7 +341,7 @@ impl GlyphBook {
                         let in_question = settled.get(i).is_none_or(|s| *s != Some(c));
                         let verdict = *verdicts.entry((i, c, in_question)).or_insert_with(|| {
                             let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                            self.glyph_fits(page, c, expected, (height, pitch), bar, in_question)
+                            known(&c).then(|| self.glyph_fits(page, c, expected, (height, pitch), bar, in_question))
                         });
                         (in_question, verdict)
                     })
@@ -352,14 +355,15 @@ impl GlyphBook {
         // is "out" as a 6, while a 5 "fits"), so it is a rival whatever that verdict.
         let rivals: Vec<BTreeSet<char>> = (0..self.length)
             .map(|i| {
-                let elsewhere_in = |each: &[(bool, Verdict)]| each.iter().enumerate().all(|(j, (_, v))| j == i || *v != Verdict::Out);
+                let elsewhere_in =
+                    |each: &[(bool, Option<Verdict>)]| each.iter().enumerate().all(|(j, (_, v))| j == i || *v != Some(Verdict::Out));
                 judged.iter().filter(|(_, _, each)| elsewhere_in(each)).map(|(_, chars, _)| chars[i]).collect()
             })
             .collect();
         let mut shadowed: HashMap<(usize, char), bool> = HashMap::new();
         for (_, chars, each) in judged.iter_mut() {
             for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
-                if !*in_question || *verdict != Verdict::Fits {
+                if !*in_question || *verdict != Some(Verdict::Fits) {
                     continue;
                 }
                 let c = chars[i];
@@ -367,11 +371,24 @@ impl GlyphBook {
                 let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
                 let play = (pitch / 6).max(2);
                 if *shadowed.entry((i, c)).or_insert_with(|| self.another_digit_present(page, c, &others, expected, play, bar)) {
-                    *verdict = Verdict::Shadowed;
+                    *verdict = Some(Verdict::Shadowed);
                 }
             }
         }
-        let judged = judged.into_iter().map(|(t, _, each)| (t, each.into_iter().map(|(_, v)| v).min().unwrap_or(Verdict::Out))).collect();
+        let mut out = Vec::new();
+        for (t, _, each) in judged {
+            let verdicts: Vec<Option<Verdict>> = each.into_iter().map(|(_, v)| v).collect();
+            let worst = if verdicts.contains(&Some(Verdict::Out)) {
+                Verdict::Out
+            } else if verdicts.contains(&None) {
+                // Not ruled out, and a character of it the book cannot judge: nothing may be chosen.
+                return None;
+            } else {
+                verdicts.into_iter().flatten().min().unwrap_or(Verdict::Out)
+            };
+            out.push((t, worst));
+        }
+        let judged = out;
         Some(Placed::Judged(judged))
     }
 

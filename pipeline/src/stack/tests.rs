@@ -424,3 +424,15 @@ fn a_lone_tesseract_reading_the_print_rules_out_does_not_stop_the_stack() {
     pages.push(crossed(0.92));
     assert_eq!(checked(pages).last().cloned().flatten(), None);
 }
+
+#[test]
+fn a_candidate_with_a_digit_the_book_never_learned_is_ruled_out_by_its_other_digits() {
+    // No page read has a 9 (100..=117 without 109 and 113), so 12 0000099 and 12 0000109, unread numbers
+    // of the run, have a digit the book cannot judge. The page is 12 0000113 with a pen on its last
+    // digit: both differ from its print where the book can judge (a 0 where a 1 is printed), so they are
+    // out whatever their 9, and 113 fits alone. (A candidate that differs only in the unknown digit
+    // still vetoes: `a_candidate_the_book_cannot_judge_vetoes_instead_of_being_dropped`.)
+    let mut pages = run_pages(100..118, &[109, 113]);
+    pages.push(crossed_page(200, "A113", "12 0000113"));
+    assert_eq!(checked(pages).last().cloned().flatten().as_deref(), Some("12 0000113"));
+}
