@@ -32,13 +32,24 @@ python3 - "$work/runs" <<'PY'
 
 import json, sys
 total = right = wrong = others_bad = 0
+
+
+def original_missed(dup, truth, report):
+    """The certificate page this duplicate repeats (same application, same blank) was not attached."""
+    return any(
+        t["kind"] == "certificate" and t["application_id"] == dup["application_id"] and t["blank_number"] == dup["blank_number"]
+        and report[p]["outcome"] != "attached"
+        for p, t in truth.items()
+    )
+
+
 for line in open(sys.argv[1]):
     if line.startswith("seed "):
         print(line.rstrip()); continue
     out, seed = line.split()
     truth = {p["page"]: p for p in json.load(open(out + "/scan-truth.json"))["pages"]}
     report = {p["page"]: p for p in json.load(open(out + "/processed/report.json"))["pages"]}
-    n = ok = bad = other = 0
+    n = ok = bad = other = rescued = 0
     missed = []
     for page, t in sorted(truth.items()):
         r = report[page]
@@ -51,6 +62,13 @@ for line in open(sys.argv[1]):
                     bad += 1
             else:
                 missed.append(f"p{page} {r['outcome']}:{r.get('reason')}")
+        elif t["kind"] == "duplicate" and r["outcome"] == "attached" and original_missed(t, truth, report):
+            # The sheet scanned again was read where its first scan was not: attaching it is right, and
+            # the certificate counts as attached (its first page is listed as missed above or below).
+            if r["application_id"] == t["application_id"] and r["blank_number"] == t["blank_number"]:
+                rescued += 1
+            else:
+                bad += 1
         else:
             want = {"blank": "ignored", "duplicate": "duplicate", "other_exam": "review"}[t["kind"]]
             if r["outcome"] != want or (t["kind"] == "other_exam" and r.get("reason") != "other_exam"):
@@ -58,6 +76,7 @@ for line in open(sys.argv[1]):
                 missed.append(f"p{page} {t['kind']}->{r['outcome']}:{r.get('reason')}")
             if r["outcome"] == "attached":
                 bad += 1
+    ok += rescued
     total += n; right += ok; wrong += bad; others_bad += other
     listed = " ".join(missed)
     print(f"seed {seed}: {ok}/{n} attached right, {bad} wrong, {other} other pages misclassified  {listed}")

@@ -74,7 +74,15 @@ impl Evidence {
 impl BlankNumberReading {
     /// A reading only the glyph reader made (complete, matching the pattern): a hint, never sure alone.
     pub fn glyphs_only(text: String) -> BlankNumberReading {
-        BlankNumberReading { glyphs: Some(text.clone()), text, confidence: 0.0, agreeing: 0, matching: 0, from_stack: false, tesseract: None }
+        BlankNumberReading {
+            glyphs: Some(text.clone()),
+            text,
+            confidence: 0.0,
+            agreeing: 0,
+            matching: 0,
+            from_stack: false,
+            tesseract: None,
+        }
     }
 
     /// Both readers read exactly this text.
@@ -106,20 +114,78 @@ impl BlankNumberReading {
     }
 }
 
+/// A Tesseract reading below this confidence had no two of its variants agreeing on it: a lone reading.
+pub const LONE_READING: f32 = 0.8;
+
+/// What the stack's print says of Tesseract's own text on a page the stack check is completing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintOnTesseract {
+    /// The print clearly contradicts it (a glyph missing, another character's ink).
+    Contradicts,
+    /// It does not, or cannot tell.
+    Silent,
+}
+
 /// Whether the stack check may give `text` to a page whose readers read `reading`: no reader may have
 /// read anything else there for sure. The glyph reader's sure characters must all be `text`'s, and a
 /// sure Tesseract reading (clean variants agreeing) must be `text` itself unless the glyph reader read
 /// all of `text` (then two sources that fail differently, the stack's print and the glyph reader,
-/// outvote one).
-pub fn stack_may_take(reading: Option<&BlankNumberReading>, text: &str) -> bool {
+/// outvote one), or unless that reading is a lone one (no two of Tesseract's variants agreed) that the
+/// stack's print clearly contradicts: Tesseract disagreeing with itself and the print ruling its text
+/// out is not a reader reading something else for sure.
+pub fn stack_may_take(reading: Option<&BlankNumberReading>, text: &str, print: PrintOnTesseract) -> bool {
     let Some(r) = reading else {
         return true;
     };
     let glyphs_consistent = r.glyphs.as_deref().is_none_or(|g| consistent(g, text));
     let glyphs_complete = r.glyphs.as_deref() == Some(text);
-    let tesseract_sure_elsewhere =
-        r.tesseract.as_deref().is_some_and(|t| t != text) && r.confidence >= MIN_BLANK_NUMBER_CONFIDENCE && !r.from_stack;
+    let lone_and_contradicted = r.confidence < LONE_READING && print == PrintOnTesseract::Contradicts;
+    let tesseract_sure_elsewhere = r.tesseract.as_deref().is_some_and(|t| t != text)
+        && r.confidence >= MIN_BLANK_NUMBER_CONFIDENCE
+        && !r.from_stack
+        && !lone_and_contradicted;
     glyphs_consistent && (glyphs_complete || !tesseract_sure_elsewhere)
+}
+
+/// How a candidate number fits a page's print by the stack's glyph book (`crate::stack`), when the
+/// print does not rule it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintFit {
+    /// Every glyph whole, nothing left unexplained in its cells.
+    Whole,
+    /// Neither clearly in nor clearly out (a similar digit, such as a 5 on a 6).
+    Unclear,
+    /// Whole, but at some character another digit's print is whole too, with strokes of its own: the
+    /// page may show that digit, and a mark have drawn this one's missing part away.
+    Shadowed,
+}
+
+/// The number the stack check gives a page, from the print's verdicts on the candidates (each one not
+/// ruled out) and what the readers read there:
+/// - the one candidate that fits whole while the print rules every other out, when no reader read
+///   anything else there for sure ([`stack_may_take`]);
+/// - or the one candidate that fits whole while the others left are only unclear, when Tesseract's own
+///   text is that candidate and the glyph reader's sure characters agree with it: the print and
+///   Tesseract, which fail differently, both put it first. Tesseract's confidence does not count here (a
+///   mark over the line caps it); its text does, and the print has found that text's every glyph whole.
+///   A shadowed competitor is not overruled this way: there the candidate's advantage may be a mark's
+///   ink that both readers took for print (a pen along a 3's open side makes an 8 for both).
+pub fn stack_choice(fitting: &[(String, PrintFit)], reading: Option<&BlankNumberReading>, print: PrintOnTesseract) -> Option<String> {
+    let mut whole = fitting.iter().filter(|(_, fit)| *fit == PrintFit::Whole).map(|(text, _)| text);
+    let (Some(first), None) = (whole.next(), whole.next()) else {
+        return None;
+    };
+    let alone = fitting.len() == 1;
+    let others_unclear = fitting.iter().all(|(text, fit)| text == first || *fit == PrintFit::Unclear);
+    let tesseract_first = reading.is_some_and(|r| r.tesseract.as_deref() == Some(first.as_str()));
+    ((alone || (tesseract_first && others_unclear)) && stack_may_take(reading, first, print)).then(|| first.clone())
+}
+
+/// Whether the glyph reader's sure characters on the page allow `text`: a candidate they contradict is
+/// no candidate for the stack check (a reader that fails differently from the stack's print ruled it
+/// out), so it does not keep the print from choosing among the others either.
+pub fn glyphs_allow(reading: Option<&BlankNumberReading>, text: &str) -> bool {
+    reading.and_then(|r| r.glyphs.as_deref()).is_none_or(|g| consistent(g, text))
 }
 
 /// `partial` (with `?` for unsure characters) says nothing against `text`.
@@ -161,14 +227,30 @@ mod tests {
     #[test]
     fn the_stack_may_not_overrule_a_reader_that_read_something_else_for_sure() {
         let tesseract_wrong = reading("92 0533596", 0.95, Some("92 0533596"), Some("52 0533596"));
-        assert!(stack_may_take(Some(&tesseract_wrong), "52 0533596"), "glyph reader and stack against Tesseract");
+        let silent = PrintOnTesseract::Silent;
+        assert!(stack_may_take(Some(&tesseract_wrong), "52 0533596", silent), "glyph reader and stack against Tesseract");
         let glyphs_partial = reading("92 0533596", 0.95, Some("92 0533596"), Some("?2 0533596"));
-        assert!(!stack_may_take(Some(&glyphs_partial), "52 0533596"), "only the stack against a sure Tesseract");
+        assert!(!stack_may_take(Some(&glyphs_partial), "52 0533596", silent), "only the stack against a sure Tesseract");
         let glyphs_other = reading("52 0533596", 0.3, Some("52 0533596"), Some("52 0533597"));
-        assert!(!stack_may_take(Some(&glyphs_other), "52 0533596"), "the glyph reader read another last digit");
+        assert!(!stack_may_take(Some(&glyphs_other), "52 0533596", silent), "the glyph reader read another last digit");
         let hint = reading("52 0533598", 0.3, Some("52 0533598"), Some("52 05335?6"));
-        assert!(stack_may_take(Some(&hint), "52 0533596"), "a Tesseract hint under a pen does not veto");
-        assert!(stack_may_take(None, "52 0533596"));
+        assert!(stack_may_take(Some(&hint), "52 0533596", silent), "a Tesseract hint under a pen does not veto");
+        assert!(stack_may_take(None, "52 0533596", silent));
+    }
+
+    #[test]
+    fn a_lone_tesseract_reading_the_print_contradicts_does_not_veto_but_two_agreeing_variants_do() {
+        let contradicts = PrintOnTesseract::Contradicts;
+        // Under a pen, no two variants agreed on "09 6290048" and the print has no 2 there.
+        let lone = reading("09 6290048", 0.65, Some("09 6290048"), None);
+        assert!(stack_may_take(Some(&lone), "09 6790048", contradicts));
+        assert!(!stack_may_take(Some(&lone), "09 6790048", PrintOnTesseract::Silent), "the print does not rule it out");
+        // Two clean variants agreed: a sure reading vetoes whatever the print says.
+        let agreeing = reading("09 6290048", 0.92, Some("09 6290048"), None);
+        assert!(!stack_may_take(Some(&agreeing), "09 6790048", contradicts));
+        // The glyph reader's sure characters still veto.
+        let glyphs_against = reading("09 6290048", 0.65, Some("09 6290048"), Some("09 62?0048"));
+        assert!(!stack_may_take(Some(&glyphs_against), "09 6790048", contradicts));
     }
 
     #[test]
@@ -176,5 +258,41 @@ mod tests {
         assert!(consistent("5? 05335?6", "52 0533596"));
         assert!(!consistent("5? 05335?6", "52 0533597"));
         assert!(!consistent("52 053359", "52 0533596"));
+    }
+
+    #[test]
+    fn the_stack_takes_a_whole_fit_over_unclear_ones_only_when_tesseract_read_it() {
+        use PrintFit::{Shadowed, Unclear, Whole};
+        let silent = PrintOnTesseract::Silent;
+        let fits = |list: &[(&str, PrintFit)]| list.iter().map(|(t, f)| (t.to_string(), *f)).collect::<Vec<_>>();
+        let alone = fits(&[("44 0031186", Whole)]);
+        assert_eq!(stack_choice(&alone, None, silent).as_deref(), Some("44 0031186"), "every other candidate ruled out");
+        let with_unclear = fits(&[("44 0031185", Unclear), ("44 0031186", Whole), ("44 0031198", Unclear)]);
+        assert_eq!(stack_choice(&with_unclear, None, silent), None, "no reader read anything");
+        let hint = reading("44 0031186", 0.0, Some("44 0031186"), None);
+        assert_eq!(stack_choice(&with_unclear, Some(&hint), silent).as_deref(), Some("44 0031186"), "Tesseract's text, even as a hint");
+        let other_hint = reading("44 0031185", 0.3, Some("44 0031185"), None);
+        assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent), None, "Tesseract read one of the unclear ones");
+        let glyphs_against = reading("44 0031186", 0.3, Some("44 0031186"), Some("44 00311?5"));
+        assert_eq!(stack_choice(&with_unclear, Some(&glyphs_against), silent), None, "the glyph reader read another last digit");
+        let shadowed = fits(&[("44 0031183", Shadowed), ("44 0031188", Whole)]);
+        let hint_8 = reading("44 0031188", 0.3, Some("44 0031188"), None);
+        assert_eq!(stack_choice(&shadowed, Some(&hint_8), silent), None, "a 3 whose open side a pen may have closed");
+        let two_fit = fits(&[("44 0031186", Whole), ("44 0031196", Whole)]);
+        assert_eq!(stack_choice(&two_fit, Some(&hint), silent), None, "two candidates fit whole");
+        let none_whole = fits(&[("44 0031186", Unclear)]);
+        assert_eq!(stack_choice(&none_whole, Some(&hint), silent), None, "only unclear");
+        assert_eq!(stack_choice(&[], Some(&hint), silent), None);
+    }
+
+    #[test]
+    fn only_numbers_the_glyph_readers_sure_characters_allow_stay_candidates() {
+        let partial = reading("84 2823720", 0.95, Some("84 2823720"), Some("8? 2823720"));
+        assert!(glyphs_allow(Some(&partial), "84 2823720"));
+        assert!(!glyphs_allow(Some(&partial), "84 2823726"), "the glyph reader read the last 0 for sure");
+        assert!(glyphs_allow(Some(&partial), "89 2823720"), "not sure of the series' second digit");
+        let uncut = reading("84 2823720", 0.4, Some("84 2823720"), None);
+        assert!(glyphs_allow(Some(&uncut), "84 2823726"), "a line the glyph reader could not cut says nothing");
+        assert!(glyphs_allow(None, "84 2823726"));
     }
 }

@@ -245,7 +245,8 @@ pub fn read_line(line: &GrayImage, groups: &[usize], share: f32) -> Option<Glyph
     let width = |b: &(usize, usize, usize, usize, usize)| b.2 - b.0 + 1;
     // The characters' height: the height most pieces of a character's shape share (within 15 %). A frame
     // edge or a pen stroke is taller or wider, a speck or a broken-off serif smaller.
-    let shaped: Vec<usize> = boxes.iter().skip(1).filter(|b| b.4 > 0 && height(b) >= 8 && width(b) * 10 <= height(b) * 12).map(height).collect();
+    let shaped: Vec<usize> =
+        boxes.iter().skip(1).filter(|b| b.4 > 0 && height(b) >= 8 && width(b) * 10 <= height(b) * 12).map(height).collect();
     let share_of = |h: usize| shaped.iter().filter(|&&o| o * 100 >= h * 85 && o * 100 <= h * 118).count();
     let char_height = shaped.iter().copied().max_by_key(|&h| (share_of(h), h))?;
     // Characters: pieces about that tall; smaller pieces join the character whose columns they stand in
@@ -438,7 +439,8 @@ mod tests {
             }
             let mut order: Vec<usize> = (0..10).collect();
             order.sort_by(|&a, &b| best[b].total_cmp(&best[a]));
-            let guess = CharGuess { best: (b'0' + order[0] as u8) as char, similarity: best[order[0]], margin: best[order[0]] - best[order[1]] };
+            let guess =
+                CharGuess { best: (b'0' + order[0] as u8) as char, similarity: best[order[0]], margin: best[order[0]] - best[order[1]] };
             assert!(guess.best == probe.digit || !guess.sure(), "template {i} ({}) read as {:?}", probe.digit, guess);
             unsure += usize::from(!guess.sure());
         }

@@ -334,7 +334,6 @@ pub enum NumberImage {
 /// be unable to hide the number's strokes (an ink about as dark is counted as hiding).
 const LIGHTER_INK: f32 = 10.0;
 
-
 /// OCR of one line image: the text normalised to the pattern and Tesseract's confidence, if it matches.
 fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern: &Regex) -> Result<Option<(String, f32)>, OcrError> {
     let result = ocr.read_line(image, &zone.charset)?;

@@ -129,7 +129,11 @@ impl PageReport {
             }
             report.blank_number_readings = Some(Readings {
                 tesseract: read.tesseract.clone(),
-                tesseract_confidence: read.tesseract.as_ref().filter(|_| !read.from_stack).map(|_| (read.confidence * 100.0).round() / 100.0),
+                tesseract_confidence: read
+                    .tesseract
+                    .as_ref()
+                    .filter(|_| !read.from_stack)
+                    .map(|_| (read.confidence * 100.0).round() / 100.0),
                 glyphs: read.glyphs.clone(),
             });
         }

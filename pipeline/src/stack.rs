@@ -26,13 +26,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use image::GrayImage;
 use rayon::prelude::*;
 
-use crate::matching::sure_blank_number;
 pub use crate::blank_number::STACK_CONFIDENCE;
-use crate::blank_number::{stack_may_take, HINT_CONFIDENCE_CAP};
+use crate::blank_number::{glyphs_allow, stack_choice, PrintFit, PrintOnTesseract, HINT_CONFIDENCE_CAP, LONE_READING};
+use crate::matching::sure_blank_number;
 use crate::ocr::{clean_line, ink_and_paper, pieces, BlankNumberReading, NumberImage};
 use crate::page::PageReading;
 use crate::raster;
-
 
 /// How well a text must fit an image.
 struct Bar {
@@ -54,6 +53,9 @@ struct Bar {
 enum Verdict {
     /// Clearly not what is printed: a glyph missing, or another character's ink.
     Out,
+    /// Whole, but another digit's print is as whole there, with strokes of its own (see
+    /// [`GlyphBook::another_digit_present`]): the page may show that digit.
+    Shadowed,
     /// Neither clearly in nor clearly out.
     Unclear,
     Fits,
@@ -248,10 +250,15 @@ impl GlyphBook {
     /// its run has at that position (`settled`) is not in question: only its print being there counts,
     /// not ink a mark left in its cell.
     ///
-    /// None when any candidate cannot be judged (the book too thin, a character it never learned, the
-    /// line not placed in the image): a candidate the book cannot rule out is not ruled out, so nothing
-    /// may be chosen among them.
+    /// None when any candidate cannot be judged (the book too thin, a character it never learned that no
+    /// other character of that candidate rules out, the line not placed in the image): a candidate the
+    /// book cannot rule out is not ruled out, so nothing may be chosen among them.
     pub fn fitting(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<Vec<(String, bool)>> {
+        Some(self.print_fits(zone, candidates, settled)?.into_iter().map(|(t, f)| (t, f == PrintFit::Whole)).collect())
+    }
+
+    /// As [`GlyphBook::fitting`], with how each candidate not ruled out fits.
+    pub fn print_fits(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<Vec<(String, PrintFit)>> {
         let mut series: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for c in candidates {
             series.entry(c.rsplit_once(' ').map_or("", |(head, _)| head)).or_default().push(c.clone());
@@ -263,7 +270,15 @@ impl GlyphBook {
             match self.fitting_series(&page, group, &ACCEPT, settled)? {
                 Placed::Judged(judged) => {
                     placed = true;
-                    out.extend(judged.into_iter().filter(|(_, v)| *v != Verdict::Out).map(|(t, v)| (t, v == Verdict::Fits)));
+                    out.extend(judged.into_iter().filter_map(|(t, v)| {
+                        let fit = match v {
+                            Verdict::Out => return None,
+                            Verdict::Shadowed => PrintFit::Shadowed,
+                            Verdict::Unclear => PrintFit::Unclear,
+                            Verdict::Fits => PrintFit::Whole,
+                        };
+                        Some((t, fit))
+                    }));
                 }
                 // The characters a series' candidates share are not printed anywhere in the zone: the
                 // print rules that series out (a mark only adds ink). Unless no series is found at all.
@@ -275,10 +290,7 @@ impl GlyphBook {
 
     /// The one candidate that fits the zone image outright while every other is ruled out.
     pub fn only_fit(&self, zone: &GrayImage, candidates: &[String], settled: &Settled) -> Option<String> {
-        match self.fitting(zone, candidates, settled)?.as_slice() {
-            [(text, true)] => Some(text.clone()),
-            _ => None,
-        }
+        only_fit(&self.fitting(zone, candidates, settled)?)
     }
 
     /// Each candidate's verdict by `bar` once the line is placed by the characters they share, or
@@ -290,16 +302,17 @@ impl GlyphBook {
             return None;
         }
         let candidates: Vec<(&String, Vec<char>)> = candidates.iter().map(|t| (t, characters(t))).collect();
-        if candidates.iter().any(|(_, chars)| chars.len() != self.length || !chars.iter().all(|c| self.glyphs.contains_key(c))) {
+        if candidates.iter().any(|(_, chars)| chars.len() != self.length) {
             return None;
         }
         if candidates.is_empty() {
             return Some(Placed::Judged(Vec::new()));
         }
+        let known = |c: &char| self.glyphs.contains_key(c);
         let layout = self.layout();
-        // The positions every candidate shares place the line.
+        // The positions every candidate shares (with a character the book knows) place the line.
         let common: Vec<(usize, char)> = (0..self.length)
-            .filter(|&i| candidates.iter().all(|(_, c)| c[i] == candidates[0].1[i]))
+            .filter(|&i| candidates.iter().all(|(_, c)| c[i] == candidates[0].1[i]) && known(&candidates[0].1[i]))
             .map(|i| (i, candidates[0].1[i]))
             .collect();
         if common.len() < 2 {
@@ -314,26 +327,68 @@ impl GlyphBook {
             steps.sort_unstable();
             steps[steps.len() / 2].max(1)
         };
-        let mut verdicts: HashMap<(usize, char, bool), Verdict> = HashMap::new();
-        let judged = candidates
+        // A character the book never learned has no verdict (None): its candidate is judged by the others,
+        // and vetoes the choice unless one of them rules it out.
+        let mut verdicts: HashMap<(usize, char, bool), Option<Verdict>> = HashMap::new();
+        let mut judged: Vec<(String, Vec<char>, Vec<(bool, Option<Verdict>)>)> = candidates
             .into_iter()
             .map(|(t, chars)| {
                 let settled = settled.of(t);
-                let worst = chars
+                let each = chars
                     .iter()
                     .enumerate()
                     .map(|(i, &c)| {
                         let in_question = settled.get(i).is_none_or(|s| *s != Some(c));
-                        *verdicts.entry((i, c, in_question)).or_insert_with(|| {
+                        let verdict = *verdicts.entry((i, c, in_question)).or_insert_with(|| {
                             let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                            self.glyph_fits(page, c, expected, (height, pitch), bar, in_question)
-                        })
+                            known(&c).then(|| self.glyph_fits(page, c, expected, (height, pitch), bar, in_question))
+                        });
+                        (in_question, verdict)
                     })
-                    .min()
-                    .unwrap_or(Verdict::Out);
-                (t.clone(), worst)
+                    .collect();
+                (t.clone(), chars, each)
             })
             .collect();
+        // A glyph that fits whole where a rival digit is printed whole too, with strokes of its own, is
+        // only shadowed. A rival is what another candidate has at that position when nothing else rules
+        // that candidate out: its verdict there may be wrong (a 6 whose own stroke a stamp's ring joins
+        // is "out" as a 6, while a 5 "fits"), so it is a rival whatever that verdict.
+        let rivals: Vec<BTreeSet<char>> = (0..self.length)
+            .map(|i| {
+                let elsewhere_in =
+                    |each: &[(bool, Option<Verdict>)]| each.iter().enumerate().all(|(j, (_, v))| j == i || *v != Some(Verdict::Out));
+                judged.iter().filter(|(_, _, each)| elsewhere_in(each)).map(|(_, chars, _)| chars[i]).collect()
+            })
+            .collect();
+        let mut shadowed: HashMap<(usize, char), bool> = HashMap::new();
+        for (_, chars, each) in judged.iter_mut() {
+            for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
+                if !*in_question || *verdict != Some(Verdict::Fits) {
+                    continue;
+                }
+                let c = chars[i];
+                let others: Vec<char> = rivals[i].iter().copied().filter(|&r| r != c).collect();
+                let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
+                let play = (pitch / 6).max(2);
+                if *shadowed.entry((i, c)).or_insert_with(|| self.another_digit_present(page, c, &others, expected, play, bar)) {
+                    *verdict = Some(Verdict::Shadowed);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (t, _, each) in judged {
+            let verdicts: Vec<Option<Verdict>> = each.into_iter().map(|(_, v)| v).collect();
+            let worst = if verdicts.contains(&Some(Verdict::Out)) {
+                Verdict::Out
+            } else if verdicts.contains(&None) {
+                // Not ruled out, and a character of it the book cannot judge: nothing may be chosen.
+                return None;
+            } else {
+                verdicts.into_iter().flatten().min().unwrap_or(Verdict::Out)
+            };
+            out.push((t, worst));
+        }
+        let judged = out;
         Some(Placed::Judged(judged))
     }
 
@@ -484,6 +539,53 @@ impl GlyphBook {
         }
     }
 }
+
+impl GlyphBook {
+    /// Whether another digit that a candidate has here (one of `rivals`) is printed as whole as `c`
+    /// (at its best placement near `expected`), with strokes of its own that `c` lacks also inked: a 6 on the page under a stamp's ring, where a 5 "fits" because
+    /// the 6's own lower stroke touches the ring and leaves the cell with it. Then `c` does not fit
+    /// outright: the page may show the other digit, and only a mark would make it `c`.
+    #[allow(clippy::too_many_arguments)]
+    fn another_digit_present(&self, page: &Zone, c: char, rivals: &[char], expected: (i32, i32), play: i32, bar: &Bar) -> bool {
+        if rivals.is_empty() {
+            return false;
+        }
+        let Some((_, g, at)) = best_placement(page, &self.glyphs[&c], expected, play) else {
+            return false;
+        };
+        // `c`'s ink grown by two pixels, on a grid around it.
+        let (min_x, max_x) = (g.ink.iter().map(|p| p.0).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.0).max().unwrap_or(0) + 2);
+        let (min_y, max_y) = (g.ink.iter().map(|p| p.1).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.1).max().unwrap_or(0) + 2);
+        let w = (max_x - min_x + 1) as usize;
+        let mut grown = vec![false; w * (max_y - min_y + 1) as usize];
+        for &(x, y) in &g.ink {
+            for ey in -2..=2 {
+                for ex in -2..=2 {
+                    grown[(y + ey - min_y) as usize * w + (x + ex - min_x) as usize] = true;
+                }
+            }
+        }
+        let on_c = |x: i32, y: i32| {
+            let (rx, ry) = (x - at.0, y - at.1);
+            (min_x..=max_x).contains(&rx) && (min_y..=max_y).contains(&ry) && grown[(ry - min_y) as usize * w + (rx - min_x) as usize]
+        };
+        self.glyphs.iter().filter(|(other, _)| rivals.contains(other)).any(|(_, variants)| {
+            let Some((cov, other, oat)) = best_placement(page, variants, expected, play) else {
+                return false;
+            };
+            if cov < bar.cover {
+                return false;
+            }
+            let own: Vec<(i32, i32)> = other.core.iter().map(|&(dx, dy)| (oat.0 + dx, oat.1 + dy)).filter(|&(x, y)| !on_c(x, y)).collect();
+            let inked = own.iter().filter(|&&(x, y)| page.ink(x, y)).count();
+            own.len() >= bar.stray_min.max(other.core.len() / OWN_STROKES) && inked as f32 >= bar.cover * own.len() as f32
+        })
+    }
+}
+
+/// Another digit's strokes count as its own (see [`GlyphBook::another_digit_present`]) when at least
+/// this fraction of its core lies off the fitting glyph's ink.
+const OWN_STROKES: usize = 10;
 
 /// The other characters' best placements at one position, found when a piece first needs them.
 #[derive(Default)]
@@ -817,12 +919,19 @@ fn confirm_readings(book: &GlyphBook, readings: &mut [PageReading]) -> bool {
     true
 }
 
-/// A reading below this confidence had no two OCR variants agreeing on it.
-const LONE_READING: f32 = 0.8;
 /// Paper added around a tight line before it is checked like a zone.
 const LINE_PAD: u32 = 12;
 /// More than one sure reading in this many contradicted: the book, not the readings, is wrong.
 const MAX_CONTRADICTED_PART: usize = 5;
+
+/// Of [`GlyphBook::fitting`]'s verdicts, the one candidate that fits outright when it is the only one
+/// not ruled out.
+fn only_fit(fitting: &[(String, bool)]) -> Option<String> {
+    match fitting {
+        [(text, true)] => Some(text.clone()),
+        _ => None,
+    }
+}
 
 /// The completion step of [`check_numbers`]. Runs are made of one exam's pages: another exam's sheet in
 /// the stack is another print run, and its number says nothing about this stack's gaps.
@@ -863,7 +972,18 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
             if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
                 candidates.push(hint.text.clone());
             }
-            if let Some(text) = book.only_fit(zone, &candidates, &settled).filter(|t| stack_may_take(r.blank_number.as_ref(), t)) {
+            // The glyph reader's sure characters are a reader's evidence: a candidate they contradict is
+            // out whatever the print says (the glyph reader fails differently from the stack's print).
+            candidates.retain(|c| glyphs_allow(r.blank_number.as_ref(), c));
+            let Some(fitting) = book.print_fits(zone, &candidates, &settled) else {
+                return;
+            };
+            // Tesseract's own text, a candidate like the others, ruled out by the print.
+            let print = match r.blank_number.as_ref().and_then(|b| b.tesseract.as_ref()) {
+                Some(t) if candidates.contains(t) && !fitting.iter().any(|(c, _)| c == t) => PrintOnTesseract::Contradicts,
+                _ => PrintOnTesseract::Silent,
+            };
+            if let Some(text) = stack_choice(&fitting, r.blank_number.as_ref(), print) {
                 r.blank_number = Some(match &r.blank_number {
                     Some(b) => b.settled_by_stack(text),
                     None => BlankNumberReading::stack_only(text),

@@ -166,7 +166,6 @@ async fn the_store_keeps_the_ledger_and_checks_attachments_against_it(db: &TestD
 
 /// The service on PostgreSQL (embedded queue) with a recognised scan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "written without being run; it failed in its set-up (fixed in 8b2d195) and was not run past it before the session ended: run it and bring it back (issue 12 note)"]
 async fn the_service_judges_scans_by_the_blank_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::postgres().await;

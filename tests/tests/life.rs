@@ -385,7 +385,9 @@ async fn a_webhook_gets_signed_events_and_failures_are_delivered_again() {
     assert!(!expected.is_empty());
 
     // A webhook that answers 503 to its first two requests, then 204; it records what it was sent.
-    let received: Arc<Mutex<Vec<(Vec<u8>, String)>>> = Arc::default();
+    // (body, signature header) of every accepted delivery.
+    type Received = Arc<Mutex<Vec<(Vec<u8>, String)>>>;
+    let received: Received = Arc::default();
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = {
         let (received, calls) = (received.clone(), calls.clone());

@@ -92,8 +92,7 @@ fn the_number_under_a_darker_pen_is_put_back_from_the_colour() {
     let mut crop = RgbImage::from_pixel(300, 120, image::Rgb(paper));
     let is_red = |x: u32, y: u32| (40..80).contains(&y) && (50..250).contains(&x) && (x - 50) % 30 < 7;
     let is_pen = |_x: u32, y: u32| (55..62).contains(&y) || (100..105).contains(&y);
-    let (mut layer, mut pen) =
-        (GrayImage::from_pixel(300, 120, image::Luma([255])), GrayImage::from_pixel(300, 120, image::Luma([255])));
+    let (mut layer, mut pen) = (GrayImage::from_pixel(300, 120, image::Luma([255])), GrayImage::from_pixel(300, 120, image::Luma([255])));
     for (x, y, p) in crop.enumerate_pixels_mut() {
         let mut c = [paper[0] as f32, paper[1] as f32, paper[2] as f32];
         if is_red(x, y) {
