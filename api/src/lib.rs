@@ -225,9 +225,26 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long a refused connection may take to send its request's head, and how much of it is read.
+const REFUSE_READ: Duration = Duration::from_secs(2);
+const REFUSE_HEAD_BYTES: usize = 16 * 1024;
+
 /// Answers a connection over the limit with 503 in the one error shape and closes it.
 async fn refuse_connection(mut stream: tokio::net::TcpStream, limit: usize) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Take the request's head first (briefly, and a bounded amount): a client that gets the answer
+    // before it has sent its request sees an unexpected message instead of the 503.
+    let _ = tokio::time::timeout(REFUSE_READ, async {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while head.len() < REFUSE_HEAD_BYTES && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
     let body = serde_json::json!({"error": {"code": "too_many_connections", "message": format!("the service holds its limit of {limit} connections (max_connections); try again shortly")}}).to_string();
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\n{}: application/json\r\n{}: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
