@@ -69,6 +69,10 @@ enum Placed {
     NotFound,
 }
 
+/// A candidate, its characters, and per character whether it is in question and its verdict (None for a
+/// character the book never learned).
+type Judged = (String, Vec<char>, Vec<(bool, Option<Verdict>)>);
+
 /// How far below a bar a glyph's coverage (or above it its stray ink) must be to rule it out.
 const COVER_MARGIN: f32 = 0.1;
 
@@ -330,7 +334,7 @@ impl GlyphBook {
         // A character the book never learned has no verdict (None): its candidate is judged by the others,
         // and vetoes the choice unless one of them rules it out.
         let mut verdicts: HashMap<(usize, char, bool), Option<Verdict>> = HashMap::new();
-        let mut judged: Vec<(String, Vec<char>, Vec<(bool, Option<Verdict>)>)> = candidates
+        let mut judged: Vec<Judged> = candidates
             .into_iter()
             .map(|(t, chars)| {
                 let settled = settled.of(t);
