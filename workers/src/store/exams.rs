@@ -319,25 +319,25 @@ pub(super) async fn statuses_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -
 }
 
 pub(super) async fn roster_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option<Roster>> {
-    let row = sqlx::query("SELECT roster FROM exams WHERE exam_id = $1").bind(exam_id).fetch_optional(&mut *conn).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let json: String = row.try_get(0)?;
-            serde_json::from_str(&json).map(Some).map_err(|e| corrupt(format!("roster of {exam_id}: {e}")))
-        }
-    }
+    json_of_exam_in(conn, "SELECT roster FROM exams WHERE exam_id = $1", exam_id, "roster").await
 }
 
 pub(super) async fn fis_import_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option<FisImport>> {
-    let row = sqlx::query("SELECT import FROM fis_imports WHERE exam_id = $1").bind(exam_id).fetch_optional(&mut *conn).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let json: String = row.try_get(0)?;
-            serde_json::from_str(&json).map(Some).map_err(|e| corrupt(format!("FIS FRDO import of {exam_id}: {e}")))
-        }
-    }
+    json_of_exam_in(conn, "SELECT import FROM fis_imports WHERE exam_id = $1", exam_id, "FIS FRDO import").await
+}
+
+/// The JSON document `sql` selects for an exam (one column, bound to the exam id), read as `T`.
+async fn json_of_exam_in<T: serde::de::DeserializeOwned>(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    exam_id: &str,
+    what: &str,
+) -> Result<Option<T>> {
+    let Some(row) = sqlx::query(sql).bind(exam_id).fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let json: String = row.try_get(0)?;
+    serde_json::from_str(&json).map(Some).map_err(|e| corrupt(format!("{what} of {exam_id}: {e}")))
 }
 
 pub(super) async fn exam_status_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option<ExamStatus>> {

@@ -88,7 +88,9 @@ impl StoreError {
             StoreError::Conflict(_) => true,
             StoreError::Database(sqlx::Error::Database(e)) => {
                 // SQLITE_BUSY (5) and its extended codes (BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773).
-                e.is_unique_violation() || matches!(e.code().as_deref(), Some("5" | "517" | "773")) || e.message().contains("database is locked")
+                e.is_unique_violation()
+                    || matches!(e.code().as_deref(), Some("5" | "517" | "773"))
+                    || e.message().contains("database is locked")
             }
             _ => false,
         }
