@@ -503,8 +503,9 @@ mod tests {
         let code = t.code_rect();
         let cell = t.signature_cell(0);
         assert!(cell.y >= code.bottom(), "the first row {cell:?} starts below the code {code:?}");
-        assert!((cell.right() - (t.page.width_mm - t.page.margin_mm)).abs() < 0.01, "the signature column is the last: {cell:?}");
-        assert_eq!(t.signature_cell(3).y - cell.y, 3.0 * t.page.row_height_mm);
+        let table_right = t.page.margin_mm + t.columns.iter().map(|c| c.width_mm).sum::<f32>();
+        assert!((cell.right() - table_right).abs() < 0.01, "the signature column is the last: {cell:?}");
+        assert!((t.signature_cell(3).y - cell.y - 3.0 * t.page.row_height_mm).abs() < 0.01);
         let last = t.signature_cell(t.rows_per_page(false) - 1);
         assert!(last.bottom() <= t.page.height_mm - t.page.margin_mm, "{last:?}");
         let none = REGISTER_TEMPLATE_TOML.replace("signature = true", "");
