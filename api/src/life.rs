@@ -248,12 +248,10 @@ pub async fn register_signature(
 ) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     let view = register_of(&state, &exam_id).await?;
-    let key = view
-        .signatures
-        .as_ref()
-        .and_then(|s| s.rows.iter().find(|r| r.row == row))
-        .and_then(|r| r.crop_key.clone())
-        .ok_or_else(|| ApiError::not_found(format!("exam {exam_id}: row {row} has no checked signature cell in the last register scan")))?;
+    let key =
+        view.signatures.as_ref().and_then(|s| s.rows.iter().find(|r| r.row == row)).and_then(|r| r.crop_key.clone()).ok_or_else(|| {
+            ApiError::not_found(format!("exam {exam_id}: row {row} has no checked signature cell in the last register scan"))
+        })?;
     let bytes = state.objects.get(&key).await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }

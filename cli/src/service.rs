@@ -328,13 +328,24 @@ async fn demo_life(http: &reqwest::Client, base: &str, dir: &std::path::Path, ex
         p["register"], p["duplicate"], p["attached"]
     );
     let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
-    println!("  GET  /v1/exams/{exam}/register → {}; signature check: {}", register_status(&r), r["signatures"]["summary"].as_str().unwrap_or("-"));
+    println!(
+        "  GET  /v1/exams/{exam}/register → {}; signature check: {}",
+        register_status(&r),
+        r["signatures"]["summary"].as_str().unwrap_or("-")
+    );
     for row in r["signatures"]["rows"].as_array().into_iter().flatten().filter(|row| row["verdict"] != "signed") {
         let url = row["crop_url"].as_str().unwrap_or("");
         let crop = http.get(format!("{base}{url}")).send().await?.error_for_status()?.bytes().await?;
         let path = dir.join(format!("register-row-{}.png", row["row"]));
         std::fs::write(&path, &crop).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("    row {} {} (ink {}): crop {} → {}", row["row"], row["verdict"].as_str().unwrap_or(""), row["ink"], url, path.display());
+        println!(
+            "    row {} {} (ink {}): crop {} → {}",
+            row["row"],
+            row["verdict"].as_str().unwrap_or(""),
+            row["ink"],
+            url,
+            path.display()
+        );
     }
     let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/review"), None).await?;
     println!("  POST /v1/exams/{exam}/register/review → {}", register_status(&r));

@@ -194,7 +194,11 @@ impl<'a> Parsed<'a> {
         // Fields after the kind: CS1 certificate 3; CS2 (any kind) 5.
         let expected_fields = if v2 { 5 } else { 3 };
         if parts.len() - 2 != expected_fields {
-            return Err(PayloadError::Malformed(if v2 { "a CS2 code has exactly five fields" } else { "a certificate code has exactly three fields" }));
+            return Err(PayloadError::Malformed(if v2 {
+                "a CS2 code has exactly five fields"
+            } else {
+                "a certificate code has exactly three fields"
+            }));
         }
         if fnv1a32(covered.as_bytes()) != expected {
             return Err(PayloadError::Checksum);
@@ -247,7 +251,8 @@ impl<'a> Parsed<'a> {
         }
         let (version, page, pages) = self.version_and_page()?;
         let (first, last) = self.fields[4].split_once('-').ok_or(PayloadError::Malformed("the rows are not first-last"))?;
-        let (first_row, last_row) = (number(first).ok_or(PayloadError::Malformed("first row"))?, number(last).ok_or(PayloadError::Malformed("last row"))?);
+        let (first_row, last_row) =
+            (number(first).ok_or(PayloadError::Malformed("first row"))?, number(last).ok_or(PayloadError::Malformed("last row"))?);
         if first_row == 0 || first_row > last_row {
             return Err(PayloadError::Malformed("rows out of range"));
         }
@@ -359,7 +364,10 @@ mod tests {
         assert!(text.starts_with("CS2|REG|EX-2025-000417|R3F9A0C21|2|2/3|14-26|"), "{text}");
         assert_eq!(RegisterPagePayload::parse(&text).unwrap(), p);
         assert_eq!(DocumentPayload::parse(&text).unwrap(), DocumentPayload::RegisterPage(p));
-        assert!(matches!(CertificatePayload::parse(&text), Err(PayloadError::UnknownKind(k)) if k == "REG"), "a register page is no certificate");
+        assert!(
+            matches!(CertificatePayload::parse(&text), Err(PayloadError::UnknownKind(k)) if k == "REG"),
+            "a register page is no certificate"
+        );
         assert!(is_certscan_code(&text));
     }
 

@@ -196,7 +196,10 @@ pub fn decide(current: &CurrentRegister<'_>, pages: &[SeenRegisterPage]) -> Regi
     let mut decision = RegisterScanDecision::default();
     let refuse = |p: &SeenRegisterPage, reason: RefusalReason, detail: String| RefusedPage { file_page: p.file_page, reason, detail };
     let what = |p: &SeenRegisterPage| {
-        format!("page {} of {} of the register of exam {}, version {}", p.payload.page, p.payload.pages, p.payload.exam_id, p.payload.version)
+        format!(
+            "page {} of {} of the register of exam {}, version {}",
+            p.payload.page, p.payload.pages, p.payload.exam_id, p.payload.version
+        )
     };
     let mut ours = Vec::new();
     for p in pages {
@@ -211,7 +214,11 @@ pub fn decide(current: &CurrentRegister<'_>, pages: &[SeenRegisterPage]) -> Regi
     }
     let Some((version, rows)) = current.version else {
         for p in ours {
-            decision.refused.push(refuse(p, RefusalReason::RegisterNotExpected, format!("{}: this exam's register was never generated", what(p))));
+            decision.refused.push(refuse(
+                p,
+                RefusalReason::RegisterNotExpected,
+                format!("{}: this exam's register was never generated", what(p)),
+            ));
         }
         return decision;
     };
@@ -254,7 +261,10 @@ pub fn decide(current: &CurrentRegister<'_>, pages: &[SeenRegisterPage]) -> Regi
     }
     let missing: Vec<u32> = (1..=n).filter(|k| !by_k.contains_key(k)).collect();
     for k in &missing {
-        problems.push(ScanProblem { code: ScanProblemKind::PageMissing, detail: format!("page {k} of {n} of version {version} is not in the scan") });
+        problems.push(ScanProblem {
+            code: ScanProblemKind::PageMissing,
+            detail: format!("page {k} of {n} of version {version} is not in the scan"),
+        });
     }
     for (k, files) in by_k.iter().filter(|(_, f)| f.len() > 1) {
         let files: Vec<String> = files.iter().map(usize::to_string).collect();
@@ -365,7 +375,8 @@ mod tests {
     fn a_page_missing_a_page_twice_and_two_versions_are_named_for_the_reviewer() {
         let r = rows(24);
         let old = rows(23);
-        let d = decide(&current(&r, 2, RegisterStatus::Rejected), &[page(1, &r, 2, 1, &[]), page(2, &r, 2, 1, &[]), page(3, &old, 1, 2, &[])]);
+        let d =
+            decide(&current(&r, 2, RegisterStatus::Rejected), &[page(1, &r, 2, 1, &[]), page(2, &r, 2, 1, &[]), page(3, &old, 1, 2, &[])]);
         let got = d.received.expect("the current version's pages go to the register");
         let codes: Vec<ScanProblemKind> = got.problems.iter().map(|p| p.code).collect();
         assert_eq!(codes, [ScanProblemKind::PageMissing, ScanProblemKind::PageTwice, ScanProblemKind::TwoVersions]);
@@ -385,7 +396,11 @@ mod tests {
         assert_eq!(d.received, None);
         assert_eq!(d.refused.len(), 2);
         assert!(d.refused.iter().all(|p| p.reason == RefusalReason::RegisterOutdated));
-        assert!(d.refused[0].detail.contains("version 1") && d.refused[0].detail.contains("current version is 2"), "{}", d.refused[0].detail);
+        assert!(
+            d.refused[0].detail.contains("version 1") && d.refused[0].detail.contains("current version is 2"),
+            "{}",
+            d.refused[0].detail
+        );
     }
 
     #[test]

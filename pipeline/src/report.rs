@@ -141,7 +141,8 @@ impl PageReport {
         if let Some(r) = &reading.register {
             let p = &r.payload;
             report.outcome = "register".into();
-            report.detail = Some(format!("page {} of {} of the issuance register of exam {}, version {}", p.page, p.pages, p.exam_id, p.version));
+            report.detail =
+                Some(format!("page {} of {} of the issuance register of exam {}, version {}", p.page, p.pages, p.exam_id, p.version));
             report.register = Some(RegisterPageReport {
                 exam_id: p.exam_id.clone(),
                 document_id: p.document_id.clone(),

@@ -400,7 +400,12 @@ fn draw_code(canvas: &mut crate::draw::Canvas, at: &Rect, text: &str) {
             while col < n && colors[row * n + col] == qrcode::Color::Dark {
                 col += 1;
             }
-            canvas.fill_rect(Rect { x: at.x + start as f32 * module, y: at.y + row as f32 * module, w: (col - start) as f32 * module, h: module });
+            canvas.fill_rect(Rect {
+                x: at.x + start as f32 * module,
+                y: at.y + row as f32 * module,
+                w: (col - start) as f32 * module,
+                h: module,
+            });
         }
     }
 }

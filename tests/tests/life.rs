@@ -261,9 +261,12 @@ async fn the_certificate_life_over_http(db: TestDb) {
     assert_eq!(register(&api, &exam).await["status"]["code"], "on_signing", "an older version does not move the register");
     let rows_v2: Vec<RegisterRow> = serde_json::from_value(register(&api, &exam).await["rows"].clone()).unwrap();
     let document_v2 = RegisterDocument::new(&files.roster, 2, &rows_v2);
-    let signed_v2 =
-        certscan_fixtures::simulate_signed_register(engine(), &RegisterToSign { document: &document_v2, unsigned_rows: vec![] }, &files.options)
-            .unwrap();
+    let signed_v2 = certscan_fixtures::simulate_signed_register(
+        engine(),
+        &RegisterToSign { document: &document_v2, unsigned_rows: vec![] },
+        &files.options,
+    )
+    .unwrap();
     let (status, job) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(signed_v2.bytes.clone())).await;
     assert_eq!(status, 202, "{job}");
     api.finished_job(job["job_id"].as_str().unwrap(), 300).await;

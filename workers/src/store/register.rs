@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use certscan_domain::register::{register_rows, transition, InvalidTransition, RegisterAction, RegisterRow, Stage};
-use certscan_domain::register_scan::{self, CurrentRegister, ReceivedScan, RegisterScanDecision, ScanProblem, SeenRegisterPage, SignatureSummary};
+use certscan_domain::register_scan::{
+    self, CurrentRegister, ReceivedScan, RegisterScanDecision, ScanProblem, SeenRegisterPage, SignatureSummary,
+};
 use certscan_domain::{ExamCertificateStatus, RegisterStatus};
 
 use super::events::StatusWatch;
@@ -236,7 +238,11 @@ impl Store {
 
 /// What a job's register pages do to the exam's register, decided on what the transaction reads
 /// (`certscan_domain::register_scan::decide`).
-pub(super) async fn scan_decision_in(conn: &mut sqlx::AnyConnection, exam_id: &str, seen: &[SeenRegisterPage]) -> Result<RegisterScanDecision> {
+pub(super) async fn scan_decision_in(
+    conn: &mut sqlx::AnyConnection,
+    exam_id: &str,
+    seen: &[SeenRegisterPage],
+) -> Result<RegisterScanDecision> {
     let status = exam_status_in(conn, exam_id).await?.ok_or_else(|| StoreError::NotFound(format!("exam {exam_id} is not known")))?;
     let row = sqlx::query("SELECT version, content FROM registers WHERE exam_id = $1").bind(exam_id).fetch_optional(&mut *conn).await?;
     let stored: Option<(i64, Vec<RegisterRow>)> = match row {
@@ -247,11 +253,8 @@ pub(super) async fn scan_decision_in(conn: &mut sqlx::AnyConnection, exam_id: &s
         }
         None => None,
     };
-    let current = CurrentRegister {
-        exam_id,
-        status: status.register_status,
-        version: stored.as_ref().map(|(v, rows)| (*v as u32, rows.as_slice())),
-    };
+    let current =
+        CurrentRegister { exam_id, status: status.register_status, version: stored.as_ref().map(|(v, rows)| (*v as u32, rows.as_slice())) };
     Ok(register_scan::decide(&current, seen))
 }
 
