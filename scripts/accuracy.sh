@@ -7,6 +7,8 @@
 # `cargo build --release -p certscan`); APPLICATIONS=N
 # for another stack size, BIN=PATH for another certscan binary.
 # KEEP=DIR keeps every seed's demo output (scan, report, page files) in DIR to look at the misses.
+# REREAD=1 with KEEP=DIR: where DIR already holds a seed's scan (same level and seed), only `certscan
+# process` runs again on it (a new build judged on the same stacks without simulating them again).
 # Example: scripts/accuracy.sh hard $(seq 301 310)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,13 @@ else
 fi
 for seed in "$@"; do
   out="$work/$level-$seed"
+  if [ -n "${REREAD:-}" ] && [ -f "$out/scan.pdf" ] && [ -f "$out/scan-truth.json" ]; then
+    rm -rf "$out/processed"
+    OMP_THREAD_LIMIT=1 "$bin" process "$out/scan.pdf" --exam "$out/exam.json" --fis "$out/fis-frdo.csv" --out "$out/processed" >/dev/null 2>&1 \
+      || { echo "seed $seed: certscan process failed"; continue; }
+    echo "$out $seed"
+    continue
+  fi
   rm -rf "$out"
   OMP_THREAD_LIMIT=1 "$bin" demo --out "$out" --applications "${APPLICATIONS:-20}" --seed "$seed" --level "$level" >/dev/null 2>&1 \
     || { echo "seed $seed: certscan demo failed"; continue; }

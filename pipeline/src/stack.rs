@@ -972,13 +972,21 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
             if let Some(same) = application(r).and_then(|app| read_for.get(&app)) {
                 candidates.extend(same.iter().cloned());
             }
-            // What the readers read is a candidate too (it vetoes where it fits as well as a gap).
-            if let Some(hint) = r.blank_number.as_ref().filter(|b| !candidates.contains(&b.text) && !read.contains(&b.text)) {
-                candidates.push(hint.text.clone());
+            // What each reader read is a candidate too (it vetoes where it fits as well as a gap).
+            if let Some(b) = r.blank_number.as_ref() {
+                let complete_glyphs = b.glyphs.as_ref().filter(|g| !g.contains('?'));
+                for text in [Some(&b.text), b.tesseract.as_ref(), complete_glyphs].into_iter().flatten() {
+                    if !candidates.contains(text) && !read.contains(text) {
+                        candidates.push(text.clone());
+                    }
+                }
             }
             // The glyph reader's sure characters are a reader's evidence: a candidate they contradict is
             // out whatever the print says (the glyph reader fails differently from the stack's print).
-            candidates.retain(|c| glyphs_allow(r.blank_number.as_ref(), c));
+            // Tesseract's own text stays a candidate whatever the glyph reader read: where the two readers
+            // disagree, a mark may have fooled either, and only the print may rule one of them out.
+            let tesseract = r.blank_number.as_ref().and_then(|b| b.tesseract.clone());
+            candidates.retain(|c| glyphs_allow(r.blank_number.as_ref(), c) || tesseract.as_deref() == Some(c.as_str()));
             let Some(fitting) = book.print_fits(zone, &candidates, &settled) else {
                 return;
             };
