@@ -215,7 +215,7 @@ pub async fn generate(
 
 // ---- scans and jobs ----
 
-async fn submit(
+pub(crate) async fn submit(
     state: &AppState,
     caller: &Caller,
     exam_id: &str,
@@ -304,6 +304,7 @@ fn job_json(job: &JobRecord) -> Value {
             "review": summary.review,
             "ignored": summary.ignored,
             "duplicate": summary.duplicate,
+            "register": summary.register,
         },
         "error": job.error,
         "attempts": job.attempts,

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/exams/{exam_id}/register/document", get(life::register_document))
         .route("/v1/exams/{exam_id}/register/scans", post(life::upload_register_scan).layer(upload_limit))
         .route("/v1/exams/{exam_id}/register/scan", get(life::register_scan))
+        .route("/v1/exams/{exam_id}/register/signatures/{row}", get(life::register_signature))
         .route("/v1/exams/{exam_id}/register/review", post(life::take_register))
         .route("/v1/exams/{exam_id}/register/approve", post(life::approve_register))
         .route("/v1/exams/{exam_id}/register/reject", post(life::reject_register))

@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use certscan_domain::register::transition;
 use certscan_domain::{ExamCertificateStatus, RegisterAction, RegisterStatus};
-use certscan_workers::objects::register_scan_key;
 use certscan_workers::settings::Role;
 use certscan_workers::store::{ExamStatus, RegisterView};
 
@@ -94,8 +94,39 @@ fn require_exam_site(caller: &Caller) -> ApiResult<()> {
     }
 }
 
+/// The signature check as the reviewer reads it first: counts, the sentence ("23 of 24 signed; row 7
+/// empty"), every row with its verdict, ink share, file page and crop link. Never an approval.
+fn signatures_json(v: &RegisterView) -> Value {
+    let Some(s) = &v.signatures else {
+        return json!({"checked": false, "signed": null, "empty": null, "unclear": null, "summary": null, "not_scanned": [], "rows": []});
+    };
+    let rows: Vec<Value> = s
+        .rows
+        .iter()
+        .map(|r| {
+            json!({
+                "row": r.row,
+                "verdict": r.verdict.code(),
+                "ink": r.ink,
+                "page": r.page,
+                "page_url": v.scan_job_id.as_ref().map(|j| format!("/v1/jobs/{j}/pages/{}", r.page)),
+                "crop_url": r.crop_key.as_ref().map(|_| format!("/v1/exams/{}/register/signatures/{}", v.exam_id, r.row)),
+            })
+        })
+        .collect();
+    json!({
+        "checked": true,
+        "signed": s.signed,
+        "empty": s.empty,
+        "unclear": s.unclear,
+        "summary": s.sentence(),
+        "not_scanned": s.not_scanned,
+        "rows": rows,
+    })
+}
+
 fn register_json(v: &RegisterView) -> Value {
-    let signatures = json!({"signed": null, "empty": null, "unclear": null, "rows": [], "checked": false});
+    let signatures = signatures_json(v);
     json!({
         "exam_id": v.exam_id,
         "status": status_json(v.status.code(), v.status.label()),
@@ -104,7 +135,13 @@ fn register_json(v: &RegisterView) -> Value {
         "generated_at": v.generated_at,
         "generated_by": v.generated_by,
         "rows": v.rows,
-        "scan": v.scan_object_key.as_ref().map(|_| json!({"version": v.scan_version, "url": format!("/v1/exams/{}/register/scan", v.exam_id)})),
+        "scan": v.scan_object_key.as_ref().map(|_| json!({
+            "version": v.scan_version,
+            "url": format!("/v1/exams/{}/register/scan", v.exam_id),
+            "job_id": v.scan_job_id,
+            "pages": v.scan_job_id.as_ref().map(|j| v.scan_pages.iter().map(|p| format!("/v1/jobs/{j}/pages/{p}")).collect::<Vec<_>>()),
+            "problems": v.scan_problems,
+        })),
         "signatures": signatures,
         "document": v.version.map(|_| json!({
             "pdf": format!("/v1/exams/{}/register/document?format=pdf", v.exam_id),
@@ -184,6 +221,9 @@ pub async fn register_document(
         .into_response())
 }
 
+/// The signed register scan: a job like any scan upload (its pages route themselves by their codes: the
+/// register's go to the register, certificate pages to their applications). Refused at once (409) when
+/// the register cannot take a scan now.
 pub async fn upload_register_scan(
     State(state): State<AppState>,
     caller: Caller,
@@ -192,17 +232,28 @@ pub async fn upload_register_scan(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_exam_site(&caller)?;
     let view = register_of(&state, &exam_id).await?;
-    if certscan_pipeline::source::detect_format(&upload.bytes).is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not_a_scan",
-            "the file is not a scan (expected PDF, TIFF, JPEG or PNG)",
-        ));
+    if let Err(e) = transition(view.status, view.version.is_some(), true, RegisterAction::UploadScan) {
+        return Err(ApiError::from(certscan_workers::store::StoreError::InvalidTransition(e)));
     }
-    let key = register_scan_key(&exam_id, view.version.unwrap_or(0), &uuid::Uuid::new_v4().simple().to_string());
-    state.objects.put(&key, upload.bytes).await?;
-    let view = state.store.register_scan_uploaded(&exam_id, &key, &caller.name).await?;
-    Ok((StatusCode::ACCEPTED, Json(register_json(&view))))
+    let (status, Json(mut body)) = crate::handlers::submit(&state, &caller, &exam_id, None, upload).await?;
+    body["register_url"] = json!(format!("/v1/exams/{exam_id}/register"));
+    Ok((status, Json(body)))
+}
+
+/// The crop (PNG) of one row's signature cell from the last recognised register scan.
+pub async fn register_signature(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((exam_id, row)): Path<(String, u32)>,
+) -> ApiResult<Response> {
+    caller.require(Permission::Read)?;
+    let view = register_of(&state, &exam_id).await?;
+    let key =
+        view.signatures.as_ref().and_then(|s| s.rows.iter().find(|r| r.row == row)).and_then(|r| r.crop_key.clone()).ok_or_else(|| {
+            ApiError::not_found(format!("exam {exam_id}: row {row} has no checked signature cell in the last register scan"))
+        })?;
+    let bytes = state.objects.get(&key).await?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
 pub async fn register_scan(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Response> {

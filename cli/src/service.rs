@@ -220,7 +220,8 @@ async fn demo_calls(
     let errors = crate::commands::check_against_truth(&report, &scan.truth);
     if errors.is_empty() {
         println!("checked against the simulator's truth: no page attached wrongly");
-        demo_life(&http, base, dir, exam).await
+        let signer = Signer { engine, template: &template, roster, certificates_pdf: &pdf, options: &options };
+        demo_life(&http, base, dir, exam, &signer).await
     } else {
         for e in &errors {
             println!("TRUTH MISMATCH: {e}");
@@ -230,9 +231,19 @@ async fn demo_calls(
 }
 
 /// The rest of the certificate's life (seed 001, 002): the issuance register generated, downloaded,
-/// signed, rejected with a reason, uploaded again and approved; the handover of every attached
+/// signed with one row left empty and scanned into a certificate upload (its page routes itself; the
+/// signature check names the empty row), rejected with a reason, signed fully, uploaded again and approved; the handover of every attached
 /// application; the exam list filtered by status; and the events the portal read meanwhile.
-async fn demo_life(http: &reqwest::Client, base: &str, dir: &std::path::Path, exam: &str) -> Result<()> {
+/// What the demo needs to play the exam site signing the register: the stack as it was simulated.
+struct Signer<'a> {
+    engine: &'static PdfEngine,
+    template: &'a certscan_templates::Template,
+    roster: &'a certscan_domain::Roster,
+    certificates_pdf: &'a [u8],
+    options: &'a certscan_fixtures::SimulateOptions,
+}
+
+async fn demo_life(http: &reqwest::Client, base: &str, dir: &std::path::Path, exam: &str, signer: &Signer<'_>) -> Result<()> {
     use serde_json::{json, Value};
     async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> Result<Value> {
         let mut r = http.request(method.clone(), &url);
@@ -265,49 +276,100 @@ async fn demo_life(http: &reqwest::Client, base: &str, dir: &std::path::Path, ex
         r["rows"].as_array().map_or(0, Vec::len),
         register_status(&r)
     );
-    let mut pdf = Vec::new();
     for format in ["xlsx", "pdf"] {
         let bytes =
             http.get(format!("{base}/v1/exams/{exam}/register/document?format={format}")).send().await?.error_for_status()?.bytes().await?;
         let path = dir.join(format!("register.{format}"));
         std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
         println!("  GET  /v1/exams/{exam}/register/document?format={format} → {} ({} bytes)", path.display(), bytes.len());
-        if format == "pdf" {
-            pdf = bytes.to_vec();
-        }
     }
     let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
     println!("  the exam site downloaded it → {}", register_status(&r));
-    let upload = |http: &reqwest::Client, pdf: Vec<u8>| {
-        let url = format!("{base}/v1/exams/{exam}/register/scans");
-        let http = http.clone();
-        async move {
-            http.post(url)
-                .header("x-file-name", "register-signed.pdf")
-                .body(pdf)
-                .send()
-                .await?
-                .error_for_status()
-                .map_err(anyhow::Error::from)?
-                .json::<Value>()
-                .await
-                .map_err(anyhow::Error::from)
+    // The candidates sign (one row left empty), the register is scanned into the same stack as the
+    // certificates and uploaded as a certificate upload: its page routes itself to the register.
+    let rows: Vec<certscan_domain::register::RegisterRow> = serde_json::from_value(r["rows"].clone()).context("the register's rows")?;
+    let version = r["version"].as_u64().unwrap_or(1) as u32;
+    let document = certscan_templates::register::RegisterDocument::new(signer.roster, version, &rows);
+    let unsigned = rows.len().min(2) as u32;
+    let to_sign = certscan_fixtures::RegisterToSign { document: &document, unsigned_rows: vec![unsigned] };
+    let signed = certscan_fixtures::simulate_with_register(
+        signer.engine,
+        signer.template,
+        signer.roster,
+        signer.certificates_pdf,
+        signer.options,
+        Some(&to_sign),
+    )?;
+    let path = dir.join("scan-with-register.pdf");
+    std::fs::write(&path, &signed.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "  simulated: the register signed (row {unsigned} left empty) and scanned after the certificates → {} (register on page(s) {:?})",
+        path.display(),
+        signed.register.as_ref().map(|t| t.file_pages.clone()).unwrap_or_default()
+    );
+    async fn upload(http: &reqwest::Client, base: &str, url: String, bytes: Vec<u8>) -> Result<Value> {
+        let job: Value = http.post(url).header("x-file-name", "signed.pdf").body(bytes).send().await?.error_for_status()?.json().await?;
+        let job_id = job["job_id"].as_str().context("no job id")?.to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
+        loop {
+            let job: Value = http.get(format!("{base}/v1/jobs/{job_id}")).send().await?.json().await?;
+            match job["state"].as_str() {
+                Some("done") => return Ok(job),
+                Some("failed") => anyhow::bail!("job {job_id} failed: {}", job["error"]),
+                _ if std::time::Instant::now() > deadline => anyhow::bail!("job {job_id} did not finish in 30 minutes"),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
         }
-    };
-    let r = upload(http, pdf.clone()).await?;
-    println!("  POST /v1/exams/{exam}/register/scans (the signed register) → {}", register_status(&r));
+    }
+    let job = upload(http, base, format!("{base}/v1/exams/{exam}/scans"), signed.bytes.clone()).await?;
+    let p = &job["report"]["summary"];
+    println!(
+        "  POST /v1/exams/{exam}/scans (certificates + register) → job done: {} register page(s), {} duplicate, {} attached",
+        p["register"], p["duplicate"], p["attached"]
+    );
+    let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
+    println!(
+        "  GET  /v1/exams/{exam}/register → {}; signature check: {}",
+        register_status(&r),
+        r["signatures"]["summary"].as_str().unwrap_or("-")
+    );
+    for row in r["signatures"]["rows"].as_array().into_iter().flatten().filter(|row| row["verdict"] != "signed") {
+        let url = row["crop_url"].as_str().unwrap_or("");
+        let crop = http.get(format!("{base}{url}")).send().await?.error_for_status()?.bytes().await?;
+        let path = dir.join(format!("register-row-{}.png", row["row"]));
+        std::fs::write(&path, &crop).with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "    row {} {} (ink {}): crop {} → {}",
+            row["row"],
+            row["verdict"].as_str().unwrap_or(""),
+            row["ink"],
+            url,
+            path.display()
+        );
+    }
     let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/review"), None).await?;
     println!("  POST /v1/exams/{exam}/register/review → {}", register_status(&r));
     let r = call(
         http,
         reqwest::Method::POST,
         format!("{base}/v1/exams/{exam}/register/reject"),
-        Some(json!({"reason": "строка 1: нет даты получения"})),
+        Some(json!({"reason": format!("строка {unsigned} без подписи")})),
     )
     .await?;
     println!("  POST /v1/exams/{exam}/register/reject → {}, reason «{}»", register_status(&r), r["reason"].as_str().unwrap_or(""));
-    let r = upload(http, pdf).await?;
-    println!("  POST /v1/exams/{exam}/register/scans (fixed) → {}", register_status(&r));
+    let fixed = certscan_fixtures::simulate_signed_register(
+        signer.engine,
+        &certscan_fixtures::RegisterToSign { document: &document, unsigned_rows: vec![] },
+        signer.options,
+    )?;
+    let job = upload(http, base, format!("{base}/v1/exams/{exam}/register/scans"), fixed.bytes).await?;
+    let r = call(http, reqwest::Method::GET, format!("{base}/v1/exams/{exam}/register"), None).await?;
+    println!(
+        "  POST /v1/exams/{exam}/register/scans (signed in every row) → job {} done → {}; signature check: {}",
+        job["job_id"].as_str().unwrap_or(""),
+        register_status(&r),
+        r["signatures"]["summary"].as_str().unwrap_or("-")
+    );
     call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/review"), None).await?;
     let r = call(http, reqwest::Method::POST, format!("{base}/v1/exams/{exam}/register/approve"), None).await?;
     println!("  POST /v1/exams/{exam}/register/review, /approve → {}", register_status(&r));

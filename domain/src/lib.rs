@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`roster`]: exams, applications, outcomes, validated ids (the portal's JSON, `contracts.md`).
 //! - [`fis`]: the all-or-nothing FIS FRDO import (CSV in UTF-8 or Windows-1251, XLSX).
-//! - [`payload`]: the versioned grammar of the certificate code (`docs/payload.md`).
+//! - [`payload`]: the versioned grammar of the code on every printed page (`docs/payload.md`).
+//! - [`register_scan`]: what a scan's register pages mean for the register (complete, incomplete, an older
+//!   version) and the per-row signature check's summary.
 //! - [`certificate`]: one printable certificate: what a page shows and what its code carries.
 //! - [`ledger`]: the blank ledger: packs of strict-accountability blanks, write-offs, the verdict on a
 //!   blank number and the per-pack report; [`ledger_export`] writes that report as CSV and XLSX.
@@ -21,12 +23,13 @@ pub mod ledger_export;
 pub mod payload;
 pub mod reconcile;
 pub mod register;
+pub mod register_scan;
 pub mod roster;
 pub mod status;
 
 pub use certificate::Certificate;
 pub use fis::{import_fis, import_fis_with_limits, FisImport, FisImportError, FisLimits, FisRecord, RowError, RowErrorKind};
-pub use payload::{CertificatePayload, PayloadError};
+pub use payload::{is_certscan_code, CertificatePayload, DocumentPayload, PayloadError, RegisterPagePayload};
 pub use register::{RegisterAction, RegisterStatus};
 pub use roster::{is_valid_id, Application, NotReady, Outcome, Roster, RosterError};
 pub use status::{ApplicationStatus as ApplicationCertificateStatus, ExamCertificateStatus};

@@ -15,6 +15,7 @@
 //! - [`raster`]: pixel helpers the stages share.
 //! - [`export`]: one-page PDFs of scanned pages; JPEG pages → PDF.
 //! - [`process`]: a scan file read and decided, start to finish.
+//! - [`register_page`]: a page of the issuance register: its code, pose and per-row signature check.
 //! - [`report`]: `report.json`, the contract shape.
 //! - [`matching`]: evidence of every page → attached, duplicate, ignored or review with a reason.
 //! - [`ledger`]: the blank ledger as outside evidence, applied after `matching`: an attached page whose
@@ -33,6 +34,7 @@ pub mod pdf;
 pub mod process;
 pub mod qr;
 pub mod raster;
+pub mod register_page;
 pub mod report;
 pub mod scan;
 pub mod source;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 
-use certscan_domain::{CertificatePayload, PayloadError};
+use certscan_domain::{is_certscan_code, CertificatePayload, PayloadError, RegisterPagePayload};
 use certscan_templates::{fonts, Align, Rect, Template};
 
 use crate::locate::SheetPose;
@@ -15,6 +15,7 @@ use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumbe
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
 use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
 use crate::raster;
+use crate::register_page::{read_register_page, RegisterPageReading};
 use crate::source::{DecodedPage, PageOrigin};
 
 /// What a page reader does; the defaults suit 200–600 dpi scans of the reference blank.
@@ -102,6 +103,9 @@ pub struct PageReading {
     /// Resolution the page was analysed at (measured from the code when there is one).
     pub dpi: f32,
     pub timings: PageTimings,
+    /// A page of the issuance register (its code says so): what it is and its signature check. Such a
+    /// page has no blank number; it goes to the register, not to an application.
+    pub register: Option<RegisterPageReading>,
 }
 
 impl PageReading {
@@ -119,6 +123,7 @@ impl PageReading {
             straightening: Straightening::None,
             dpi,
             timings: PageTimings::default(),
+            register: None,
         }
     }
 
@@ -188,7 +193,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
 
     // The code zone first, cut straight from the colour page; a grey copy of the whole page (and for
     // the full search the stamp-dropping ink channel) is made only for the pages that need more.
-    let ours = |s: &CodeSearch| s.code.as_ref().is_some_and(|c| CertificatePayload::parse(&c.text).is_ok());
+    let ours = |s: &CodeSearch| s.code.as_ref().is_some_and(|c| is_certscan_code(&c.text));
     let gray_page = std::sync::OnceLock::new();
     let gray = || gray_page.get_or_init(|| raster::luminance(image));
     let t = Instant::now();
@@ -202,6 +207,14 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     }
     timings.code_ms = ms(t);
     let mut attempts = quick.attempts;
+    // A page of the issuance register routes itself by its code: no blank number to read on it.
+    if let Some(register) = register_reading(image, quick.code.as_ref(), back, &mut reading) {
+        timings.code_attempts = attempts;
+        timings.total_ms = ms(started);
+        reading.timings = timings;
+        reading.register = Some(register);
+        return Ok(reading);
+    }
 
     let zone = &template.recognition.blank_number;
     type WithCode = (Option<SheetPose>, Option<BlankNumberReading>, Option<NumberImage>, f32);
@@ -255,6 +268,13 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
         timings.orient_ms = orient_ms;
         timings.ocr_ms = ocr_ms;
         attempts += full.attempts;
+        if let Some(register) = register_reading(image, full.code.as_ref(), back, &mut reading) {
+            timings.code_attempts = attempts;
+            timings.total_ms = ms(started);
+            reading.timings = timings;
+            reading.register = Some(register);
+            return Ok(reading);
+        }
         if full.code.is_some() {
             code = full.code.clone();
         }
@@ -323,6 +343,25 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     timings.total_ms = ms(started);
     reading.timings = timings;
     Ok(reading)
+}
+
+/// When the code is a register page's: the page's code, pose and signature check set on `reading`
+/// (coordinates scaled back by `back` to the image as decoded).
+fn register_reading(image: &RgbImage, code: Option<&FoundCode>, back: f64, reading: &mut PageReading) -> Option<RegisterPageReading> {
+    let code = code?;
+    let payload = RegisterPagePayload::parse(&code.text).ok()?;
+    let (pose, register) = read_register_page(image, code, payload)?;
+    reading.code = Some(CodeReading {
+        payload: CertificatePayload::parse(&code.text),
+        corners: code.corners.map(|(x, y)| (x * back, y * back)),
+        text: code.text.clone(),
+        strategy: code.strategy,
+    });
+    reading.orientation_deg = pose.orientation_deg();
+    reading.skew_deg = pose.skew_deg() as f32;
+    reading.straightening = Straightening::FromCode;
+    reading.dpi = (pose.dpi() * back) as f32;
+    Some(register)
 }
 
 /// What a registration number may contain (the printed label before it is in Cyrillic and is dropped).

@@ -13,7 +13,6 @@
 
 use image::{GrayImage, RgbImage};
 
-use certscan_domain::CertificatePayload;
 use certscan_templates::Template;
 
 use crate::locate::{grow, SheetPose};
@@ -177,7 +176,7 @@ impl Search {
         let mut ours = None;
         for code in decode() {
             let found = FoundCode { corners: code.corners.map(&to_page), text: code.text, modules: code.modules, strategy };
-            if CertificatePayload::parse(&found.text).is_ok() {
+            if certscan_domain::is_certscan_code(&found.text) {
                 ours = Some(found);
                 break;
             }

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use certscan_domain::register_scan::RowSignature;
+use certscan_domain::RegisterPagePayload;
+
 use crate::matching::Decision;
 use crate::page::{PageReading, Straightening};
 
@@ -17,7 +20,7 @@ pub struct Report {
 pub struct PageReport {
     /// 1-based, file order.
     pub page: usize,
-    /// `attached`, `review`, `ignored` or `duplicate`.
+    /// `attached`, `review`, `ignored`, `duplicate`, or `register` (a page of the issuance register).
     pub outcome: String,
     pub application_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +54,37 @@ pub struct PageReport {
     pub orientation_deg: u32,
     pub skew_deg: f32,
     pub straightened_from: String,
+    /// A page of the issuance register (outcome `register`): which register, version, page and rows,
+    /// and each row's signature check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<RegisterPageReport>,
+}
+
+/// What a register page's code said and what its signature cells hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterPageReport {
+    pub exam_id: String,
+    pub document_id: String,
+    pub version: u32,
+    pub page: u32,
+    pub pages: u32,
+    pub first_row: u32,
+    pub last_row: u32,
+    pub signatures: Vec<RowSignature>,
+}
+
+impl RegisterPageReport {
+    pub fn payload(&self) -> RegisterPagePayload {
+        RegisterPagePayload {
+            exam_id: self.exam_id.clone(),
+            document_id: self.document_id.clone(),
+            version: self.version,
+            page: self.page,
+            pages: self.pages,
+            first_row: self.first_row,
+            last_row: self.last_row,
+        }
+    }
 }
 
 /// What each blank-number reader read on one page.
@@ -69,6 +103,9 @@ pub struct Summary {
     pub review: usize,
     pub ignored: usize,
     pub duplicate: usize,
+    /// Pages of the issuance register, routed to it.
+    #[serde(default)]
+    pub register: usize,
     pub seconds: f64,
 }
 
@@ -98,7 +135,36 @@ impl PageReport {
             orientation_deg: reading.orientation_deg,
             skew_deg: (reading.skew_deg * 100.0).round() / 100.0,
             straightened_from,
+            register: None,
         };
+        // A register page routes itself by its code (matching sees a code of another kind and is overruled).
+        if let Some(r) = &reading.register {
+            let p = &r.payload;
+            report.outcome = "register".into();
+            report.detail =
+                Some(format!("page {} of {} of the issuance register of exam {}, version {}", p.page, p.pages, p.exam_id, p.version));
+            report.register = Some(RegisterPageReport {
+                exam_id: p.exam_id.clone(),
+                document_id: p.document_id.clone(),
+                version: p.version,
+                page: p.page,
+                pages: p.pages,
+                first_row: p.first_row,
+                last_row: p.last_row,
+                signatures: r
+                    .cells
+                    .iter()
+                    .map(|c| RowSignature {
+                        row: c.row,
+                        verdict: c.verdict,
+                        ink: (c.ink.fraction * 10_000.0).round() / 10_000.0,
+                        page: reading.page,
+                        crop_key: None,
+                    })
+                    .collect(),
+            });
+            return report;
+        }
         match decision {
             Decision::Attached { application_id, registration_number, issue_date, blank_number, confidence } => {
                 report.outcome = "attached".into();
@@ -150,6 +216,7 @@ impl Summary {
             review: count("review"),
             ignored: count("ignored"),
             duplicate: count("duplicate"),
+            register: count("register"),
             seconds: (seconds * 100.0).round() / 100.0,
         }
     }

@@ -2,12 +2,15 @@
 //! registration number, issue date, blank number — with columns for the date and the candidate's
 //! signature, the exam's header and the responsible person's signature. The layout is data
 //! (`data/register-a4.toml`, versioned with `schema_version`); this module renders it as a printable PDF
-//! (DejaVu embedded, so Cyrillic prints) and as XLSX (rust_xlsxwriter). Pure: rows in, bytes out.
+//! (DejaVu embedded, so Cyrillic prints) and as XLSX (rust_xlsxwriter). Every PDF page carries a code
+//! (`docs/payload.md`, kind `REG`: exam, document id, version, page k of n, the rows on the page), and the
+//! layout tells a reader where each row's signature cell lies ([`RegisterTemplate::signature_cell`]).
+//! Pure: rows in, bytes out.
 
 use serde::Deserialize;
 
 use certscan_domain::register::RegisterRow;
-use certscan_domain::Roster;
+use certscan_domain::{RegisterPagePayload, Roster};
 
 use crate::draw::Document;
 use crate::fonts::measure;
@@ -34,8 +37,19 @@ pub struct RegisterTemplate {
     pub title: String,
     pub header: Vec<String>,
     pub footer: Vec<String>,
+    pub code: RegisterCode,
     pub page: RegisterPage,
     pub columns: Vec<RegisterColumn>,
+}
+
+/// Where every page's code is printed (top-left of the symbol and its side, millimetres).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCode {
+    pub x_mm: f32,
+    pub y_mm: f32,
+    pub size_mm: f32,
+    pub quiet_zone_modules: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +73,9 @@ pub struct RegisterColumn {
     /// hand: the date received, the signature).
     pub field: String,
     pub width_mm: f32,
+    /// The column the candidates sign in (exactly one, filled in by hand).
+    #[serde(default)]
+    pub signature: bool,
 }
 
 const FIELDS: [&str; 6] = ["number", "full_name", "registration_number", "issue_date", "blank_number", ""];
@@ -79,6 +96,17 @@ impl RegisterTemplate {
         if width > room + 0.01 {
             return Err(invalid(format!("the columns are {width:.1} mm wide, the page has {room:.1} mm between its margins")));
         }
+        let signature: Vec<&RegisterColumn> = t.columns.iter().filter(|c| c.signature).collect();
+        if signature.len() != 1 || !signature[0].field.is_empty() {
+            return Err(invalid("exactly one column must be the signature column (signature = true, field = \"\")".into()));
+        }
+        let code = t.code_rect();
+        if t.code.size_mm < 20.0 || t.code.quiet_zone_modules < 4 {
+            return Err(invalid("code: a code smaller than 20 mm or with a quiet zone under 4 modules does not survive scanning".into()));
+        }
+        if code.x < t.page.margin_mm || code.right() > t.page.width_mm - t.page.margin_mm + 0.01 || code.y < t.page.margin_mm {
+            return Err(invalid("code: the code must lie inside the page's margins".into()));
+        }
         if t.rows_per_page(true) < 1 {
             return Err(invalid("not one table row fits on a page".into()));
         }
@@ -91,9 +119,41 @@ impl RegisterTemplate {
             .expect("the embedded register layout is valid")
     }
 
+    /// The header above the table: the title and header lines, and at least the code with its quiet zone.
     fn header_height(&self) -> f32 {
         let p = &self.page;
-        pt_mm(p.title_pt) * 1.6 + self.header.len() as f32 * pt_mm(p.text_pt) * 1.5 + 3.0
+        let text = pt_mm(p.title_pt) * 1.6 + self.header.len() as f32 * pt_mm(p.text_pt) * 1.5 + 3.0;
+        let code = self.code.y_mm + self.code.size_mm + self.quiet_mm() - p.margin_mm;
+        text.max(code)
+    }
+
+    /// The code's quiet zone in millimetres (for the smallest symbol that carries a register page's code).
+    fn quiet_mm(&self) -> f32 {
+        self.code.size_mm / 33.0 * self.code.quiet_zone_modules as f32
+    }
+
+    /// The code's symbol on the sheet.
+    pub fn code_rect(&self) -> Rect {
+        Rect { x: self.code.x_mm, y: self.code.y_mm, w: self.code.size_mm, h: self.code.size_mm }
+    }
+
+    /// Where the table's first row starts (below the header and the table head), from the sheet's top.
+    pub fn first_row_top(&self) -> f32 {
+        self.page.margin_mm + self.header_height() + self.page.header_row_height_mm
+    }
+
+    /// The signature cell of the `index`-th row on a page (0-based), borders included.
+    pub fn signature_cell(&self, index: usize) -> Rect {
+        let mut x = self.page.margin_mm;
+        let mut w = 0.0;
+        for c in &self.columns {
+            if c.signature {
+                w = c.width_mm;
+                break;
+            }
+            x += c.width_mm;
+        }
+        Rect { x, y: self.first_row_top() + index as f32 * self.page.row_height_mm, w, h: self.page.row_height_mm }
     }
 
     fn footer_height(&self) -> f32 {
@@ -178,6 +238,28 @@ impl RegisterDocument {
             .collect()
     }
 
+    /// The register rows (№, first and last) on each page, in page order.
+    pub fn page_rows(&self) -> Vec<(u32, u32)> {
+        self.pages()
+            .iter()
+            .filter(|rows| !rows.is_empty())
+            .map(|rows| (rows[0].number as u32, rows[rows.len() - 1].number as u32))
+            .collect()
+    }
+
+    /// What the code on page `k` (1-based) of `n` says.
+    pub fn page_payload(&self, k: usize, n: usize, rows: &[RegisterRow]) -> RegisterPagePayload {
+        RegisterPagePayload {
+            exam_id: self.exam_id.clone(),
+            document_id: certscan_domain::register_scan::document_id(&self.rows),
+            version: self.version,
+            page: k as u32,
+            pages: n as u32,
+            first_row: rows.first().map_or(0, |r| r.number as u32),
+            last_row: rows.last().map_or(0, |r| r.number as u32),
+        }
+    }
+
     /// The rows split into pages: every page but the last is full; the last has room for the footer.
     fn pages(&self) -> Vec<&[RegisterRow]> {
         let (full, last) = (self.template.rows_per_page(false), self.template.rows_per_page(true));
@@ -212,10 +294,13 @@ impl RegisterDocument {
             let title_w = measure(FontKind::Bold, &t.title, p.title_pt).width_mm;
             c.text(FontKind::Bold, p.title_pt, (p.width_mm - title_w) / 2.0, y, &t.title);
             y += pt_mm(p.title_pt) * 0.6;
+            // Header lines stay left of the code and its quiet zone.
+            let text_width = t.code.x_mm - t.quiet_mm() - left - 2.0;
             for line in self.header_lines() {
                 y += pt_mm(p.text_pt) * 1.5;
-                c.text(FontKind::Regular, p.text_pt, left, y, &fit(FontKind::Regular, &line, p.text_pt, p.width_mm - 2.0 * left).0);
+                c.text(FontKind::Regular, p.text_pt, left, y, &fit(FontKind::Regular, &line, p.text_pt, text_width).0);
             }
+            draw_code(&mut c, &t.code_rect(), &self.page_payload(k + 1, n, rows).encode());
             y = p.margin_mm + t.header_height();
             // The table head.
             let mut x = left;
@@ -294,6 +379,34 @@ impl RegisterDocument {
         sheet.set_paper_size(9);
         sheet.set_print_fit_to_pages(1, 0);
         Ok(workbook.save_to_buffer()?)
+    }
+}
+
+/// The QR symbol (error correction Q) as filled rectangles, one per horizontal run of dark modules.
+fn draw_code(canvas: &mut crate::draw::Canvas, at: &Rect, text: &str) {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::Q)
+        .expect("a register page's code is short ASCII and always fits a QR symbol");
+    let n = code.width();
+    let module = at.w / n as f32;
+    let colors = code.to_colors();
+    for row in 0..n {
+        let mut col = 0;
+        while col < n {
+            if colors[row * n + col] != qrcode::Color::Dark {
+                col += 1;
+                continue;
+            }
+            let start = col;
+            while col < n && colors[row * n + col] == qrcode::Color::Dark {
+                col += 1;
+            }
+            canvas.fill_rect(Rect {
+                x: at.x + start as f32 * module,
+                y: at.y + row as f32 * module,
+                w: (col - start) as f32 * module,
+                h: module,
+            });
+        }
     }
 }
 
@@ -376,6 +489,32 @@ mod tests {
         assert!(pages.last().unwrap().len() <= d.template.rows_per_page(true));
         assert!(pages.iter().all(|p| !p.is_empty()));
         assert_eq!(document(1).pages().len(), 1);
+    }
+
+    #[test]
+    fn every_page_says_its_rows_and_the_signature_cells_lie_in_the_signature_column_below_the_code() {
+        let d = document(40);
+        let rows = d.page_rows();
+        assert_eq!(rows.first().unwrap().0, 1);
+        assert_eq!(rows.last().unwrap().1, 40);
+        for w in rows.windows(2) {
+            assert_eq!(w[0].1 + 1, w[1].0, "pages carry consecutive rows: {rows:?}");
+        }
+        let pages = d.pages();
+        let p = d.page_payload(2, pages.len(), pages[1]);
+        assert_eq!((p.page, p.pages, p.version), (2, pages.len() as u32, 2));
+        assert_eq!((p.first_row, p.last_row), rows[1]);
+        let t = &d.template;
+        let code = t.code_rect();
+        let cell = t.signature_cell(0);
+        assert!(cell.y >= code.bottom(), "the first row {cell:?} starts below the code {code:?}");
+        let table_right = t.page.margin_mm + t.columns.iter().map(|c| c.width_mm).sum::<f32>();
+        assert!((cell.right() - table_right).abs() < 0.01, "the signature column is the last: {cell:?}");
+        assert!((t.signature_cell(3).y - cell.y - 3.0 * t.page.row_height_mm).abs() < 0.01);
+        let last = t.signature_cell(t.rows_per_page(false) - 1);
+        assert!(last.bottom() <= t.page.height_mm - t.page.margin_mm, "{last:?}");
+        let none = REGISTER_TEMPLATE_TOML.replace("signature = true", "");
+        assert!(RegisterTemplate::from_toml("none.toml", &none).unwrap_err().to_string().contains("signature column"));
     }
 
     #[test]

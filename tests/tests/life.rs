@@ -1,7 +1,9 @@
 //! The certificate's whole life over HTTP (issue 14), on SQLite and on PostgreSQL: roster → FIS FRDO →
 //! certificates → scan → `uploaded` → the issuance register generated (XLSX and PDF) → `on_signing` →
-//! the signed scan → `review_required` → `under_review` → `rejected` with a reason → uploaded again →
-//! `approved`; the handover of every application → `done`; the exam list filtered at each step; every
+//! the signed register simulated (signatures in the cells, row 2 left empty) and scanned into a
+//! certificate upload → its page routes itself → `review_required` with the signature check showing the
+//! empty row (and its crop) → `under_review` → `rejected` with a reason → a new version; a scan of the
+//! old one refused with that reason → the new one uploaded → `approved`; the handover of every application → `done`; the exam list filtered at each step; every
 //! change in `GET /v1/events`, in order. Also: an exam where nobody passed, and the events' delivery to
 //! a RabbitMQ topic exchange and to a webhook.
 
@@ -11,7 +13,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use certscan_api::server::start;
-use certscan_fixtures::{Level, PageKind};
+use certscan_domain::register::RegisterRow;
+use certscan_fixtures::{Level, PageKind, RegisterToSign};
+use certscan_templates::register::RegisterDocument;
 
 use crate::support::{amqp_url, engine, exam_files, service_settings, Api, TestDb};
 
@@ -176,10 +180,50 @@ async fn the_certificate_life_over_http(db: TestDb) {
     assert_eq!(engine().page_count(&pdf).unwrap(), 1);
     listed_under(&api, &exam, "uploaded", "on_signing").await;
 
-    // The signed scan; review; an impossible step names the current status.
-    let (status, r) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(pdf.clone())).await;
-    assert_eq!((status, r["status"]["code"].as_str()), (202, Some("review_required")), "{r}");
+    // The signed register (a signature drawn in every row's cell but row 2's, scanner effects) scanned
+    // into the same stack as the certificates and uploaded as a certificate upload: its page routes
+    // itself to the register; the certificates, already attached, are duplicates.
+    let rows_v1: Vec<RegisterRow> = serde_json::from_value(register(&api, &exam).await["rows"].clone()).unwrap();
+    let document_v1 = RegisterDocument::new(&files.roster, 1, &rows_v1);
+    assert_eq!(engine().page_count(&document_v1.to_pdf().unwrap()).unwrap(), 1, "the server's document is the one simulated");
+    let signed = certscan_fixtures::simulate_with_register(
+        engine(),
+        &certscan_templates::reference(),
+        &files.roster,
+        &files.certificates_pdf,
+        &files.options,
+        Some(&RegisterToSign { document: &document_v1, unsigned_rows: vec![2] }),
+    )
+    .unwrap();
+    let register_page = signed.register.as_ref().unwrap().file_pages[0];
+    let (status, job) = api.json(Method::POST, &format!("/v1/exams/{exam}/scans"), Some(signed.bytes.clone())).await;
+    assert_eq!(status, 202, "{job}");
+    let job = api.finished_job(job["job_id"].as_str().unwrap(), 300).await;
+    let pages = job["report"]["pages"].as_array().unwrap();
+    let page = pages.iter().find(|p| p["page"].as_u64() == Some(register_page as u64)).unwrap();
+    assert_eq!(page["outcome"], "register", "{page}");
+    assert_eq!((page["register"]["version"].as_u64(), page["register"]["page"].as_u64()), (Some(1), Some(1)), "{page}");
+    assert_eq!(job["report"]["summary"]["register"].as_u64(), Some(1), "{job}");
+    assert_eq!(job["pages"]["attached"].as_u64(), Some(0), "{job}");
+    // Every certificate again (and the stack's own second scan of one) is a duplicate of its attachment.
+    let rescans = files.scan.truth.pages.iter().filter(|p| p.kind == PageKind::Duplicate).count();
+    assert_eq!(job["pages"]["duplicate"].as_u64().unwrap() as usize, certificates + rescans, "{job}");
+    let r = register(&api, &exam).await;
+    assert_eq!(r["status"]["code"], "review_required", "{r}");
     listed_under(&api, &exam, "uploaded", "review_required").await;
+    let s = &r["signatures"];
+    let n = passed.len();
+    assert_eq!((s["checked"].as_bool(), s["signed"].as_u64(), s["empty"].as_u64()), (Some(true), Some(n as u64 - 1), Some(1)), "{s}");
+    assert_eq!(s["summary"], format!("{} of {n} signed; row 2 empty", n - 1), "{s}");
+    assert_eq!(s["rows"][1]["verdict"], "empty", "{s}");
+    assert!(r["scan"]["problems"].as_array().unwrap().is_empty(), "{r}");
+    let (status, png) = api.bytes(s["rows"][1]["crop_url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG"), "the crop of row 2's cell is a PNG");
+    let (status, _) = api.bytes(&format!("/v1/exams/{exam}/register/signatures/99")).await;
+    assert_eq!(status, 404, "no such row");
+
+    // Review; an impossible step names the current status.
     let (status, e) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/approve"), None).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("invalid_transition")), "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("review_required"), "{e}");
@@ -193,13 +237,47 @@ async fn the_certificate_life_over_http(db: TestDb) {
     assert_eq!((status, r["status"]["code"].as_str(), r["reason"].as_str()), (200, Some("rejected"), Some("строка 2 без подписи")), "{r}");
     assert_eq!(register(&api, &exam).await["reason"], "строка 2 без подписи", "the exam site reads the reason");
     listed_under(&api, &exam, "uploaded", "rejected").await;
-    let (status, _) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(pdf.clone())).await;
-    assert_eq!(status, 202);
+
+    // The exam site prints a new version; a scan of the old one is refused with that reason and the
+    // register stays on signing; the new one, signed in every row, goes to review.
+    let (status, r) = api.json(Method::POST, &format!("/v1/exams/{exam}/register"), None).await;
+    assert_eq!((status, r["version"].as_i64()), (200, Some(2)), "{r}");
+    assert_eq!(r["signatures"]["checked"], false, "a new version has no check yet: {r}");
+    let (status, _) = api.bytes(&format!("/v1/exams/{exam}/register/document?format=pdf")).await;
+    assert_eq!(status, 200);
+    assert_eq!(register(&api, &exam).await["status"]["code"], "on_signing");
+    let all_signed_v1 = certscan_fixtures::simulate_signed_register(
+        engine(),
+        &RegisterToSign { document: &document_v1, unsigned_rows: vec![] },
+        &files.options,
+    )
+    .unwrap();
+    let (status, job) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(all_signed_v1.bytes)).await;
+    assert_eq!(status, 202, "{job}");
+    let job = api.finished_job(job["job_id"].as_str().unwrap(), 300).await;
+    let page = &job["report"]["pages"][0];
+    assert_eq!((page["outcome"].as_str(), page["reason"].as_str()), (Some("review"), Some("register_outdated")), "{page}");
+    assert!(page["detail"].as_str().unwrap().contains("current version is 2"), "{page}");
+    assert_eq!(register(&api, &exam).await["status"]["code"], "on_signing", "an older version does not move the register");
+    let rows_v2: Vec<RegisterRow> = serde_json::from_value(register(&api, &exam).await["rows"].clone()).unwrap();
+    let document_v2 = RegisterDocument::new(&files.roster, 2, &rows_v2);
+    let signed_v2 = certscan_fixtures::simulate_signed_register(
+        engine(),
+        &RegisterToSign { document: &document_v2, unsigned_rows: vec![] },
+        &files.options,
+    )
+    .unwrap();
+    let (status, job) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(signed_v2.bytes.clone())).await;
+    assert_eq!(status, 202, "{job}");
+    api.finished_job(job["job_id"].as_str().unwrap(), 300).await;
+    let r = register(&api, &exam).await;
+    assert_eq!((r["status"]["code"].as_str(), r["scan"]["version"].as_i64()), (Some("review_required"), Some(2)), "{r}");
+    assert_eq!(r["signatures"]["summary"], format!("{n} of {n} signed"), "{r}");
     api.json(Method::POST, &format!("/v1/exams/{exam}/register/review"), None).await;
     let (status, r) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/approve"), None).await;
     assert_eq!((status, r["status"]["code"].as_str()), (200, Some("approved")), "{r}");
     listed_under(&api, &exam, "uploaded", "approved").await;
-    let (status, e) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(pdf)).await;
+    let (status, e) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/scans"), Some(signed_v2.bytes)).await;
     assert_eq!((status, e["error"]["code"].as_str()), (409, Some("invalid_transition")), "{e}");
 
     // The handover: refused without a scan; every passed application → done; an undo with a reason.
@@ -244,6 +322,8 @@ async fn the_certificate_life_over_http(db: TestDb) {
             "review_required",
             "under_review",
             "rejected",
+            "generation_possible",
+            "on_signing",
             "review_required",
             "under_review",
             "approved"
@@ -251,7 +331,8 @@ async fn the_certificate_life_over_http(db: TestDb) {
     );
     assert_eq!(of("exam.register_status")[5]["data"]["reason"], "строка 2 без подписи");
     assert_eq!(of("certificate.attached").len(), passed.len());
-    assert_eq!(of("job.done").len(), 1);
+    // The certificate scan, the certificates again with the register, the old version, the new one.
+    assert_eq!(of("job.done").len(), 4);
     assert_eq!(of("application.handed_over").len(), passed.len() + 1);
     assert_eq!(of("application.handover_undone").len(), 1);
     // The job's attachments come before its `job.done` and the status it caused.

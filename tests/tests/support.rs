@@ -139,6 +139,9 @@ pub struct ExamFiles {
     pub roster_json: Vec<u8>,
     pub fis_csv: Vec<u8>,
     pub scan: certscan_fixtures::SimulatedScan,
+    /// The certificates as printed, and how the scan was simulated (to simulate it again with more in it).
+    pub certificates_pdf: Vec<u8>,
+    pub options: certscan_fixtures::SimulateOptions,
 }
 
 pub fn exam_files(seed: u64, applications: usize, level: certscan_fixtures::Level) -> ExamFiles {
@@ -153,6 +156,8 @@ pub fn exam_files(seed: u64, applications: usize, level: certscan_fixtures::Leve
         fis_csv: certscan_fixtures::exam::sample_fis_csv(&roster, seed),
         scan,
         roster,
+        certificates_pdf,
+        options,
     }
 }
 

@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::amqp::Disposition;
 use crate::message::JobMessage;
-use crate::objects::{page_key, Objects, ObjectsError};
+use crate::objects::{page_key, signature_crop_key, Objects, ObjectsError};
 use crate::store::{JobState, NewJob, PageResult, Store, StoreError};
 
 /// A job that failed this many times (crashed workers included) is given up as permanent.
@@ -200,7 +200,21 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
             }
         }
     };
-    let (reports, files) = pages;
+    let (mut reports, files, crops) = pages;
+    // The crop of every register row's signature cell, for the reviewer.
+    for (page, row, png) in crops {
+        let key = signature_crop_key(&job.job_id, page, row);
+        ctx.objects.put(&key, png).await?;
+        let signature = reports
+            .iter_mut()
+            .filter(|r| r.page == page)
+            .filter_map(|r| r.register.as_mut())
+            .flat_map(|r| r.signatures.iter_mut())
+            .find(|s| s.row == row);
+        if let Some(s) = signature {
+            s.crop_key = Some(key);
+        }
+    }
     let mut results = Vec::with_capacity(reports.len());
     for report in reports {
         let object_key = match files.iter().find(|(p, _)| *p == report.page) {
@@ -216,8 +230,9 @@ pub async fn execute_job(ctx: &JobContext, message: &JobMessage) -> Result<Repor
     Ok(ctx.store.commit_job(&job.job_id, results, started.elapsed().as_secs_f64()).await?)
 }
 
-/// The CPU part: read and decide every page, then copy every page that is not blank into its own PDF.
-type Recognised = (Vec<PageReport>, Vec<(usize, Vec<u8>)>);
+/// The CPU part: read and decide every page, then copy every page that is not blank into its own PDF;
+/// also the PNG crop of every register row's signature cell (page, row, PNG).
+type Recognised = (Vec<PageReport>, Vec<(usize, Vec<u8>)>, Vec<(usize, u32, Vec<u8>)>);
 
 #[allow(clippy::too_many_arguments)]
 fn recognise(
@@ -252,8 +267,14 @@ fn recognise(
             PageReport::new(reading, decision, None)
         })
         .collect();
+    let crops = result
+        .readings
+        .iter_mut()
+        .filter_map(|r| Some((r.page, r.register.as_mut()?)))
+        .flat_map(|(page, register)| register.cells.iter_mut().map(move |c| (page, c.row, std::mem::take(&mut c.crop_png))))
+        .collect();
     tracing::debug!(job_id, pages = result.readings.len(), "recognised");
-    Ok((reports, files.into_iter().collect()))
+    Ok((reports, files.into_iter().collect(), crops))
 }
 
 /// Why a file could not be recognised, worded for whoever uploaded it; every one is permanent.

@@ -99,9 +99,9 @@ pub fn page_key(job_id: &str, page: usize) -> String {
     format!("pages/{job_id}/{page:05}.pdf")
 }
 
-/// Where an uploaded signed register scan is kept.
-pub fn register_scan_key(exam_id: &str, version: i64, upload_id: &str) -> String {
-    format!("registers/{exam_id}/v{version}/{upload_id}")
+/// Where the crop (PNG) of a register row's signature cell, read on a job's page, is kept.
+pub fn signature_crop_key(job_id: &str, page: usize, row: u32) -> String {
+    format!("pages/{job_id}/{page:05}-row-{row}.png")
 }
 
 /// Where a generated certificate batch's PDF is kept.

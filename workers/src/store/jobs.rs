@@ -10,12 +10,13 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use certscan_domain::reconcile::{self, AttachCandidate, AttachedScan, CrossJobDecision};
+use certscan_domain::register_scan::SeenRegisterPage;
 use certscan_pipeline::report::{PageReport, Report, Summary};
 
 use serde_json::json;
 
 use super::events::{emit, kind, StatusWatch};
-use super::{audit, bind_f64, corrupt, ledger, new_id, now, upkeep, Result, Store, StoreError};
+use super::{audit, bind_f64, corrupt, ledger, new_id, now, register, upkeep, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -249,6 +250,27 @@ impl Store {
             used_elsewhere: &used_elsewhere,
         };
         let mut decisions = reconcile::reconcile(&context, &candidates).into_iter();
+        // Register pages route themselves (`certscan_domain::register_scan`): the current version's go to
+        // the register; the others are review items with their reason.
+        let seen: Vec<SeenRegisterPage> = pages
+            .iter()
+            .filter(|p| p.report.outcome == "register")
+            .filter_map(|p| {
+                let r = p.report.register.as_ref()?;
+                Some(SeenRegisterPage { file_page: p.report.page, payload: r.payload(), signatures: r.signatures.clone() })
+            })
+            .collect();
+        let register_scan = if seen.is_empty() { None } else { Some(register::scan_decision_in(&mut tx, &job.exam_id, &seen).await?) };
+        let mut pages = pages;
+        if let Some(decision) = &register_scan {
+            for refused in &decision.refused {
+                if let Some(p) = pages.iter_mut().find(|p| p.report.page == refused.file_page) {
+                    p.report.outcome = "review".into();
+                    p.report.reason = Some(refused.reason.code().into());
+                    p.report.detail = Some(refused.detail.clone());
+                }
+            }
+        }
         let at = now();
         let mut reports = Vec::with_capacity(pages.len());
         for PageResult { mut report, object_key } in pages {
@@ -381,6 +403,10 @@ impl Store {
         .bind(seconds)
         .execute(&mut *tx)
         .await?;
+        if let Some(received) = register_scan.as_ref().and_then(|d| d.received.as_ref()) {
+            let actor = job.submitted_by.as_deref().unwrap_or(actor);
+            register::receive_scan_in(&mut tx, &job.exam_id, job_id, &job.object_key, received, actor).await?;
+        }
         let s = &report.summary;
         audit(
             &mut tx,

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use certscan_domain::register::{register_rows, transition, InvalidTransition, RegisterAction, RegisterRow, Stage};
+use certscan_domain::register_scan::{
+    self, CurrentRegister, ReceivedScan, RegisterScanDecision, ScanProblem, SeenRegisterPage, SignatureSummary,
+};
 use certscan_domain::{ExamCertificateStatus, RegisterStatus};
 
 use super::events::StatusWatch;
@@ -29,6 +32,14 @@ pub struct RegisterView {
     /// The signed scan last uploaded and the version it was uploaded for.
     pub scan_object_key: Option<String>,
     pub scan_version: Option<i64>,
+    /// The job the last scan was recognised in and its register pages (file pages), when it was
+    /// recognised (issue 14 item 3).
+    pub scan_job_id: Option<String>,
+    pub scan_pages: Vec<i64>,
+    /// What is wrong with the last scan (a page missing, twice, two versions), for the reviewer.
+    pub scan_problems: Vec<ScanProblem>,
+    /// The signature check of the last scan's rows; `None` until a scan was recognised.
+    pub signatures: Option<SignatureSummary>,
 }
 
 /// The stored stage (`None` before the first generation).
@@ -50,7 +61,8 @@ pub(super) async fn version_and_reason(conn: &mut sqlx::AnyConnection, exam_id: 
 async fn view_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option<RegisterView>> {
     let Some(status) = exam_status_in(conn, exam_id).await? else { return Ok(None) };
     let row = sqlx::query(
-        "SELECT version, reason, content, generated_at, generated_by, scan_object_key, scan_version FROM registers WHERE exam_id = $1",
+        "SELECT version, reason, content, generated_at, generated_by, scan_object_key, scan_version, scan_job_id, scan_pages, \
+         scan_problems, signatures FROM registers WHERE exam_id = $1",
     )
     .bind(exam_id)
     .fetch_optional(&mut *conn)
@@ -65,6 +77,10 @@ async fn view_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option
         generated_by: None,
         scan_object_key: None,
         scan_version: None,
+        scan_job_id: None,
+        scan_pages: Vec::new(),
+        scan_problems: Vec::new(),
+        signatures: None,
     };
     if let Some(r) = row {
         let content: String = r.try_get(2)?;
@@ -75,6 +91,18 @@ async fn view_in(conn: &mut sqlx::AnyConnection, exam_id: &str) -> Result<Option
         view.generated_by = Some(r.try_get(4)?);
         view.scan_object_key = r.try_get(5)?;
         view.scan_version = r.try_get(6)?;
+        view.scan_job_id = r.try_get(7)?;
+        let json = |i: usize| -> Result<Option<String>> { Ok(r.try_get::<Option<String>, _>(i)?) };
+        let bad = |what: &str, e: serde_json::Error| corrupt(format!("register {what} of exam {exam_id}: {e}"));
+        if let Some(t) = json(8)? {
+            view.scan_pages = serde_json::from_str(&t).map_err(|e| bad("scan pages", e))?;
+        }
+        if let Some(t) = json(9)? {
+            view.scan_problems = serde_json::from_str(&t).map_err(|e| bad("scan problems", e))?;
+        }
+        if let Some(t) = json(10)? {
+            view.signatures = Some(serde_json::from_str(&t).map_err(|e| bad("signatures", e))?);
+        }
     }
     Ok(Some(view))
 }
@@ -104,12 +132,6 @@ impl Store {
         } else {
             Ok(view)
         }
-    }
-
-    /// The signed scan (already in the object store under `object_key`) was uploaded for the current
-    /// version: `review_required`.
-    pub async fn register_scan_uploaded(&self, exam_id: &str, object_key: &str, actor: &str) -> Result<RegisterView> {
-        self.act(exam_id, RegisterAction::UploadScan, actor, None, Some(object_key)).await
     }
 
     /// A testing-center reviewer takes it (`under_review`), approves it, or rejects it with a reason.
@@ -155,6 +177,7 @@ impl Store {
                 if version.is_some() {
                     sqlx::query(
                         "UPDATE registers SET stage = $2, version = $3, content = $4, generated_at = $5, generated_by = $6, reason = NULL, \
+                         scan_job_id = NULL, scan_pages = NULL, scan_problems = NULL, signatures = NULL, \
                          updated_at = $5, updated_by = $6 WHERE exam_id = $1",
                     )
                     .bind(exam_id)
@@ -211,6 +234,64 @@ impl Store {
         tx.commit().await?;
         Ok(view)
     }
+}
+
+/// What a job's register pages do to the exam's register, decided on what the transaction reads
+/// (`certscan_domain::register_scan::decide`).
+pub(super) async fn scan_decision_in(
+    conn: &mut sqlx::AnyConnection,
+    exam_id: &str,
+    seen: &[SeenRegisterPage],
+) -> Result<RegisterScanDecision> {
+    let status = exam_status_in(conn, exam_id).await?.ok_or_else(|| StoreError::NotFound(format!("exam {exam_id} is not known")))?;
+    let row = sqlx::query("SELECT version, content FROM registers WHERE exam_id = $1").bind(exam_id).fetch_optional(&mut *conn).await?;
+    let stored: Option<(i64, Vec<RegisterRow>)> = match row {
+        Some(r) => {
+            let content: String = r.try_get(1)?;
+            let rows = serde_json::from_str(&content).map_err(|e| corrupt(format!("register rows of exam {exam_id}: {e}")))?;
+            Some((r.try_get(0)?, rows))
+        }
+        None => None,
+    };
+    let current =
+        CurrentRegister { exam_id, status: status.register_status, version: stored.as_ref().map(|(v, rows)| (*v as u32, rows.as_slice())) };
+    Ok(register_scan::decide(&current, seen))
+}
+
+/// Stores a recognised register scan: `review_required` with its pages, problems and signature check,
+/// and the audit entry (the caller's transaction emits the status event).
+pub(super) async fn receive_scan_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    exam_id: &str,
+    job_id: &str,
+    object_key: &str,
+    scan: &ReceivedScan,
+    actor: &str,
+) -> Result<()> {
+    let at = now();
+    sqlx::query(
+        "UPDATE registers SET stage = $2, scan_object_key = $3, scan_version = $4, scan_job_id = $5, scan_pages = $6, scan_problems = $7, \
+         signatures = $8, updated_at = $9, updated_by = $10 WHERE exam_id = $1",
+    )
+    .bind(exam_id)
+    .bind(Stage::ReviewRequired.code())
+    .bind(object_key)
+    .bind(i64::from(scan.version))
+    .bind(job_id)
+    .bind(serde_json::to_string(&scan.pages).expect("pages serialise"))
+    .bind(serde_json::to_string(&scan.problems).expect("problems serialise"))
+    .bind(serde_json::to_string(&scan.signatures).expect("signatures serialise"))
+    .bind(&at)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
+    let pages: Vec<String> = scan.pages.iter().map(usize::to_string).collect();
+    let mut detail = format!("version {} from job {job_id}, pages {}: {}", scan.version, pages.join(", "), scan.signatures.sentence());
+    for p in &scan.problems {
+        detail.push_str(&format!("; {}", p.detail));
+    }
+    audit(tx, actor, &format!("register_{}", RegisterAction::UploadScan.code()), Some(exam_id), None, Some(job_id), None, &detail).await?;
+    Ok(())
 }
 
 fn invalid(current: RegisterStatus, action: RegisterAction) -> InvalidTransition {
