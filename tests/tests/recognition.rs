@@ -130,7 +130,8 @@ fn the_regression_scans_attach_nothing_wrongly() {
         eprintln!("skipped: no {}", root.display());
         return;
     };
-    let mut folders: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("scan.pdf").exists()).collect();
+    let mut folders: Vec<std::path::PathBuf> =
+        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("scan.pdf").exists()).collect();
     folders.sort();
     assert!(!folders.is_empty(), "no regression folders in {}", root.display());
     let template = reference();
@@ -144,8 +145,11 @@ fn the_regression_scans_attach_nothing_wrongly() {
         let processed = process_scan(&scan, Some(engine()), &template, &ocr, &ScanOptions::default(), &roster, &records, |_| {}).unwrap();
         let mut wrong = Vec::new();
         for (page, decision) in &processed.decisions {
-            let t = truth["pages"].as_array().unwrap().iter().find(|t| t["page"].as_u64() == Some(*page as u64)).expect("truth for every page");
-            if let Decision::Attached { application_id, blank_number, .. } | Decision::Duplicate { application_id, blank_number, .. } = decision {
+            let t =
+                truth["pages"].as_array().unwrap().iter().find(|t| t["page"].as_u64() == Some(*page as u64)).expect("truth for every page");
+            if let Decision::Attached { application_id, blank_number, .. } | Decision::Duplicate { application_id, blank_number, .. } =
+                decision
+            {
                 if t["application_id"].as_str() != Some(application_id) || t["blank_number"].as_str() != Some(blank_number) {
                     wrong.push(format!("page {page}: {application_id} on {blank_number}, truly {t}"));
                 }
