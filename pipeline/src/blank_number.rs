@@ -169,8 +169,19 @@ pub enum PrintFit {
 ///   Tesseract, which fail differently, both put it first. Tesseract's confidence does not count here (a
 ///   mark over the line caps it); its text does, and the print has found that text's every glyph whole.
 ///   A shadowed competitor is not overruled this way: there the candidate's advantage may be a mark's
-///   ink that both readers took for print (a pen along a 3's open side makes an 8 for both).
-pub fn stack_choice(fitting: &[(String, PrintFit)], reading: Option<&BlankNumberReading>, print: PrintOnTesseract) -> Option<String> {
+///   ink that both readers took for print (a pen along a 3's open side makes an 8 for both);
+/// - or the one candidate that fits whole, whatever the others (unclear or shadowed), when the page's
+///   place in the file gives that very number (`placed`, see `crate::stack`: the pages around it carry
+///   the numbers just below and above, read by both readers). The order staff loaded the blanks in fails
+///   differently from the print: a mark that makes the print favour a wrong digit does not move the
+///   page in the stack, and a blank out of order (a spoiled one replaced) leaves the print favouring its
+///   own number, not the place's.
+pub fn stack_choice(
+    fitting: &[(String, PrintFit)],
+    reading: Option<&BlankNumberReading>,
+    print: PrintOnTesseract,
+    placed: Option<&str>,
+) -> Option<String> {
     let mut whole = fitting.iter().filter(|(_, fit)| *fit == PrintFit::Whole).map(|(text, _)| text);
     let (Some(first), None) = (whole.next(), whole.next()) else {
         return None;
@@ -178,7 +189,8 @@ pub fn stack_choice(fitting: &[(String, PrintFit)], reading: Option<&BlankNumber
     let alone = fitting.len() == 1;
     let others_unclear = fitting.iter().all(|(text, fit)| text == first || *fit == PrintFit::Unclear);
     let tesseract_first = reading.is_some_and(|r| r.tesseract.as_deref() == Some(first.as_str()));
-    ((alone || (tesseract_first && others_unclear)) && stack_may_take(reading, first, print)).then(|| first.clone())
+    let in_place = placed == Some(first.as_str());
+    ((alone || (tesseract_first && others_unclear) || in_place) && stack_may_take(reading, first, print)).then(|| first.clone())
 }
 
 /// Whether the glyph reader's sure characters on the page allow `text`: a candidate they contradict is
@@ -266,23 +278,47 @@ mod tests {
         let silent = PrintOnTesseract::Silent;
         let fits = |list: &[(&str, PrintFit)]| list.iter().map(|(t, f)| (t.to_string(), *f)).collect::<Vec<_>>();
         let alone = fits(&[("44 0031186", Whole)]);
-        assert_eq!(stack_choice(&alone, None, silent).as_deref(), Some("44 0031186"), "every other candidate ruled out");
+        assert_eq!(stack_choice(&alone, None, silent, None).as_deref(), Some("44 0031186"), "every other candidate ruled out");
         let with_unclear = fits(&[("44 0031185", Unclear), ("44 0031186", Whole), ("44 0031198", Unclear)]);
-        assert_eq!(stack_choice(&with_unclear, None, silent), None, "no reader read anything");
+        assert_eq!(stack_choice(&with_unclear, None, silent, None), None, "no reader read anything");
         let hint = reading("44 0031186", 0.0, Some("44 0031186"), None);
-        assert_eq!(stack_choice(&with_unclear, Some(&hint), silent).as_deref(), Some("44 0031186"), "Tesseract's text, even as a hint");
+        assert_eq!(stack_choice(&with_unclear, Some(&hint), silent, None).as_deref(), Some("44 0031186"), "Tesseract's text, even as a hint");
         let other_hint = reading("44 0031185", 0.3, Some("44 0031185"), None);
-        assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent), None, "Tesseract read one of the unclear ones");
+        assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent, None), None, "Tesseract read one of the unclear ones");
         let glyphs_against = reading("44 0031186", 0.3, Some("44 0031186"), Some("44 00311?5"));
-        assert_eq!(stack_choice(&with_unclear, Some(&glyphs_against), silent), None, "the glyph reader read another last digit");
+        assert_eq!(stack_choice(&with_unclear, Some(&glyphs_against), silent, None), None, "the glyph reader read another last digit");
         let shadowed = fits(&[("44 0031183", Shadowed), ("44 0031188", Whole)]);
         let hint_8 = reading("44 0031188", 0.3, Some("44 0031188"), None);
-        assert_eq!(stack_choice(&shadowed, Some(&hint_8), silent), None, "a 3 whose open side a pen may have closed");
+        assert_eq!(stack_choice(&shadowed, Some(&hint_8), silent, None), None, "a 3 whose open side a pen may have closed");
         let two_fit = fits(&[("44 0031186", Whole), ("44 0031196", Whole)]);
-        assert_eq!(stack_choice(&two_fit, Some(&hint), silent), None, "two candidates fit whole");
+        assert_eq!(stack_choice(&two_fit, Some(&hint), silent, None), None, "two candidates fit whole");
         let none_whole = fits(&[("44 0031186", Unclear)]);
-        assert_eq!(stack_choice(&none_whole, Some(&hint), silent), None, "only unclear");
-        assert_eq!(stack_choice(&[], Some(&hint), silent), None);
+        assert_eq!(stack_choice(&none_whole, Some(&hint), silent, None), None, "only unclear");
+        assert_eq!(stack_choice(&[], Some(&hint), silent, None), None);
+    }
+
+    #[test]
+    fn the_pages_place_in_the_file_settles_a_whole_fit_over_shadowed_ones_and_nothing_else() {
+        use PrintFit::{Shadowed, Unclear, Whole};
+        let silent = PrintOnTesseract::Silent;
+        let fits = |list: &[(&str, PrintFit)]| list.iter().map(|(t, f)| (t.to_string(), *f)).collect::<Vec<_>>();
+        let shadowed = fits(&[("44 0031183", Shadowed), ("44 0031188", Whole), ("44 0031190", Unclear)]);
+        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031188")).as_deref(), Some("44 0031188"), "print and place agree");
+        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031183")), None, "the place gives a number the print only shadows");
+        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031177")), None, "the place gives a number that is no candidate");
+        assert_eq!(stack_choice(&shadowed, None, silent, None), None, "no place, no reader: as before");
+        let two_fit = fits(&[("44 0031186", Whole), ("44 0031196", Whole)]);
+        assert_eq!(stack_choice(&two_fit, None, silent, Some("44 0031186")), None, "the print cannot tell two candidates apart");
+        let none_whole = fits(&[("44 0031186", Unclear)]);
+        assert_eq!(stack_choice(&none_whole, None, silent, Some("44 0031186")), None, "the place alone is no evidence");
+        let tesseract_sure_elsewhere = reading("44 0031183", 0.95, Some("44 0031183"), None);
+        assert_eq!(
+            stack_choice(&shadowed, Some(&tesseract_sure_elsewhere), silent, Some("44 0031188")),
+            None,
+            "a reader read something else for sure"
+        );
+        let glyphs_against = reading("44 0031183", 0.3, Some("44 0031183"), Some("44 00311?3"));
+        assert_eq!(stack_choice(&shadowed, Some(&glyphs_against), silent, Some("44 0031188")), None, "the glyph reader read a 3 for sure");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use certscan_templates::{fonts, Align, Rect, Template};
 use crate::locate::SheetPose;
 use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
-use crate::qr::{find_code, find_code_in_zones, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
+use crate::qr::{find_code, find_code_in_zones, second_decoder_certificate, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
 use crate::raster;
 use crate::register_page::{read_register_page, RegisterPageReading};
 use crate::source::{DecodedPage, PageOrigin};
@@ -296,9 +296,22 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 }
             }
             _ => {
+                // rqrr found no code of ours anywhere: the second decoder tries the page before it is
+                // left without one. It gives the text only; the number stays the one read through the
+                // page's own pose, and its image goes to the stack check like any other page's.
+                let t = Instant::now();
+                let second = second_decoder_certificate(gray(), work_dpi as f64);
+                timings.code_ms += ms(t);
+                attempts += 1;
+                if let Some(text) = second {
+                    code = Some(FoundCode { text, corners: [(0.0, 0.0); 4], modules: 0, strategy: QrStrategy::SecondDecoder });
+                }
                 page_pose = Some(match found {
-                    Some((p, n, _)) => {
+                    Some((p, n, image)) => {
                         number = Some(n);
+                        if code.as_ref().is_some_and(|c| c.strategy == QrStrategy::SecondDecoder) {
+                            reading.number_image = Some(image);
+                        }
                         (p, true)
                     }
                     None => (orientation.candidates[0], false),

@@ -57,6 +57,37 @@ fn decode_grids<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> Vec<DecodedCode>
         .collect()
 }
 
+/// Pages read by the second decoder are brought to about this resolution first (a code's modules are
+/// 4 px and more there; a 600-dpi page would cost four times as much for nothing).
+const SECOND_DECODER_DPI: f64 = 300.0;
+
+/// The text of a certscan certificate code the second decoder (rxing, a port of ZXing: another finder
+/// pattern search, another binariser, its own Reed-Solomon decoding) reads anywhere on the page. For the
+/// pages where every rqrr strategy failed (a stamp's ring through a black-and-white code, a code
+/// thickened by a 200-dpi threshold): about 20-100 ms a page, spent on those pages only. Only the text
+/// is used; the sheet's pose then comes from the page itself.
+pub fn second_decoder_certificate(gray: &GrayImage, dpi: f64) -> Option<String> {
+    let factor = (dpi / SECOND_DECODER_DPI).floor().max(1.0);
+    let small;
+    let image = if factor > 1.0 {
+        small = raster::downscale(gray, factor as f32);
+        &small
+    } else {
+        gray
+    };
+    let mut hints = rxing::DecodeHints::default().with(rxing::DecodeHintValue::TryHarder(true));
+    let result = rxing::helpers::detect_in_luma_slice_with_hints(
+        image.as_raw(),
+        image.width(),
+        image.height(),
+        Some(rxing::BarcodeFormat::QR_CODE),
+        &mut hints,
+    )
+    .ok()?;
+    let text = result.getText().to_string();
+    certscan_domain::CertificatePayload::parse(&text).is_ok().then_some(text)
+}
+
 /// Which strategy found the code; kept in the page's reading so weak spots show up in statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -74,6 +105,9 @@ pub enum QrStrategy {
     PagePyramid { dpi: u32 },
     /// Whole page reduced and binarised with local means.
     PageBinarised,
+    /// The second decoder (rxing, a port of ZXing) over the whole page, when rqrr found no certscan
+    /// code at all: its text only; the sheet's pose then comes from the page.
+    SecondDecoder,
 }
 
 /// How a code-zone crop was prepared.

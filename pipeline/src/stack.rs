@@ -961,7 +961,8 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
                 read_for.entry(app).or_default().push(b.text.clone());
             }
         }
-        readings.par_iter_mut().filter(|r| pending(r) && of_exam(r)).for_each(|r| {
+        let placed = placed_numbers(readings, |r| pending(r) && of_exam(r), |r| sure(r) && of_exam(r));
+        readings.par_iter_mut().zip(placed).filter(|(r, _)| pending(r) && of_exam(r)).for_each(|(r, placed)| {
             let Some(NumberImage::Unread { zone }) = &r.number_image else {
                 return;
             };
@@ -995,7 +996,7 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
                 Some(t) if candidates.contains(t) && !fitting.iter().any(|(c, _)| c == t) => PrintOnTesseract::Contradicts,
                 _ => PrintOnTesseract::Silent,
             };
-            if let Some(text) = stack_choice(&fitting, r.blank_number.as_ref(), print) {
+            if let Some(text) = stack_choice(&fitting, r.blank_number.as_ref(), print, placed.as_deref()) {
                 r.blank_number = Some(match &r.blank_number {
                     Some(b) => b.settled_by_stack(text),
                     None => BlankNumberReading::stack_only(text),
@@ -1003,6 +1004,55 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
             }
         });
     }
+}
+
+/// The number each page's place in the file gives it (None for most pages). From a page, the walk goes
+/// to the nearest page on each side whose number both readers read (`anchor`), over pages like this one
+/// (`between`: this exam's certificates with their number unread) and blank sheets; any other page (a
+/// code not read, another exam's sheet) ends it with nothing. When both anchors carry numbers of one
+/// series exactly as far apart as the certificate pages between them, the blanks ran in order there and
+/// the page is the one the count lands on (counting down for a stack scanned last page first). A sheet
+/// scanned twice, a blank out of order or a missing page breaks the count, and the place says nothing.
+fn placed_numbers(readings: &[PageReading], between: impl Fn(&PageReading) -> bool, anchor: impl Fn(&PageReading) -> bool) -> Vec<Option<String>> {
+    let walk = |indices: &mut dyn Iterator<Item = usize>| -> Option<(String, usize, u64, u64)> {
+        let mut steps = 1;
+        for j in indices {
+            let r = &readings[j];
+            if r.blank_page {
+                continue;
+            }
+            if between(r) {
+                steps += 1;
+                continue;
+            }
+            if !anchor(r) {
+                return None;
+            }
+            let (prefix, width, n) = split_number(&r.blank_number.as_ref()?.text)?;
+            return Some((prefix, width, n, steps));
+        }
+        None
+    };
+    (0..readings.len())
+        .map(|i| {
+            if !between(&readings[i]) {
+                return None;
+            }
+            let (prefix, width, before, up) = walk(&mut (0..i).rev())?;
+            let (prefix_after, width_after, after, down) = walk(&mut (i + 1..readings.len()))?;
+            if (prefix_after.as_str(), width_after) != (prefix.as_str(), width) {
+                return None;
+            }
+            let n = if after > before && after - before == up + down as u64 {
+                before + up as u64
+            } else if before > after && before - after == up + down as u64 {
+                before - up as u64
+            } else {
+                return None;
+            };
+            Some(format!("{prefix}{n:0width$}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

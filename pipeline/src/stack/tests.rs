@@ -451,3 +451,74 @@ fn a_number_only_the_glyph_reader_read_does_not_win_alone_over_tesseracts_readin
     pages.push(page(200, "A110", Some(("12 0000110", 0.95)), Some("12 0000118"), NumberImage::Unread { zone: z }));
     assert_eq!(checked(pages).last().cloned().flatten(), None);
 }
+
+/// 12 0000118 with a pen straight through the last digit's middle: the print fits the 8 whole, and a 0
+/// (another unread number of the run, 110) is unclear, since the pen may have drawn the 8's bar.
+fn eight_with_a_pen_through_its_bar() -> GrayImage {
+    let mut z = zone("12 0000118");
+    let left = 90 + 9 * PITCH;
+    pen_line(&mut z, ((left - 40) as f32, 75.0), ((left + 45) as f32, 75.0), 4.0);
+    z
+}
+
+/// Pages 100..=119 of a run in file order, 110 missing (a spoiled blank, not in the stack), the page of
+/// application `app` with the pen-crossed 118 (no reader read it) put at file position `at`.
+fn run_with_crossed_eight(app: &str, at: usize) -> (Vec<PageReading>, usize) {
+    let mut pages = run_pages(100..120, &[110, 118]);
+    let crossed = page(500, app, None, None, NumberImage::Unread { zone: eight_with_a_pen_through_its_bar() });
+    let at = at.min(pages.len());
+    pages.insert(at, crossed);
+    (pages, at)
+}
+
+fn number_at(pages: &[PageReading], i: usize) -> Option<&str> {
+    pages[i].blank_number.as_ref().map(|b| b.text.as_str())
+}
+
+#[test]
+fn the_pages_place_between_its_neighbours_settles_what_the_print_alone_cannot() {
+    // The print alone: 118 whole, 110 (the spoiled blank's number, a gap of the run) unclear under the
+    // pen. No reader read anything: the page at the end of the file stays in review.
+    let (pages, at) = run_with_crossed_eight("A118", usize::MAX);
+    assert_eq!(checked(pages)[at], None, "without its place the print cannot choose");
+    // The same page between 117 and 119 (both read by both readers; 100..=117 without 110 are the
+    // file's first 17 pages): the place gives 118, the number the print fits whole, and it is taken.
+    let (pages, at) = run_with_crossed_eight("A118", 17);
+    assert_eq!((number_at(&pages, at - 1), number_at(&pages, at + 1)), (Some("12 0000117"), Some("12 0000119")));
+    assert_eq!(checked(pages)[at].as_deref(), Some("12 0000118"));
+    // Scanned last page first, the count runs down and lands on 118 all the same.
+    let (mut pages, at) = run_with_crossed_eight("A118", 17);
+    pages.reverse();
+    let at = pages.len() - 1 - at;
+    assert_eq!(checked(pages)[at].as_deref(), Some("12 0000118"));
+}
+
+#[test]
+fn a_blank_out_of_order_is_not_given_the_number_of_its_place() {
+    // The page of 118 between 109 and 111: its place says 110 (the blank was put in out of order), the
+    // print says 118 whole and 110 only unclear. Place and print disagree: review.
+    let (pages, at) = run_with_crossed_eight("A110", 10);
+    assert_eq!((number_at(&pages, at - 1), number_at(&pages, at + 1)), (Some("12 0000109"), Some("12 0000111")));
+    assert_eq!(checked(pages)[at], None);
+}
+
+#[test]
+fn the_place_counts_only_over_pages_like_it_and_blank_sheets() {
+    let with = |between: PageReading| {
+        let (mut pages, at) = run_with_crossed_eight("A118", 17);
+        pages.insert(at, between);
+        (pages, at + 1)
+    };
+    // A blank sheet before it: skipped, the place still gives 118.
+    let mut blank = PageReading::empty(600, 300.0);
+    blank.blank_page = true;
+    let (pages, at) = with(blank);
+    assert_eq!(checked(pages)[at].as_deref(), Some("12 0000118"));
+    // A page whose code was not read before it (it may be a certificate that used a blank): no place.
+    let (pages, at) = with(PageReading::empty(601, 300.0));
+    assert_eq!(checked(pages)[at], None);
+    // A second unread page of the exam before it: the count is one too many for 117..119, no place.
+    let other = page(602, "A200", None, None, NumberImage::Unread { zone: GrayImage::from_pixel(500, 140, Luma([235])) });
+    let (pages, at) = with(other);
+    assert_eq!(checked(pages)[at], None);
+}
