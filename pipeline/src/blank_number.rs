@@ -282,7 +282,11 @@ mod tests {
         let with_unclear = fits(&[("44 0031185", Unclear), ("44 0031186", Whole), ("44 0031198", Unclear)]);
         assert_eq!(stack_choice(&with_unclear, None, silent, None), None, "no reader read anything");
         let hint = reading("44 0031186", 0.0, Some("44 0031186"), None);
-        assert_eq!(stack_choice(&with_unclear, Some(&hint), silent, None).as_deref(), Some("44 0031186"), "Tesseract's text, even as a hint");
+        assert_eq!(
+            stack_choice(&with_unclear, Some(&hint), silent, None).as_deref(),
+            Some("44 0031186"),
+            "Tesseract's text, even as a hint"
+        );
         let other_hint = reading("44 0031185", 0.3, Some("44 0031185"), None);
         assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent, None), None, "Tesseract read one of the unclear ones");
         let glyphs_against = reading("44 0031186", 0.3, Some("44 0031186"), Some("44 00311?5"));

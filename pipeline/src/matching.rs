@@ -23,6 +23,42 @@ pub struct PageEvidence {
     pub code: Option<Result<CertificatePayload, PayloadError>>,
     /// The blank number when read AND valid against the template's pattern, with its confidence (0–1).
     pub blank_number: Option<(String, f32)>,
+    /// On a page whose code was not read: the registration number and the application id as printed
+    /// on the certificate, each read from its own line (see [`printed_identity`]).
+    pub printed: Option<PrintedIdentity>,
+}
+
+/// Characters the application line as read may hold beside the id itself (see [`printed_identity`]).
+const APPLICATION_LINE_EXTRA: usize = 2;
+
+/// Who a certificate is for, as printed in two places of its text: the registration-number line and
+/// the application line under the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintedIdentity {
+    pub registration_number: String,
+    pub application_id: String,
+}
+
+/// The application a page without a readable code is for, from its printed text: the exam's one FIS
+/// FRDO record whose registration number AND application id are exactly the two printed lines as read.
+/// Two lines printed apart and read apart fail independently: a misread that turned one into another
+/// application's value would have to turn the other into the same application's too. A stamp over the
+/// code does not touch either line (the registration number is far from it, the application line
+/// below it is small but outside the code). The page still needs its blank number read by both readers.
+/// The application line's crop may take in the label's last letter or a speck beside the id, so the id
+/// read may carry up to [`APPLICATION_LINE_EXTRA`] characters around the record's id; the registration
+/// number must be exact.
+pub fn printed_identity<'r>(records: &'r [FisRecord], printed: &PrintedIdentity) -> Option<&'r FisRecord> {
+    let read = printed.application_id.as_str();
+    let names = |id: &str| !id.is_empty() && read.contains(id) && read.chars().count() <= id.chars().count() + APPLICATION_LINE_EXTRA;
+    // The line names the longest id it holds ("A-12" holds "A-1" too): the line alone decides whose.
+    let named: Vec<&FisRecord> = records.iter().filter(|r| names(&r.application_id)).collect();
+    let longest = named.iter().map(|r| r.application_id.chars().count()).max()?;
+    let mut by_line = named.into_iter().filter(|r| r.application_id.chars().count() == longest);
+    match (by_line.next(), by_line.next()) {
+        (Some(record), None) if record.registration_number == printed.registration_number => Some(record),
+        _ => None,
+    }
 }
 
 pub use crate::blank_number::MIN_BLANK_NUMBER_CONFIDENCE;
@@ -41,6 +77,12 @@ impl PageEvidence {
             blank: reading.blank_page,
             code: reading.code.as_ref().map(|c| c.payload.clone()),
             blank_number: sure_blank_number(reading).map(|b| (b.text.clone(), b.confidence)),
+            printed: match (&reading.code, &reading.registration_number_ocr, &reading.application_id_ocr) {
+                (None, Some(registration_number), Some(application_id)) => {
+                    Some(PrintedIdentity { registration_number: registration_number.clone(), application_id: application_id.clone() })
+                }
+                _ => None,
+            },
         }
     }
 }
@@ -198,9 +240,29 @@ fn judge_page(roster: &Roster, records: &[FisRecord], ev: &PageEvidence) -> Resu
     if let Some(reason) = &ev.unreadable {
         return Err(review(ReviewReason::UnreadablePage, None, reason.clone()));
     }
+    let printed_payload;
     let payload = match &ev.code {
         None if ev.blank => return Err(Decision::Ignored),
-        None => return Err(review(ReviewReason::CodeUnreadable, None, "no code could be read on the page".into())),
+        None => match ev.printed.as_ref().and_then(|p| printed_identity(records, p)) {
+            Some(record) => {
+                printed_payload = CertificatePayload {
+                    exam_id: roster.exam_id.clone(),
+                    application_id: record.application_id.clone(),
+                    registration_number: record.registration_number.clone(),
+                };
+                &printed_payload
+            }
+            None => {
+                let detail = match &ev.printed {
+                    Some(p) => format!(
+                        "no code could be read on the page; its printed registration number {} and application {} are not one application's",
+                        p.registration_number, p.application_id
+                    ),
+                    None => "no code could be read on the page".into(),
+                };
+                return Err(review(ReviewReason::CodeUnreadable, None, detail));
+            }
+        },
         Some(Err(e)) => return Err(review(ReviewReason::CodeUnreadable, None, format!("a code was found but {e}"))),
         Some(Ok(p)) => p,
     };
@@ -300,7 +362,67 @@ mod tests {
             blank: false,
             code: Some(Ok(CertificatePayload { exam_id: exam.into(), application_id: app.into(), registration_number: reg.into() })),
             blank_number: blank.map(|b| (b.to_string(), 0.9)),
+            printed: None,
         }
+    }
+
+    /// A page whose code was not read, with its two printed lines as read.
+    fn printed_page(n: usize, reg: &str, app: &str, blank: Option<&str>) -> PageEvidence {
+        PageEvidence {
+            code: None,
+            printed: Some(PrintedIdentity { registration_number: reg.into(), application_id: app.into() }),
+            ..page(n, "EX-1", "A-1", "R-A-1", blank)
+        }
+    }
+
+    #[test]
+    fn a_page_without_a_code_is_attached_only_when_both_printed_lines_name_one_application() {
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-1", "A-1", Some("77 0000001"))]);
+        assert!(
+            matches!(&d[0].1, Decision::Attached { application_id, blank_number, .. } if application_id == "A-1" && blank_number == "77 0000001"),
+            "{d:?}"
+        );
+        // The label's last letter and a speck read beside the id.
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-1", "aA-1_", Some("77 0000001"))]);
+        assert!(matches!(&d[0].1, Decision::Attached { application_id, .. } if application_id == "A-1"), "{d:?}");
+        // The line names A-12, which holds A-1; a registration number misread as A-1's does not make it A-1's.
+        let mut with_a12 = records();
+        with_a12.push(FisRecord {
+            line: 9,
+            application_id: "A-12".into(),
+            registration_number: "R-A-12".into(),
+            issue_date: with_a12[0].issue_date,
+        });
+        let d = decide(&roster(), &with_a12, &[printed_page(1, "R-A-1", "A-12", Some("77 0000001"))]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::CodeUnreadable));
+        // More than that is not the id.
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-1", "xyzA-1", Some("77 0000001"))]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::CodeUnreadable));
+        // The two lines name two applications (one of them misread): review, naming both.
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-1", "A-2", Some("77 0000001"))]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::CodeUnreadable));
+        assert!(matches!(&d[0].1, Decision::Review { detail, .. } if detail.contains("R-A-1") && detail.contains("A-2")), "{d:?}");
+        // A registration number no record has.
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-9", "A-9", Some("77 0000001"))]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::CodeUnreadable));
+        // Named right, but the blank number was not read by both readers.
+        let d = decide(&roster(), &records(), &[printed_page(1, "R-A-1", "A-1", None)]);
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::BlankNumberUnreadable));
+        // A page with a code is judged by its code, whatever its text says.
+        let with_code = PageEvidence {
+            printed: Some(PrintedIdentity { registration_number: "R-A-2".into(), application_id: "A-2".into() }),
+            ..page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001"))
+        };
+        let d = decide(&roster(), &records(), &[with_code]);
+        assert!(matches!(&d[0].1, Decision::Attached { application_id, .. } if application_id == "A-1"), "{d:?}");
+        // The same application on another page with its code and another blank: a conflict, not two attachments.
+        let d = decide(
+            &roster(),
+            &records(),
+            &[page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001")), printed_page(2, "R-A-1", "A-1", Some("77 0000002"))],
+        );
+        assert_eq!(reason(&d[0].1), Some(ReviewReason::ConflictingScans));
+        assert_eq!(reason(&d[1].1), Some(ReviewReason::ConflictingScans));
     }
 
     fn reason(d: &Decision) -> Option<ReviewReason> {

@@ -13,7 +13,10 @@ use certscan_templates::{fonts, Align, Rect, Template};
 use crate::locate::SheetPose;
 use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
-use crate::qr::{find_code, find_code_in_zones, second_decoder_certificate, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy, SearchStart};
+use crate::qr::{
+    find_code, find_code_in_zones, second_decoder_certificate, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy,
+    SearchStart,
+};
 use crate::raster;
 use crate::register_page::{read_register_page, RegisterPageReading};
 use crate::source::{DecodedPage, PageOrigin};
@@ -93,8 +96,12 @@ pub struct PageReading {
     /// page's own pose when that agreed with the code's), for the stack check; taken out by
     /// `process_scan` as the pages come in.
     pub number_image: Option<NumberImage>,
-    /// OCR of the registration-number line; a fallback identity, never trusted alone.
+    /// OCR of the registration-number line, on a page whose code was not read; with
+    /// [`PageReading::application_id_ocr`] the printed identity (see `matching::printed_identity`).
     pub registration_number_ocr: Option<String>,
+    /// OCR of the application line printed under the code («Заявка A-689377»), on a page whose code
+    /// was not read.
+    pub application_id_ocr: Option<String>,
     /// Almost no ink: a blank sheet in the stack.
     pub blank_page: bool,
     /// Why the page could not be decoded at all (then nothing else is set).
@@ -118,6 +125,7 @@ impl PageReading {
             blank_number: None,
             number_image: None,
             registration_number_ocr: None,
+            application_id_ocr: None,
             blank_page: false,
             unreadable: None,
             straightening: Straightening::None,
@@ -348,6 +356,11 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
             reading.registration_number_ocr = read_zone_line(image, &p, &registration_value_rect(template), REGISTRATION_CHARSET, ocr)?
                 .map(|line| registration_number_from_line(&line.text))
                 .filter(|s| !s.is_empty());
+            if let Some(rect) = application_value_rect(template) {
+                reading.application_id_ocr = read_zone_line(image, &p, &rect, APPLICATION_CHARSET, ocr)?
+                    .map(|line| line.text.split_whitespace().max_by_key(|w| w.len()).unwrap_or("").to_string())
+                    .filter(|s| !s.is_empty());
+            }
             timings.ocr_ms += ms(t);
         }
     }
@@ -394,6 +407,22 @@ fn registration_value_rect(template: &Template) -> Rect {
     let x = field.x_mm + metrics.width_mm - 1.0;
     let top = field.y_mm - metrics.ascent_mm;
     Rect { x, y: top, w: (zone.right() - x).max(10.0), h: metrics.ascent_mm + metrics.descent_mm }
+}
+
+/// What an application id may contain (roster ids are letters, digits and separators).
+const APPLICATION_CHARSET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/.";
+
+/// Where the application id is printed after its label (a left-aligned field holding
+/// `{application_id}`), as wide as the longest id the field can hold on the page; None when the template
+/// prints no such field.
+fn application_value_rect(template: &Template) -> Option<Rect> {
+    let field = template.fields.iter().find(|f| f.text.contains("{application_id}") && f.align == Align::Left)?;
+    let label = field.text.split("{application_id}").next().unwrap_or("");
+    let metrics = fonts::measure(field.font, label, field.size_pt);
+    let x = field.x_mm + metrics.width_mm - 0.5;
+    let top = field.y_mm - metrics.ascent_mm;
+    let w = (template.page.width_mm - x - 5.0).clamp(10.0, 60.0);
+    Some(Rect { x, y: top, w, h: metrics.ascent_mm + metrics.descent_mm })
 }
 
 /// The longest run of the line that looks like a number (digits with separators).

@@ -40,6 +40,10 @@ pub struct PageReport {
     /// not sure of; null when a reader read nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blank_number_readings: Option<Readings>,
+    /// Where the application came from when not from the page's code: `printed_text` (the code could
+    /// not be read; the registration-number line and the application line named one application).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_from: Option<String>,
     /// Stable snake_case code for review pages, else null.
     pub reason: Option<String>,
     /// One sentence for the reviewer.
@@ -128,6 +132,7 @@ impl PageReport {
             confidence: None,
             blank_number_read_by: None,
             blank_number_readings: None,
+            identity_from: None,
             reason: None,
             detail: None,
             duplicate_of: None,
@@ -188,6 +193,9 @@ impl PageReport {
                 report.blank_number = Some(blank_number.clone());
                 report.duplicate_of = Some(*of_page);
             }
+        }
+        if reading.code.is_none() && matches!(decision, Decision::Attached { .. } | Decision::Duplicate { .. }) {
+            report.identity_from = Some("printed_text".into());
         }
         if let Some(read) = reading.blank_number.as_ref() {
             if report.blank_number.as_deref() == Some(read.text.as_str()) && report.outcome != "review" {

@@ -1013,7 +1013,11 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
 /// series exactly as far apart as the certificate pages between them, the blanks ran in order there and
 /// the page is the one the count lands on (counting down for a stack scanned last page first). A sheet
 /// scanned twice, a blank out of order or a missing page breaks the count, and the place says nothing.
-fn placed_numbers(readings: &[PageReading], between: impl Fn(&PageReading) -> bool, anchor: impl Fn(&PageReading) -> bool) -> Vec<Option<String>> {
+fn placed_numbers(
+    readings: &[PageReading],
+    between: impl Fn(&PageReading) -> bool,
+    anchor: impl Fn(&PageReading) -> bool,
+) -> Vec<Option<String>> {
     let walk = |indices: &mut dyn Iterator<Item = usize>| -> Option<(String, usize, u64, u64)> {
         let mut steps = 1;
         for j in indices {

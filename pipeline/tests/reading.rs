@@ -200,3 +200,23 @@ fn report_stage_timings() {
     time("orientation from page", &mut || drop(orient::orientation_from_page(&map, page.dimensions(), 300.0, template())));
     time("read_page (code found)", &mut || drop(read_page(&page, dpi, template(), &ocr, &PageOptions::default()).unwrap()));
 }
+
+/// A black-and-white 200-dpi page of the `office` simulator (seed 6409, page 10: a stamp's ring across
+/// the code, punch holes, a lid shadow), as it was in the scan: no rqrr strategy reads its code.
+const STAMPED_CODE_PAGE: &[u8] = include_bytes!("data/office-stamp-ring-over-code-200dpi.png");
+
+#[test]
+fn a_code_rqrr_cannot_read_is_read_by_the_second_decoder_and_the_number_through_the_pages_pose() {
+    let page = image::load_from_memory(STAMPED_CODE_PAGE).expect("the fixture is a PNG").to_rgb8();
+    let r = read_page(&page, 200.0, template(), &ocr(), &PageOptions::default()).unwrap();
+    let code = r.code.as_ref().expect("a code is found");
+    assert_eq!(code.strategy, certscan_pipeline::qr::QrStrategy::SecondDecoder, "{r:?}");
+    let payload = code.payload.as_ref().expect("a certscan payload");
+    // The simulator's truth for that page.
+    assert_eq!((payload.exam_id.as_str(), payload.application_id.as_str()), ("EX-2026-935597", "A-355986"));
+    assert_eq!(payload.registration_number, "77-2026-304722");
+    assert!(matches!(r.straightening, Straightening::FromPage { .. }), "{:?}", r.straightening);
+    let number = r.blank_number.as_ref().expect("the number is read");
+    assert_eq!(number.text, "07 6269608");
+    assert!(number.evidence().is_some(), "both readers read it: {number:?}");
+}

@@ -359,6 +359,7 @@ async fn a_review_page_that_cannot_be_rendered_previews_as_422_not_500() {
         straightened_from: "page".into(),
         blank_number_read_by: None,
         blank_number_readings: None,
+        identity_from: None,
         register: None,
     };
     store.commit_job("J1", vec![PageResult { report, object_key: Some("pages/J1/00001.pdf".into()) }], 0.1).await.unwrap();

@@ -107,16 +107,29 @@ fn typical_scans_of_other_stacks_attach_every_certificate_too() {
 }
 
 #[test]
-#[ignore = "fails at 55/57 (96.5 %, 0 wrong) since the simulator draws new stacks per seed (4a1eba4): page 48's code unreadable, page 23's number in review; see the session note of issue 12"]
-fn a_hard_scan_attaches_nothing_wrongly_and_almost_everything_rightly() {
-    // About 55 certificates; the product target is 98 %. Measured 56/57: the codes under a grey
-    // stamp are read with a threshold near the darkest ink, and blank numbers a pen crossed are taken
-    // from the stack's run where the stack's own print fits exactly one unread number. The miss is a
-    // number no reading or candidate settles, sent to review.
-    let processed = check(Level::Hard, 303, 70, 0.98);
-    // Some of those numbers only the stack check could settle (and `check` found none of them wrong).
-    let from_stack = processed.readings.iter().filter(|r| r.blank_number.as_ref().is_some_and(|b| b.from_stack)).count();
-    assert!(from_stack >= 1, "no blank number was taken from the stack's run");
+fn hard_scans_attach_nothing_wrongly_and_almost_everything_rightly() {
+    // The product target for `hard` is 98 %, over certificates, not per stack: one stack of 50 holds
+    // too few for a share to mean much. Four stacks the code was not tuned on (seeds chosen for this
+    // test, never looked at while changing the reader), together about 110 certificates; none may be
+    // attached wrongly, every page must be classified right, and at least 98 % attached.
+    let (mut certificates, mut right, mut from_stack) = (0, 0, 0);
+    let mut reviews = Vec::new();
+    for seed in [7311, 7312, 7313, 7314] {
+        let (truth, processed) = run(Level::Hard, seed, 35);
+        let o = judge(&truth, &processed);
+        assert!(o.wrong.is_empty(), "hard seed {seed}: WRONG attachments: {:#?}", o.wrong);
+        assert!(o.misclassified.is_empty(), "hard seed {seed}: misclassified: {:#?}", o.misclassified);
+        certificates += o.certificates;
+        right += o.attached_right;
+        from_stack += processed.readings.iter().filter(|r| r.blank_number.as_ref().is_some_and(|b| b.from_stack)).count();
+        reviews.extend(processed.decisions.iter().filter_map(|(p, d)| match d {
+            Decision::Review { reason, detail, .. } => Some(format!("seed {seed} page {p}: {} ({detail})", reason.code())),
+            _ => None,
+        }));
+    }
+    let rate = right as f64 / certificates as f64;
+    assert!(rate >= 0.98, "hard: attached {right}/{certificates} certificates ({:.1} %), need 98 %; review: {reviews:#?}", rate * 100.0);
+    eprintln!("hard: {right}/{certificates} attached right, {from_stack} numbers settled by the stack check");
 }
 
 /// The real reproducers in `shared/regressions/` (scans from another simulator, with another typeface):

@@ -67,6 +67,7 @@ fn page(n: usize, outcome: &str, app: Option<&str>, blank: Option<&str>) -> Page
             straightened_from: "code".into(),
             blank_number_read_by: blank.map(|_| "readers".to_string()),
             blank_number_readings: None,
+            identity_from: None,
             register: None,
         },
         object_key: Some(format!("pages/x/{n:05}.pdf")),
