@@ -10,6 +10,7 @@ mod generate;
 mod hardening;
 mod ledger;
 mod life;
+mod openapi;
 mod recognition;
 mod service;
 mod store;
