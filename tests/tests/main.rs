@@ -11,6 +11,7 @@ mod hardening;
 mod ledger;
 mod life;
 mod openapi;
+mod properties;
 mod recognition;
 mod service;
 mod store;
