@@ -118,6 +118,20 @@ async fn a_point_upload_is_recognised_and_a_review_page_can_be_assigned() {
     let (status, preview) = api.bytes(items[0]["preview_url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert!(preview.starts_with(b"\x89PNG"), "a PNG preview");
+    // A typed blank number must be one the blank design can carry: spaces, markup, 5,000 digits and a
+    // path are refused (422 invalid_blank_number, the input echoed short), and nothing is attached.
+    let long = "7".repeat(5000);
+    for bad in ["   ", "51 03 75100", "<script>alert(1)</script>", long.as_str(), "../../etc/passwd", "51 0375100\n51 0375101"] {
+        let request = json!({"application_id": app_a, "blank_number": bad});
+        let (status, body) =
+            api.json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&request).unwrap())).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_blank_number")), "{bad:.40}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.len() < 400 && !message.contains(&"7".repeat(100)), "the message echoes the input short: {message:.200}");
+    }
+    let (status, _) = api.bytes(&format!("/v1/applications/{app_a}/certificate-scan")).await;
+    assert_eq!(status, 404, "a refused blank number attaches nothing");
+
     let (status, body) = api
         .json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&json!({"application_id": app_a})).unwrap()))
         .await;
