@@ -4,8 +4,9 @@
 //! right headers and keys with wrong, hostile or half-right values; real files truncated or with bytes
 //! flipped) and must answer with a value or its typed error, never a panic.
 //!
-//! Bounded for CI (a few dozen to a few hundred cases each); a longer run sets `PROPTEST_CASES`:
-//! `PROPTEST_CASES=20000 cargo test -p certscan-tests --test integration properties::` (README).
+//! Bounded for CI (128 to 1,000 cases each, a few seconds in all); a longer run sets `PROPTEST_CASES`
+//! (20,000 each: about a minute):
+//! `PROPTEST_CASES=20000 cargo test --workspace --test integration -- properties::` (README).
 
 use std::sync::OnceLock;
 
@@ -281,7 +282,7 @@ fn check_scan(bytes: &[u8]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn fis_files_of_any_bytes_are_refused_with_a_typed_error(bytes in prop::collection::vec(any::<u8>(), 0..4096), zip in any::<bool>()) {
@@ -363,7 +364,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(1000))]
 
     #[test]
     fn code_payloads_of_any_text_parse_only_when_exactly_ours(text in "\\PC{0,120}", bytes in prop::collection::vec(any::<u8>(), 0..200)) {
@@ -414,7 +415,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn scan_intake_of_any_bytes_refuses_with_a_typed_error(
