@@ -234,7 +234,7 @@ fn render(doc: &PdfDocument<'_>, page: usize, dpi: f32) -> Result<RgbImage, PdfE
     let mut bytes = bitmap.as_raw_bytes();
     drop(bitmap);
     let row = width * 3;
-    let stride = if height == 0 { 0 } else { bytes.len() / height };
+    let stride = bytes.len().checked_div(height).unwrap_or(0);
     if stride < row {
         return Err(page_err(format!("PDFium gave {} bytes for {width}x{height} RGB pixels", bytes.len())));
     }

@@ -467,7 +467,7 @@ async fn park_for_retry(channel: &Channel, queue: &str, delivery: &Delivery, aft
                 properties,
             )
             .await?;
-        Ok::<_, lapin::Error>(confirm.await?)
+        confirm.await
     }
     .await;
     match parked {
