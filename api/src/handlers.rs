@@ -3,10 +3,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use certscan_domain::{import_fis_with_limits, is_valid_id, FisImportError, Roster};
@@ -16,6 +15,10 @@ use certscan_workers::store::{JobRecord, JobState, NewJob, PutRoster, ReviewItem
 
 use crate::auth::{Caller, Permission};
 use crate::error::{body_error, echo, ApiError, ApiResult};
+use crate::views::{
+    ApplicationView, AssignBody, Assigned, AttachedFrom, AuditTrail, ErrorBody, ExamStatusView, FileBody, FisImported, GenerateQuery,
+    JobAccepted, JobPages, JobTimings, JobView, ReasonBody, ReviewItemView, ReviewList, ReviewQuery, RosterStored, StatusLabel, UploadForm,
+};
 use crate::AppState;
 
 pub(crate) fn check_id(kind: &str, id: &str) -> ApiResult<()> {
@@ -102,6 +105,14 @@ async fn roster_of(state: &AppState, exam_id: &str) -> ApiResult<Roster> {
 
 // ---- exams ----
 
+/// Create or replace the exam roster. Refused (409, every affected application listed) when it would
+/// drop, fail, rename or change the birth date of an application with an attached scan, or withdraw the
+/// approved protocol while scans are attached.
+#[utoipa::path(put, path = "/v1/exams/{exam_id}", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id (letters, digits, - and _, at most 64)")),
+    request_body(content = certscan_domain::Roster, description = "The roster (contracts.md)", content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = RosterStored), (status = 201, description = "Created", body = RosterStored),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn put_roster(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,9 +130,14 @@ pub async fn put_roster(
     }
     let result = state.store.put_roster(&roster, &caller.name).await?;
     let status = if result == PutRoster::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"exam_id": exam_id, "applications": roster.applications.len()})).into_response()).into_response())
+    Ok((status, Json(RosterStored { exam_id, applications: roster.applications.len() })).into_response())
 }
 
+/// The stored roster.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The roster", body = certscan_domain::Roster),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn get_roster(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Roster>> {
     caller.require(Permission::Read)?;
     Ok(Json(roster_of(&state, &exam_id).await?))
@@ -130,12 +146,24 @@ pub async fn get_roster(State(state): State<AppState>, caller: Caller, Path(exam
 /// Bad rows a refused FIS FRDO file lists at most; `rows_total` says how many there were.
 pub const MAX_ROWS_LISTED: usize = 1_000;
 
+/// Import the FIS FRDO file (CSV or XLSX, raw body or multipart field `file`), all-or-nothing; 422
+/// `fis_rows_invalid` lists the bad rows, `fis_file_too_large` names the limit.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/fis-frdo", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id"),
+        ("X-File-Name" = Option<String>, Header, description = "The file's name, for messages and the audit trail")),
+    request_body(content(
+        (FileBody = "text/csv"),
+        (FileBody = "application/octet-stream"),
+        (FileBody = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (UploadForm = "multipart/form-data"))),
+    responses((status = 200, description = "Imported", body = FisImported),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn import_fis(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
     upload: Upload,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FisImported>> {
     caller.require(Permission::Manage)?;
     let roster = roster_of(&state, &exam_id).await?;
     let name: String =
@@ -165,15 +193,14 @@ pub async fn import_fis(
             other => ApiError::unprocessable(other.code(), format!("{other}; nothing was imported")),
         })?;
     state.store.put_fis_import(&exam_id, &name, &import, &caller.name).await?;
-    Ok(Json(json!({"exam_id": exam_id, "file": name, "records": import.records.len()})))
+    Ok(Json(FisImported { exam_id, file: name, records: import.records.len() }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct GenerateQuery {
-    /// A printer profile from the calibration folder; `default` when absent.
-    pub printer: Option<String>,
-}
-
+/// Generate the printable certificates (one A4 page per passed application); answers the PDF.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/certificates", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id"), GenerateQuery),
+    responses((status = 200, description = "The certificates", content_type = "application/pdf", body = FileBody),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn generate(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,7 +248,7 @@ pub(crate) async fn submit(
     exam_id: &str,
     application_id: Option<&str>,
     upload: Upload,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobAccepted>)> {
     if certscan_pipeline::source::detect_format(&upload.bytes).is_none() {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -259,26 +286,47 @@ pub(crate) async fn submit(
         return Err(ApiError::unavailable("publishing the job", e));
     }
     state.metrics.jobs_published.inc();
-    Ok((StatusCode::ACCEPTED, Json(json!({"job_id": job_id, "exam_id": exam_id, "status_url": format!("/v1/jobs/{job_id}")}))))
+    let status_url = format!("/v1/jobs/{job_id}");
+    Ok((StatusCode::ACCEPTED, Json(JobAccepted { job_id, exam_id: exam_id.to_string(), status_url, register_url: None })))
 }
 
+/// Upload one scan file (PDF, TIFF, JPEG, PNG; raw body with `X-File-Name`, or multipart field `file`);
+/// 202 with the job. 415 for a file that is no scan at all, 409 before the FIS FRDO import.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/scans", tag = "scans",
+    params(("exam_id" = String, Path, description = "The exam's id"),
+        ("X-File-Name" = Option<String>, Header, description = "The file's name")),
+    request_body(content(
+        (FileBody = "application/pdf"), (FileBody = "image/tiff"), (FileBody = "image/jpeg"), (FileBody = "image/png"),
+        (FileBody = "application/octet-stream"), (UploadForm = "multipart/form-data"))),
+    responses((status = 202, description = "Accepted: a job", body = JobAccepted),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn upload_scan(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
     upload: Upload,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobAccepted>)> {
     caller.require(Permission::Upload)?;
     roster_of(&state, &exam_id).await?;
     submit(&state, &caller, &exam_id, None, upload).await
 }
 
+/// Point upload (точечная загрузка) of one scan onto this application; 202 with the job. Still
+/// recognised: a page naming another application goes to review.
+#[utoipa::path(put, path = "/v1/applications/{application_id}/certificate-scan", tag = "scans",
+    params(("application_id" = String, Path, description = "The application's id"),
+        ("X-File-Name" = Option<String>, Header, description = "The file's name")),
+    request_body(content(
+        (FileBody = "application/pdf"), (FileBody = "image/tiff"), (FileBody = "image/jpeg"), (FileBody = "image/png"),
+        (FileBody = "application/octet-stream"), (UploadForm = "multipart/form-data"))),
+    responses((status = 202, description = "Accepted: a job", body = JobAccepted),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn point_upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(application_id): Path<String>,
     upload: Upload,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobAccepted>)> {
     caller.require(Permission::Manage)?;
     check_id("application", &application_id)?;
     let exam_id = state
@@ -289,37 +337,47 @@ pub async fn point_upload(
     submit(&state, &caller, &exam_id, Some(&application_id), upload).await
 }
 
-fn job_json(job: &JobRecord) -> Value {
+fn job_view(job: JobRecord) -> JobView {
     let summary = job.report.as_ref().map(|r| r.summary.clone()).unwrap_or_default();
-    json!({
-        "job_id": job.job_id,
-        "exam_id": job.exam_id,
-        "application_id": job.application_id,
-        "file_name": job.file_name,
-        "state": job.state.code(),
-        "pages": {
-            "total": job.pages_total.unwrap_or(0),
-            "processed": job.pages_processed,
-            "attached": summary.attached,
-            "review": summary.review,
-            "ignored": summary.ignored,
-            "duplicate": summary.duplicate,
-            "register": summary.register,
+    JobView {
+        pages: JobPages {
+            total: job.pages_total.unwrap_or(0),
+            processed: job.pages_processed,
+            attached: summary.attached,
+            review: summary.review,
+            ignored: summary.ignored,
+            duplicate: summary.duplicate,
+            register: summary.register,
         },
-        "error": job.error,
-        "attempts": job.attempts,
-        "timings": {"created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at, "seconds": job.seconds},
-        "report": if job.state == JobState::Done { serde_json::to_value(&job.report).unwrap_or(Value::Null) } else { Value::Null },
-    })
+        timings: JobTimings { created_at: job.created_at, started_at: job.started_at, finished_at: job.finished_at, seconds: job.seconds },
+        report: if job.state == JobState::Done { job.report } else { None },
+        state: job.state.code().to_string(),
+        job_id: job.job_id,
+        exam_id: job.exam_id,
+        application_id: job.application_id,
+        file_name: job.file_name,
+        error: job.error,
+        attempts: job.attempts,
+    }
 }
 
-pub async fn job(State(state): State<AppState>, caller: Caller, Path(job_id): Path<String>) -> ApiResult<Json<Value>> {
+/// A job's progress; the report once done.
+#[utoipa::path(get, path = "/v1/jobs/{job_id}", tag = "scans",
+    params(("job_id" = String, Path, description = "The job's id")),
+    responses((status = 200, description = "The job", body = JobView),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn job(State(state): State<AppState>, caller: Caller, Path(job_id): Path<String>) -> ApiResult<Json<JobView>> {
     caller.require(Permission::Read)?;
     check_id("job", &job_id)?;
     let job = state.store.job(&job_id).await?.ok_or_else(|| ApiError::not_found(format!("job {job_id} does not exist")))?;
-    Ok(Json(job_json(&job)))
+    Ok(Json(job_view(job)))
 }
 
+/// One page of a job as its own PDF.
+#[utoipa::path(get, path = "/v1/jobs/{job_id}/pages/{page}", tag = "scans",
+    params(("job_id" = String, Path, description = "The job's id"), ("page" = i64, Path, description = "The page, 1-based")),
+    responses((status = 200, description = "The page", content_type = "application/pdf", body = FileBody),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn job_page(State(state): State<AppState>, caller: Caller, Path((job_id, page)): Path<(String, i64)>) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     check_id("job", &job_id)?;
@@ -333,43 +391,54 @@ pub async fn job_page(State(state): State<AppState>, caller: Caller, Path((job_i
 
 // ---- status and scans ----
 
-pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+/// The exam's certificate status (code and Russian label), counts, and per application its registration
+/// number, issue date, blank number, scan link, when, by whom and from which job and page.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/certificates/status", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The status", body = ExamStatusView),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn exam_status(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<ExamStatusView>> {
     caller.require(Permission::Read)?;
     check_id("exam", &exam_id)?;
     let status = state.store.exam_status(&exam_id).await?.ok_or_else(|| ApiError::not_found(format!("exam {exam_id} is not known")))?;
-    let applications: Vec<Value> = status
+    let applications = status
         .applications
-        .iter()
+        .into_iter()
         .map(|a| {
-            let scan = a.attachment.as_ref();
-            json!({
-                "application_id": a.application_id,
-                "full_name": a.full_name,
-                "outcome": a.outcome,
-                "outcome_label": a.outcome_label,
-                "status": {"code": a.status.code(), "label": a.status.label()},
-                "handed_over_on": a.handover.as_ref().map(|h| &h.handed_over_on),
-                "handed_over_by": a.handover.as_ref().map(|h| &h.handed_over_by),
-                "registration_number": a.registration_number,
-                "issue_date": a.issue_date,
-                "certificate_generated": a.certificate_generated,
-                "blank_number": scan.map(|s| &s.blank_number),
-                "scan_url": scan.map(|_| format!("/v1/applications/{}/certificate-scan", a.application_id)),
-                "attached_at": scan.map(|s| &s.attached_at),
-                "attached_by": scan.map(|s| &s.attached_by),
-                "attached_from": scan.map(|s| json!({"job_id": s.job_id, "page": s.page, "source": s.source})),
-            })
+            let scan = a.attachment;
+            ApplicationView {
+                scan_url: scan.as_ref().map(|_| format!("/v1/applications/{}/certificate-scan", a.application_id)),
+                application_id: a.application_id,
+                full_name: a.full_name,
+                outcome: a.outcome,
+                outcome_label: a.outcome_label.to_string(),
+                status: StatusLabel::new(a.status.code(), a.status.label()),
+                handed_over_on: a.handover.as_ref().map(|h| h.handed_over_on.clone()),
+                handed_over_by: a.handover.map(|h| h.handed_over_by),
+                registration_number: a.registration_number,
+                issue_date: a.issue_date,
+                certificate_generated: a.certificate_generated,
+                blank_number: scan.as_ref().map(|s| s.blank_number.clone()),
+                attached_at: scan.as_ref().map(|s| s.attached_at.clone()),
+                attached_by: scan.as_ref().map(|s| s.attached_by.clone()),
+                attached_from: scan.map(|s| AttachedFrom { job_id: s.job_id, page: s.page, source: s.source }),
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "exam_id": status.exam_id,
-        "status": {"code": status.status.code(), "label": status.status.label()},
-        "register_status": {"code": status.register_status.code(), "label": status.register_status.label()},
-        "counts": status.counts,
-        "applications": applications,
-    })))
+    Ok(Json(ExamStatusView {
+        exam_id: status.exam_id,
+        status: StatusLabel::new(status.status.code(), status.status.label()),
+        register_status: StatusLabel::new(status.register_status.code(), status.register_status.label()),
+        counts: status.counts,
+        applications,
+    }))
 }
 
+/// The attached scan (PDF).
+#[utoipa::path(get, path = "/v1/applications/{application_id}/certificate-scan", tag = "scans",
+    params(("application_id" = String, Path, description = "The application's id")),
+    responses((status = 200, description = "The scan", content_type = "application/pdf", body = FileBody),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn download_scan(State(state): State<AppState>, caller: Caller, Path(application_id): Path<String>) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     check_id("application", &application_id)?;
@@ -381,49 +450,40 @@ pub async fn download_scan(State(state): State<AppState>, caller: Caller, Path(a
     Ok(pdf(state.objects.get(&attachment.object_key).await?, &format!("{application_id}.pdf")))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReasonBody {
-    pub reason: String,
-}
-
+/// Unattach the scan (body `{"reason"}`); the page goes back to the review list as `unattached`.
+#[utoipa::path(delete, path = "/v1/applications/{application_id}/certificate-scan", tag = "review",
+    params(("application_id" = String, Path, description = "The application's id")),
+    request_body(content = ReasonBody, content_type = "application/json"),
+    responses((status = 200, description = "The review item the page became", body = ReviewItemView),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn unattach(
     State(state): State<AppState>,
     caller: Caller,
     Path(application_id): Path<String>,
     JsonBody(body): JsonBody<ReasonBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReviewItemView>> {
     caller.require(Permission::Manage)?;
     check_id("application", &application_id)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("reason_required", "say why the scan is taken off (reason)"));
     }
     let item = state.store.unattach(&application_id, body.reason.trim(), &caller.name).await?;
-    Ok(Json(review_json(&item)))
+    Ok(Json(ReviewItemView::of(item)))
 }
 
 // ---- review ----
 
-fn review_json(item: &ReviewItem) -> Value {
-    let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
-    if item.object_key.is_some() {
-        v["page_url"] = json!(format!("/v1/review/{}/page", item.item_id));
-        v["preview_url"] = json!(format!("/v1/review/{}/preview", item.item_id));
-    }
-    v
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ReviewQuery {
-    /// `open` (default) or `all`.
-    pub state: Option<String>,
-}
-
+/// The pages waiting for a person (`?state=open|all`), with page and preview links.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/review", tag = "review",
+    params(("exam_id" = String, Path, description = "The exam's id"), ReviewQuery),
+    responses((status = 200, description = "The review list", body = ReviewList),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn review_list(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
     Query(query): Query<ReviewQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReviewList>> {
     caller.require(Permission::Manage)?;
     roster_of(&state, &exam_id).await?;
     let open_only = match query.state.as_deref() {
@@ -432,7 +492,7 @@ pub async fn review_list(
         Some(other) => return Err(ApiError::bad_request(format!("state must be open or all, not {other:?}"))),
     };
     let items = state.store.review_items(&exam_id, open_only).await?;
-    Ok(Json(json!({"exam_id": exam_id, "items": items.iter().map(review_json).collect::<Vec<_>>()})))
+    Ok(Json(ReviewList { exam_id, items: items.into_iter().map(ReviewItemView::of).collect() }))
 }
 
 async fn review_item(state: &AppState, item_id: &str) -> ApiResult<ReviewItem> {
@@ -440,6 +500,11 @@ async fn review_item(state: &AppState, item_id: &str) -> ApiResult<ReviewItem> {
     state.store.review_item(item_id).await?.ok_or_else(|| ApiError::not_found(format!("review item {item_id} does not exist")))
 }
 
+/// The review page as PDF.
+#[utoipa::path(get, path = "/v1/review/{item_id}/page", tag = "review",
+    params(("item_id" = String, Path, description = "The review item's id")),
+    responses((status = 200, description = "The page", content_type = "application/pdf", body = FileBody),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn review_page(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>) -> ApiResult<Response> {
     caller.require(Permission::Manage)?;
     let item = review_item(&state, &item_id).await?;
@@ -447,7 +512,11 @@ pub async fn review_page(State(state): State<AppState>, caller: Caller, Path(ite
     Ok(pdf(state.objects.get(&key).await?, &format!("review-{item_id}.pdf")))
 }
 
-/// A small PNG of the page (about 50 dpi), upright.
+/// A small PNG of the page (about 50 dpi), upright; 422 `preview_unavailable` when it cannot be rendered.
+#[utoipa::path(get, path = "/v1/review/{item_id}/preview", tag = "review",
+    params(("item_id" = String, Path, description = "The review item's id")),
+    responses((status = 200, description = "The preview", content_type = "image/png", body = FileBody),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn review_preview(State(state): State<AppState>, caller: Caller, Path(item_id): Path<String>) -> ApiResult<Response> {
     caller.require(Permission::Manage)?;
     let item = review_item(&state, &item_id).await?;
@@ -475,20 +544,19 @@ pub async fn review_preview(State(state): State<AppState>, caller: Caller, Path(
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssignBody {
-    pub application_id: String,
-    /// Needed when the page's blank number was not read.
-    pub blank_number: Option<String>,
-}
-
+/// Attach a review page to an application: it must be passed, have a FIS FRDO number and no scan yet; a
+/// typed blank number must match the blank design's pattern (422 `invalid_blank_number`).
+#[utoipa::path(post, path = "/v1/review/{item_id}/assign", tag = "review",
+    params(("item_id" = String, Path, description = "The review item's id")),
+    request_body(content = AssignBody, content_type = "application/json"),
+    responses((status = 200, description = "Attached", body = Assigned),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     Path(item_id): Path<String>,
     JsonBody(body): JsonBody<AssignBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Assigned>> {
     caller.require(Permission::Manage)?;
     check_id("review item", &item_id)?;
     check_id("application", &body.application_id)?;
@@ -497,15 +565,15 @@ pub async fn assign(
         check_blank_number(&state, blank)?;
     }
     let attachment = state.store.assign_review(&item_id, &body.application_id, blank_number, &caller.name).await?;
-    Ok(Json(json!({
-        "item_id": item_id,
-        "state": "assigned",
-        "application_id": attachment.application_id,
-        "blank_number": attachment.blank_number,
-        "registration_number": attachment.registration_number,
-        "issue_date": attachment.issue_date,
-        "scan_url": format!("/v1/applications/{}/certificate-scan", attachment.application_id),
-    })))
+    Ok(Json(Assigned {
+        item_id,
+        state: "assigned".into(),
+        scan_url: format!("/v1/applications/{}/certificate-scan", attachment.application_id),
+        application_id: attachment.application_id,
+        blank_number: attachment.blank_number,
+        registration_number: attachment.registration_number,
+        issue_date: attachment.issue_date,
+    }))
 }
 
 /// A blank number typed by a person must be one the blank design can carry: the template's pattern.
@@ -528,28 +596,35 @@ fn check_blank_number(state: &AppState, blank: &str) -> ApiResult<()> {
     }
 }
 
+/// Dismiss a review page (body `{"reason"}`).
+#[utoipa::path(post, path = "/v1/review/{item_id}/dismiss", tag = "review",
+    params(("item_id" = String, Path, description = "The review item's id")),
+    request_body(content = ReasonBody, content_type = "application/json"),
+    responses((status = 200, description = "Dismissed", body = ReviewItemView),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn dismiss(
     State(state): State<AppState>,
     caller: Caller,
     Path(item_id): Path<String>,
     JsonBody(body): JsonBody<ReasonBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReviewItemView>> {
     caller.require(Permission::Manage)?;
     check_id("review item", &item_id)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("reason_required", "say why the page is dismissed (reason)"));
     }
     let item = state.store.dismiss_review(&item_id, body.reason.trim(), &caller.name).await?;
-    Ok(Json(review_json(&item)))
+    Ok(Json(ReviewItemView::of(item)))
 }
 
-pub async fn audit_trail(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(exam_id): Path<String>,
-    _headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+/// Who attached, unattached, assigned, dismissed, uploaded, imported, generated — and when.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/audit", tag = "exams",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The audit trail", body = AuditTrail),
+        (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn audit_trail(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<AuditTrail>> {
     caller.require(Permission::Manage)?;
     roster_of(&state, &exam_id).await?;
-    Ok(Json(json!({"exam_id": exam_id, "entries": state.store.audit_trail(&exam_id).await?})))
+    let entries = state.store.audit_trail(&exam_id).await?;
+    Ok(Json(AuditTrail { exam_id, entries }))
 }

@@ -6,16 +6,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use certscan_domain::ledger::{Pack, PackCounts};
+use certscan_domain::ledger::Pack;
 use certscan_domain::{is_valid_id, ledger_export};
 use certscan_workers::store::{PutPack, StoreError};
 
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::JsonBody;
+use crate::views::{ErrorBody, FileBody, FormatQuery, PackBody, PackList, PackReport, PackView, SpoilBody, Spoiled};
 use crate::AppState;
 
 fn check_pack_id(pack_id: &str) -> ApiResult<()> {
@@ -34,25 +34,12 @@ fn refused(code: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
-fn pack_json(pack: &Pack, counts: Option<&PackCounts>) -> Value {
-    let mut v = serde_json::to_value(pack).unwrap_or(Value::Null);
-    v["size"] = json!(pack.size());
-    if let Some(c) = counts {
-        v["counts"] = json!(c);
-    }
-    v
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackBody {
-    pub series: String,
-    pub first: String,
-    pub last: String,
-    pub received_on: Option<String>,
-    pub note: Option<String>,
-}
-
+/// Register a pack of blanks: 201 new, 200 replaced; 422 `invalid_pack` names the field; 409
+/// `pack_conflict` when it overlaps another pack or would leave out a used or written-off number.
+#[utoipa::path(put, path = "/v1/blank-packs/{pack_id}", tag = "ledger",
+    params(("pack_id" = String, Path, description = "The pack's id")),
+    request_body(content = PackBody, content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = PackView), (status = 201, description = "Registered", body = PackView), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn put_pack(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,39 +56,40 @@ pub async fn put_pack(
         .map_err(|e| invalid(e.field(), format!("{}: {e}", e.field())))?;
     let result = state.store.put_pack(&pack, &caller.name).await.map_err(refused("pack_conflict"))?;
     let status = if result == PutPack::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(pack_json(&pack, None))).into_response())
+    Ok((status, Json(PackView::of(&pack, None))).into_response())
 }
 
-pub async fn list_packs(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Every pack of blanks with its counts `{used, spoiled, free}`.
+#[utoipa::path(get, path = "/v1/blank-packs", tag = "ledger",
+    responses((status = 200, description = "The packs", body = PackList), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn list_packs(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<PackList>> {
     caller.require(Permission::Read)?;
-    let packs: Vec<Value> = state
+    let packs = state
         .store
         .packs_with_counts()
         .await?
-        .iter()
-        .map(|s| {
-            let mut v = pack_json(&s.pack, Some(&s.counts));
-            v["registered_at"] = json!(s.registered_at);
-            v["registered_by"] = json!(s.registered_by);
-            v
+        .into_iter()
+        .map(|s| PackView {
+            registered_at: Some(s.registered_at),
+            registered_by: Some(s.registered_by),
+            ..PackView::of(&s.pack, Some(s.counts))
         })
         .collect();
-    Ok(Json(json!({ "packs": packs })))
+    Ok(Json(PackList { packs }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpoilBody {
-    pub blank_number: String,
-    pub reason: String,
-}
-
+/// Write off one blank; 422 when the number is not the pack's, 409 `blank_conflict` when it is used or
+/// already written off.
+#[utoipa::path(post, path = "/v1/blank-packs/{pack_id}/spoiled", tag = "ledger",
+    params(("pack_id" = String, Path, description = "The pack's id")),
+    request_body(content = SpoilBody, content_type = "application/json"),
+    responses((status = 201, description = "Written off", body = Spoiled), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn spoil_blank(
     State(state): State<AppState>,
     caller: Caller,
     Path(pack_id): Path<String>,
     JsonBody(body): JsonBody<SpoilBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Spoiled>)> {
     caller.require(Permission::Manage)?;
     check_pack_id(&pack_id)?;
     let (blank_number, reason) = (body.blank_number.trim(), body.reason.trim());
@@ -119,28 +107,29 @@ pub async fn spoil_blank(
     let spoiled = state.store.spoil_blank(&pack_id, blank_number, reason, &caller.name).await.map_err(refused("blank_conflict"))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "pack_id": pack_id,
-            "blank_number": blank_number,
-            "state": "spoiled",
-            "reason": spoiled.reason,
-            "by": spoiled.by,
-            "at": spoiled.at,
-        })),
+        Json(Spoiled {
+            blank_number: blank_number.to_string(),
+            pack_id,
+            state: "spoiled".into(),
+            reason: spoiled.reason,
+            by: spoiled.by,
+            at: spoiled.at,
+        }),
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ReportQuery {
-    /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<String>,
-}
-
+/// Every number of the pack once: `used` (exam, application, when), `spoiled` (reason, who, when) or
+/// `free`; as JSON, CSV (UTF-8, `;`) or XLSX (`?format=`).
+#[utoipa::path(get, path = "/v1/blank-packs/{pack_id}/report", tag = "ledger",
+    params(("pack_id" = String, Path, description = "The pack's id"), FormatQuery),
+    responses((status = 200, description = "The report", content(
+        (PackReport = "application/json"), (FileBody = "text/csv"),
+        (FileBody = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn pack_report(
     State(state): State<AppState>,
     caller: Caller,
     Path(pack_id): Path<String>,
-    Query(query): Query<ReportQuery>,
+    Query(query): Query<FormatQuery>,
 ) -> ApiResult<Response> {
     caller.require(Permission::Manage)?;
     check_pack_id(&pack_id)?;
@@ -171,6 +160,6 @@ pub async fn pack_report(
             )
                 .into_response()
         }
-        _ => Json(json!({"pack": pack_json(&pack, Some(&counts)), "counts": counts, "blanks": rows})).into_response(),
+        _ => Json(PackReport { pack: PackView::of(&pack, Some(counts)), counts, blanks: rows }).into_response(),
     })
 }

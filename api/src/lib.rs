@@ -9,6 +9,8 @@
 //! - [`ledger`]: the blank-ledger routes (`/v1/blank-packs`).
 //! - [`life`]: the exam list, the issuance register, the handover and the events feed.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! - [`openapi`]: the routes and their OpenAPI document, from one declaration; [`views`]: the types
+//!   the handlers answer and take, which the document is generated from.
 //! - [`server`]: assembling a running service from `Settings` (embedded or distributed).
 
 pub mod auth;
@@ -16,8 +18,10 @@ pub mod error;
 pub mod handlers;
 pub mod ledger;
 pub mod life;
+pub mod openapi;
 pub mod ops;
 pub mod server;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +31,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use tokio::sync::Semaphore;
 
@@ -93,47 +96,9 @@ const JSON_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = DefaultBodyLimit::max(state.max_upload);
-    let fis_limit = DefaultBodyLimit::max(usize::try_from(state.limits.fis.max_bytes).unwrap_or(usize::MAX));
-    let v1 = Router::new()
-        .route("/v1/exams/{exam_id}", put(handlers::put_roster).get(handlers::get_roster))
-        .route("/v1/exams/{exam_id}/fis-frdo", post(handlers::import_fis).layer(fis_limit))
-        .route("/v1/exams/{exam_id}/certificates", post(handlers::generate))
-        .route("/v1/exams/{exam_id}/scans", post(handlers::upload_scan).layer(upload_limit))
-        .route("/v1/exams/{exam_id}/certificates/status", get(handlers::exam_status))
-        .route("/v1/exams/{exam_id}/review", get(handlers::review_list))
-        .route("/v1/exams/{exam_id}/audit", get(handlers::audit_trail))
-        .route("/v1/jobs/{job_id}", get(handlers::job))
-        .route("/v1/jobs/{job_id}/pages/{page}", get(handlers::job_page))
-        .route(
-            "/v1/applications/{application_id}/certificate-scan",
-            get(handlers::download_scan).put(handlers::point_upload).delete(handlers::unattach).layer(upload_limit),
-        )
-        .route("/v1/review/{item_id}/assign", post(handlers::assign))
-        .route("/v1/review/{item_id}/dismiss", post(handlers::dismiss))
-        .route("/v1/review/{item_id}/page", get(handlers::review_page))
-        .route("/v1/review/{item_id}/preview", get(handlers::review_preview))
-        .route("/v1/exams", get(life::exam_list))
-        .route("/v1/exams/{exam_id}/register", get(life::get_register).post(life::generate_register))
-        .route("/v1/exams/{exam_id}/register/document", get(life::register_document))
-        .route("/v1/exams/{exam_id}/register/scans", post(life::upload_register_scan).layer(upload_limit))
-        .route("/v1/exams/{exam_id}/register/scan", get(life::register_scan))
-        .route("/v1/exams/{exam_id}/register/signatures/{row}", get(life::register_signature))
-        .route("/v1/exams/{exam_id}/register/review", post(life::take_register))
-        .route("/v1/exams/{exam_id}/register/approve", post(life::approve_register))
-        .route("/v1/exams/{exam_id}/register/reject", post(life::reject_register))
-        .route("/v1/applications/{application_id}/handover", post(life::hand_over).delete(life::undo_handover))
-        .route("/v1/events", get(life::events))
-        .route("/v1/blank-packs", get(ledger::list_packs))
-        .route("/v1/blank-packs/{pack_id}", put(ledger::put_pack))
-        .route("/v1/blank-packs/{pack_id}/spoiled", post(ledger::spoil_blank))
-        .route("/v1/blank-packs/{pack_id}/report", get(ledger::pack_report));
-    Router::new()
-        .merge(v1)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+    let fis_limit = usize::try_from(state.limits.fis.max_bytes).unwrap_or(usize::MAX);
+    let (routes, _document) = openapi::routes(state.max_upload, fis_limit).split_for_parts();
+    routes
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.limits.body_timeout))

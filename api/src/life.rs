@@ -8,8 +8,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use certscan_domain::register::transition;
 use certscan_domain::{ExamCertificateStatus, RegisterAction, RegisterStatus};
@@ -18,37 +16,33 @@ use certscan_workers::store::{ExamStatus, RegisterView};
 
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, ApiResult};
-use crate::handlers::{check_id, JsonBody, ReasonBody, Upload};
+use crate::handlers::{check_id, JsonBody, Upload};
+use crate::views::{
+    DocumentLinks, ErrorBody, EventsPage, ExamList, ExamListEntry, ExamListQuery, FileBody, FormatQuery, HandedOver, HandoverBody,
+    HandoverUndone, JobAccepted, ReasonBody, RegisterJson, RegisterScanView, SignatureRowView, SignaturesView, StatusLabel, UndoneHandover,
+    UploadForm,
+};
 use crate::AppState;
 
-fn status_json(code: &str, label: &str) -> Value {
-    json!({"code": code, "label": label})
-}
-
 // ---- exam list ----
-
-#[derive(Debug, Deserialize)]
-pub struct ExamListQuery {
-    pub certificate_status: Option<String>,
-    pub register_status: Option<String>,
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
 
 /// Page size when none is asked for, and the largest one.
 const LIST_DEFAULT: usize = 50;
 const LIST_MAX: usize = 500;
 
-fn exam_list_entry(s: &ExamStatus) -> Value {
-    json!({
-        "exam_id": s.exam_id,
-        "certificate_status": status_json(s.status.code(), s.status.label()),
-        "register_status": status_json(s.register_status.code(), s.register_status.label()),
-        "counts": s.counts,
-    })
+fn exam_list_entry(s: ExamStatus) -> ExamListEntry {
+    ExamListEntry {
+        certificate_status: StatusLabel::new(s.status.code(), s.status.label()),
+        register_status: StatusLabel::new(s.register_status.code(), s.register_status.label()),
+        exam_id: s.exam_id,
+        counts: s.counts,
+    }
 }
 
-pub async fn exam_list(State(state): State<AppState>, caller: Caller, Query(q): Query<ExamListQuery>) -> ApiResult<Json<Value>> {
+/// The exam list, filtered by certificate and register status, in exam-id order, paged by cursor.
+#[utoipa::path(get, path = "/v1/exams", tag = "life", params(ExamListQuery),
+    responses((status = 200, description = "A page of exams", body = ExamList), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn exam_list(State(state): State<AppState>, caller: Caller, Query(q): Query<ExamListQuery>) -> ApiResult<Json<ExamList>> {
     caller.require(Permission::Read)?;
     let certificate_status = q
         .certificate_status
@@ -78,7 +72,7 @@ pub async fn exam_list(State(state): State<AppState>, caller: Caller, Query(q): 
         check_id("cursor", c)?;
     }
     let (exams, next) = state.store.exam_list(certificate_status, register_status, limit, q.cursor.as_deref()).await?;
-    Ok(Json(json!({"exams": exams.iter().map(exam_list_entry).collect::<Vec<_>>(), "next_cursor": next})))
+    Ok(Json(ExamList { exams: exams.into_iter().map(exam_list_entry).collect(), next_cursor: next }))
 }
 
 // ---- issuance register ----
@@ -96,58 +90,66 @@ fn require_exam_site(caller: &Caller) -> ApiResult<()> {
 
 /// The signature check as the reviewer reads it first: counts, the sentence ("23 of 24 signed; row 7
 /// empty"), every row with its verdict, ink share, file page and crop link. Never an approval.
-fn signatures_json(v: &RegisterView) -> Value {
+fn signatures_view(v: &RegisterView) -> SignaturesView {
     let Some(s) = &v.signatures else {
-        return json!({"checked": false, "signed": null, "empty": null, "unclear": null, "summary": null, "not_scanned": [], "rows": []});
+        return SignaturesView {
+            checked: false,
+            signed: None,
+            empty: None,
+            unclear: None,
+            summary: None,
+            not_scanned: vec![],
+            rows: vec![],
+        };
     };
-    let rows: Vec<Value> = s
+    let rows = s
         .rows
         .iter()
-        .map(|r| {
-            json!({
-                "row": r.row,
-                "verdict": r.verdict.code(),
-                "ink": r.ink,
-                "page": r.page,
-                "page_url": v.scan_job_id.as_ref().map(|j| format!("/v1/jobs/{j}/pages/{}", r.page)),
-                "crop_url": r.crop_key.as_ref().map(|_| format!("/v1/exams/{}/register/signatures/{}", v.exam_id, r.row)),
-            })
+        .map(|r| SignatureRowView {
+            row: r.row,
+            verdict: r.verdict,
+            ink: r.ink,
+            page: r.page,
+            page_url: v.scan_job_id.as_ref().map(|j| format!("/v1/jobs/{j}/pages/{}", r.page)),
+            crop_url: r.crop_key.as_ref().map(|_| format!("/v1/exams/{}/register/signatures/{}", v.exam_id, r.row)),
         })
         .collect();
-    json!({
-        "checked": true,
-        "signed": s.signed,
-        "empty": s.empty,
-        "unclear": s.unclear,
-        "summary": s.sentence(),
-        "not_scanned": s.not_scanned,
-        "rows": rows,
-    })
+    SignaturesView {
+        checked: true,
+        signed: Some(s.signed),
+        empty: Some(s.empty),
+        unclear: Some(s.unclear),
+        summary: Some(s.sentence()),
+        not_scanned: s.not_scanned.clone(),
+        rows,
+    }
 }
 
-fn register_json(v: &RegisterView) -> Value {
-    let signatures = signatures_json(v);
-    json!({
-        "exam_id": v.exam_id,
-        "status": status_json(v.status.code(), v.status.label()),
-        "version": v.version,
-        "reason": v.reason,
-        "generated_at": v.generated_at,
-        "generated_by": v.generated_by,
-        "rows": v.rows,
-        "scan": v.scan_object_key.as_ref().map(|_| json!({
-            "version": v.scan_version,
-            "url": format!("/v1/exams/{}/register/scan", v.exam_id),
-            "job_id": v.scan_job_id,
-            "pages": v.scan_job_id.as_ref().map(|j| v.scan_pages.iter().map(|p| format!("/v1/jobs/{j}/pages/{p}")).collect::<Vec<_>>()),
-            "problems": v.scan_problems,
-        })),
-        "signatures": signatures,
-        "document": v.version.map(|_| json!({
-            "pdf": format!("/v1/exams/{}/register/document?format=pdf", v.exam_id),
-            "xlsx": format!("/v1/exams/{}/register/document?format=xlsx", v.exam_id),
-        })),
-    })
+fn register_json(v: RegisterView) -> RegisterJson {
+    let signatures = signatures_view(&v);
+    let exam_id = v.exam_id.clone();
+    let scan = v.scan_object_key.as_ref().map(|_| RegisterScanView {
+        version: v.scan_version,
+        url: format!("/v1/exams/{exam_id}/register/scan"),
+        job_id: v.scan_job_id.clone(),
+        pages: v.scan_job_id.as_ref().map(|j| v.scan_pages.iter().map(|p| format!("/v1/jobs/{j}/pages/{p}")).collect()),
+        problems: v.scan_problems.clone(),
+    });
+    RegisterJson {
+        status: StatusLabel::new(v.status.code(), v.status.label()),
+        version: v.version,
+        reason: v.reason,
+        generated_at: v.generated_at,
+        generated_by: v.generated_by,
+        rows: v.rows,
+        scan,
+        signatures,
+        document: v.version.map(|_| DocumentLinks {
+            pdf: format!("/v1/exams/{exam_id}/register/document?format=pdf"),
+            xlsx: format!("/v1/exams/{exam_id}/register/document?format=xlsx"),
+        }),
+        exam_id,
+    }
 }
 
 async fn register_of(state: &AppState, exam_id: &str) -> ApiResult<RegisterView> {
@@ -155,28 +157,41 @@ async fn register_of(state: &AppState, exam_id: &str) -> ApiResult<RegisterView>
     state.store.register(exam_id).await?.ok_or_else(|| ApiError::not_found(format!("exam {exam_id} is not known")))
 }
 
-pub async fn get_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+/// The issuance register: status, version, reason, rows, the last scan (its pages and problems) and the
+/// signature check (counts, summary, every row's verdict and crop link).
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/register", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The register", body = RegisterJson), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn get_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<RegisterJson>> {
     caller.require(Permission::Read)?;
-    Ok(Json(register_json(&register_of(&state, &exam_id).await?)))
+    Ok(Json(register_json(register_of(&state, &exam_id).await?)))
 }
 
-pub async fn generate_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+/// Generate a new version of the issuance register (the exam site).
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/register", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The register", body = RegisterJson), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn generate_register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(exam_id): Path<String>,
+) -> ApiResult<Json<RegisterJson>> {
     require_exam_site(&caller)?;
     check_id("exam", &exam_id)?;
-    Ok(Json(register_json(&state.store.generate_register(&exam_id, &caller.name).await?)))
+    Ok(Json(register_json(state.store.generate_register(&exam_id, &caller.name).await?)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DocumentQuery {
-    /// `pdf` (default) or `xlsx`.
-    pub format: Option<String>,
-}
-
+/// The register document (`?format=pdf|xlsx`); every PDF page carries its code. The exam site's first
+/// download puts it on signing.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/register/document", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id"), FormatQuery),
+    responses((status = 200, description = "The document", content(
+        (FileBody = "application/pdf"), (FileBody = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn register_document(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
-    Query(q): Query<DocumentQuery>,
+    Query(q): Query<FormatQuery>,
 ) -> ApiResult<Response> {
     match caller.role {
         None | Some(Role::ExamSite) | Some(Role::TestingCenter) => {}
@@ -224,23 +239,33 @@ pub async fn register_document(
 /// The signed register scan: a job like any scan upload (its pages route themselves by their codes: the
 /// register's go to the register, certificate pages to their applications). Refused at once (409) when
 /// the register cannot take a scan now.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/register/scans", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id"),
+        ("X-File-Name" = Option<String>, Header, description = "The file's name")),
+    request_body(content(
+        (FileBody = "application/pdf"), (FileBody = "image/tiff"), (FileBody = "image/jpeg"), (FileBody = "image/png"),
+        (FileBody = "application/octet-stream"), (UploadForm = "multipart/form-data"))),
+    responses((status = 202, description = "Accepted: a job", body = JobAccepted), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn upload_register_scan(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
     upload: Upload,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobAccepted>)> {
     require_exam_site(&caller)?;
     let view = register_of(&state, &exam_id).await?;
     if let Err(e) = transition(view.status, view.version.is_some(), true, RegisterAction::UploadScan) {
         return Err(ApiError::from(certscan_workers::store::StoreError::InvalidTransition(e)));
     }
     let (status, Json(mut body)) = crate::handlers::submit(&state, &caller, &exam_id, None, upload).await?;
-    body["register_url"] = json!(format!("/v1/exams/{exam_id}/register"));
+    body.register_url = Some(format!("/v1/exams/{exam_id}/register"));
     Ok((status, Json(body)))
 }
 
 /// The crop (PNG) of one row's signature cell from the last recognised register scan.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/register/signatures/{row}", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id"), ("row" = u32, Path, description = "The register row (№)")),
+    responses((status = 200, description = "The crop", content_type = "image/png", body = FileBody), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn register_signature(
     State(state): State<AppState>,
     caller: Caller,
@@ -256,6 +281,12 @@ pub async fn register_signature(
     Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
+/// The file the last recognised register scan came in.
+#[utoipa::path(get, path = "/v1/exams/{exam_id}/register/scan", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The scan as uploaded", content(
+        (FileBody = "application/pdf"), (FileBody = "image/tiff"), (FileBody = "image/jpeg"), (FileBody = "image/png"),
+        (FileBody = "application/octet-stream"))), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn register_scan(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Response> {
     caller.require(Permission::Read)?;
     let view = register_of(&state, &exam_id).await?;
@@ -277,26 +308,39 @@ async fn review_step(
     exam_id: &str,
     action: RegisterAction,
     reason: Option<&str>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RegisterJson>> {
     caller.require(Permission::Manage)?;
     check_id("exam", exam_id)?;
-    Ok(Json(register_json(&state.store.review_register(exam_id, action, reason, &caller.name).await?)))
+    Ok(Json(register_json(state.store.review_register(exam_id, action, reason, &caller.name).await?)))
 }
 
-pub async fn take_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+/// Take the register for review: `under_review`.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/register/review", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The register", body = RegisterJson), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn take_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<RegisterJson>> {
     review_step(&state, &caller, &exam_id, RegisterAction::TakeForReview, None).await
 }
 
-pub async fn approve_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<Value>> {
+/// Approve the register.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/register/approve", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    responses((status = 200, description = "The register", body = RegisterJson), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn approve_register(State(state): State<AppState>, caller: Caller, Path(exam_id): Path<String>) -> ApiResult<Json<RegisterJson>> {
     review_step(&state, &caller, &exam_id, RegisterAction::Approve, None).await
 }
 
+/// Reject the register with a reason the exam site reads.
+#[utoipa::path(post, path = "/v1/exams/{exam_id}/register/reject", tag = "life",
+    params(("exam_id" = String, Path, description = "The exam's id")),
+    request_body(content = ReasonBody, content_type = "application/json"),
+    responses((status = 200, description = "The register", body = RegisterJson), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn reject_register(
     State(state): State<AppState>,
     caller: Caller,
     Path(exam_id): Path<String>,
     JsonBody(body): JsonBody<ReasonBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RegisterJson>> {
     if body.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("reason_required", "say why the register is rejected (reason): the exam site reads it"));
     }
@@ -305,18 +349,17 @@ pub async fn reject_register(
 
 // ---- handover ----
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HandoverBody {
-    pub handed_over_on: Option<String>,
-}
-
+/// «Сертификат выдан лично»: the application becomes `done` (only with a scan attached).
+#[utoipa::path(post, path = "/v1/applications/{application_id}/handover", tag = "life",
+    params(("application_id" = String, Path, description = "The application's id")),
+    request_body(content = Option<HandoverBody>, description = "Optional; an empty body means today", content_type = "application/json"),
+    responses((status = 200, description = "Handed over", body = HandedOver), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn hand_over(
     State(state): State<AppState>,
     caller: Caller,
     Path(application_id): Path<String>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HandedOver>> {
     require_exam_site(&caller)?;
     check_id("application", &application_id)?;
     let body: HandoverBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -334,46 +377,55 @@ pub async fn hand_over(
         certscan_workers::store::StoreError::Conflict(m) => ApiError::conflict("handover_refused", m),
         e => e.into(),
     })?;
-    Ok(Json(json!({
-        "application_id": h.application_id,
-        "exam_id": h.exam_id,
-        "status": status_json("done", "Экзаменован - услуга оказана"),
-        "handed_over_on": h.handed_over_on,
-        "handed_over_by": h.handed_over_by,
-        "recorded_at": h.recorded_at,
-    })))
+    Ok(Json(HandedOver {
+        application_id: h.application_id,
+        exam_id: h.exam_id,
+        status: StatusLabel::new("done", "Экзаменован - услуга оказана"),
+        handed_over_on: h.handed_over_on,
+        handed_over_by: h.handed_over_by,
+        recorded_at: h.recorded_at,
+    }))
 }
 
+/// Undo a handover (the testing center, with a reason): the application reads `certificate_issue_required` again.
+#[utoipa::path(delete, path = "/v1/applications/{application_id}/handover", tag = "life",
+    params(("application_id" = String, Path, description = "The application's id")),
+    request_body(content = ReasonBody, content_type = "application/json"),
+    responses((status = 200, description = "Undone", body = HandoverUndone), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn undo_handover(
     State(state): State<AppState>,
     caller: Caller,
     Path(application_id): Path<String>,
     JsonBody(body): JsonBody<ReasonBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HandoverUndone>> {
     caller.require(Permission::Manage)?;
     check_id("application", &application_id)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("reason_required", "say why the handover is undone (reason)"));
     }
     let h = state.store.undo_handover(&application_id, body.reason.trim(), &caller.name).await?;
-    Ok(Json(json!({
-        "application_id": h.application_id,
-        "exam_id": h.exam_id,
-        "status": status_json("certificate_issue_required", "Требуется выдать сертификат"),
-        "undone": {"handed_over_on": h.handed_over_on, "handed_over_by": h.handed_over_by, "reason": body.reason.trim()},
-    })))
+    Ok(Json(HandoverUndone {
+        application_id: h.application_id,
+        exam_id: h.exam_id,
+        status: StatusLabel::new("certificate_issue_required", "Требуется выдать сертификат"),
+        undone: UndoneHandover {
+            handed_over_on: h.handed_over_on,
+            handed_over_by: h.handed_over_by,
+            reason: body.reason.trim().to_string(),
+        },
+    }))
 }
 
 // ---- events ----
 
-#[derive(Debug, Deserialize)]
-pub struct EventsQuery {
-    pub after: Option<i64>,
-    pub limit: Option<i64>,
-    pub exam_id: Option<String>,
-}
-
-pub async fn events(State(state): State<AppState>, caller: Caller, Query(q): Query<EventsQuery>) -> ApiResult<Json<Value>> {
+/// The events feed: every change the portal hears of, in commit order (`?after=SEQ`).
+#[utoipa::path(get, path = "/v1/events", tag = "life", params(crate::views::EventsQuery),
+    responses((status = 200, description = "A page of events", body = EventsPage), (status = "4XX", description = "Refused", body = ErrorBody), (status = "5XX", description = "Server trouble", body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<crate::views::EventsQuery>,
+) -> ApiResult<Json<EventsPage>> {
     caller.require(Permission::Read)?;
     let after = q.after.unwrap_or(0);
     if after < 0 {
@@ -391,5 +443,5 @@ pub async fn events(State(state): State<AppState>, caller: Caller, Query(q): Que
         Some(e) => e.seq,
         None => after.max(0),
     };
-    Ok(Json(json!({"events": events, "last_seq": last_seq})))
+    Ok(Json(EventsPage { events, last_seq }))
 }

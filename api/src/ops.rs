@@ -6,9 +6,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
-use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::views::{ErrorBody, Health, Readiness};
 use crate::AppState;
 
 /// The API process's own counters; job and page figures are read from the database at scrape time, so
@@ -49,18 +49,27 @@ impl Metrics {
     }
 }
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "Alive", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
 }
 
+/// Readiness: the database and the queue.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await;
     let queue = state.queue.is_ready();
-    let body = json!({
-        "database": if database.is_ok() { "ok".to_string() } else { format!("unavailable: {}", database.as_ref().err().map(ToString::to_string).unwrap_or_default()) },
-        "queue": if queue { "ok" } else { "unavailable" },
-        "queue_kind": state.queue.kind(),
-    });
+    let body = Readiness {
+        database: match &database {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("unavailable: {e}"),
+        },
+        queue: if queue { "ok" } else { "unavailable" }.to_string(),
+        queue_kind: state.queue.kind().to_string(),
+    };
     let status = if database.is_ok() && queue { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
@@ -69,6 +78,10 @@ fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = "5XX", description = "Server trouble", body = ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut out = Vec::new();
     TextEncoder::new().encode(&state.metrics.registry.gather(), &mut out).map_err(|e| ApiError::internal("encoding metrics", e))?;
@@ -104,82 +117,9 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route; GET /openapi.json lists them")
 }
 
-/// Every route: method, path, who may call it, what it does. The OpenAPI document is built from this
-/// list and a test checks the router serves each one.
-pub const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("put", "/v1/exams/{exam_id}", "portal", "Create or replace the exam roster (body: roster JSON). 201 created, 200 replaced."),
-    ("get", "/v1/exams/{exam_id}", "all", "The stored roster."),
-    ("post", "/v1/exams/{exam_id}/fis-frdo", "testing_center", "Import the FIS FRDO file (raw body or multipart field `file`; CSV or XLSX). All-or-nothing; 422 lists every bad row in error.rows."),
-    ("post", "/v1/exams/{exam_id}/certificates", "testing_center", "Generate the printable certificates; answers the PDF. Query: printer (calibration profile)."),
-    ("post", "/v1/exams/{exam_id}/scans", "portal, testing_center", "Upload one scan file (PDF, TIFF, JPEG, PNG); 202 with {job_id}."),
-    ("get", "/v1/exams/{exam_id}/certificates/status", "all", "Exam certificate status (code and label), counts, per-application details."),
-    ("get", "/v1/exams/{exam_id}/review", "testing_center", "Pages waiting for a person (query state=open|all), with page and preview links."),
-    ("get", "/v1/exams/{exam_id}/audit", "testing_center", "Audit trail: who attached, unattached, assigned, dismissed, uploaded, when."),
-    ("get", "/v1/jobs/{job_id}", "all", "Job progress; the report once done."),
-    ("get", "/v1/jobs/{job_id}/pages/{page}", "all", "One page of a job as its own PDF."),
-    ("get", "/v1/applications/{application_id}/certificate-scan", "all", "The attached scan (PDF)."),
-    ("put", "/v1/applications/{application_id}/certificate-scan", "testing_center", "Point upload of one scan onto this application; 202 with {job_id}. Still recognised; a mismatch goes to review."),
-    ("delete", "/v1/applications/{application_id}/certificate-scan", "testing_center", "Unattach (body {reason}); the page returns to the review list."),
-    ("post", "/v1/review/{item_id}/assign", "testing_center", "Attach a review page (body {application_id, blank_number?})."),
-    ("post", "/v1/review/{item_id}/dismiss", "testing_center", "Dismiss a review page (body {reason})."),
-    ("get", "/v1/review/{item_id}/page", "testing_center", "The review page as PDF."),
-    ("get", "/v1/review/{item_id}/preview", "testing_center", "The review page as a small PNG."),
-    ("put", "/v1/blank-packs/{pack_id}", "testing_center", "Register a pack of blanks (body {series, first, last, received_on, note?}). 201 new, 200 replaced; 409 when it overlaps another pack or would leave out a used or written-off number."),
-    ("get", "/v1/blank-packs", "all", "Every pack of blanks with counts {used, spoiled, free}."),
-    ("post", "/v1/blank-packs/{pack_id}/spoiled", "testing_center", "Write off one blank (body {blank_number, reason}); 409 when it is used or already written off."),
-    ("get", "/v1/blank-packs/{pack_id}/report", "testing_center", "Every number of the pack once: used (exam, application, when), spoiled (reason, who, when) or free. Query: format=json|csv|xlsx."),
-    ("get", "/v1/exams/{exam_id}/register", "all", "The issuance register: status, version, reason, rows, the last scan (its pages and problems) and the signature check (counts, summary, every row's verdict and crop link)."),
-    ("post", "/v1/exams/{exam_id}/register", "exam_site", "Generate a new version of the issuance register."),
-    ("get", "/v1/exams/{exam_id}/register/document", "exam_site, testing_center", "The register document (query format=pdf|xlsx); every PDF page carries its code. The exam site's first download puts it on signing."),
-    ("post", "/v1/exams/{exam_id}/register/scans", "exam_site", "Upload the signed register scan; 202 with {job_id}: a job like any scan (register pages go to the register, certificate pages to their applications). 409 when the register cannot take a scan now."),
-    ("get", "/v1/exams/{exam_id}/register/scan", "all", "The file the last recognised register scan came in."),
-    ("get", "/v1/exams/{exam_id}/register/signatures/{row}", "all", "The crop (PNG) of one row's signature cell from the last register scan."),
-    ("post", "/v1/exams/{exam_id}/register/review", "testing_center", "Take the register for review: under_review."),
-    ("post", "/v1/exams/{exam_id}/register/approve", "testing_center", "Approve the register."),
-    ("post", "/v1/exams/{exam_id}/register/reject", "testing_center", "Reject the register (body {reason})."),
-    ("get", "/healthz", "none", "Liveness."),
-    ("get", "/readyz", "none", "Readiness: database and queue."),
-    ("get", "/metrics", "none", "Prometheus metrics."),
-    ("get", "/openapi.json", "none", "This document."),
-];
-
-pub fn openapi_document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for (method, path, who, summary) in ROUTES {
-        let params: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "page" { "integer" } else { "string" }}}))
-            .collect();
-        let mut op = json!({
-            "summary": summary,
-            "description": format!("Who: {who}."),
-            "parameters": params,
-            "responses": {
-                "200": {"description": "OK"},
-                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            }
-        });
-        if *who == "none" {
-            op["security"] = json!([]);
-        }
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = op;
-    }
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "certscan", "version": env!("CARGO_PKG_VERSION"), "description": "Certificate printing, scan recognition and attachment. Shapes as in contracts.md."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "rows": {"type": "array"}}}}}
-            }
-        },
-        "security": [{"bearer": []}],
-    })
-}
-
-pub async fn openapi() -> Json<Value> {
-    Json(openapi_document())
+/// This document: OpenAPI 3.1, generated from the handlers' types.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = serde_json::Value)))]
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::document_json()).into_response()
 }

@@ -22,7 +22,7 @@ pub const SERIES_DIGITS: usize = 2;
 const MAX_NUMBER_DIGITS: usize = 15;
 
 /// One registered pack of blanks: every number from `first` to `last` of one series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pack {
     pub pack_id: String,
     /// Two digits, as printed before the space.
@@ -239,7 +239,7 @@ impl Ledger {
 }
 
 /// The state of one number in a pack's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlankState {
     Used,
@@ -258,7 +258,7 @@ impl BlankState {
 }
 
 /// One number of a pack in the report (the write-off act lists the spoiled ones).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReportRow {
     pub blank_number: String,
     pub state: BlankState,
@@ -273,7 +273,7 @@ pub struct ReportRow {
 }
 
 /// Counts of a pack's numbers by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PackCounts {
     pub used: u64,
     pub spoiled: u64,

@@ -202,7 +202,7 @@ pub fn transition(
 }
 
 /// One row of the register: a passed application whose certificate scan is attached, in roster order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRow {
     /// 1, 2, ... (№ п/п).
     pub number: usize,

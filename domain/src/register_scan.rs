@@ -16,7 +16,7 @@ use crate::payload::RegisterPagePayload;
 use crate::register::{transition, RegisterAction, RegisterRow, RegisterStatus};
 
 /// Whether a row's signature cell carries ink beyond what was printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureVerdict {
     Signed,
@@ -37,7 +37,7 @@ impl SignatureVerdict {
 }
 
 /// The check of one row's signature cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowSignature {
     /// The register row (№).
     pub row: u32,
@@ -103,7 +103,7 @@ pub struct RefusedPage {
 }
 
 /// What is wrong with a scan the register takes anyway (the reviewer sees each one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanProblemKind {
     /// A page of the document is not in the scan.
@@ -114,7 +114,7 @@ pub enum ScanProblemKind {
     TwoVersions,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScanProblem {
     pub code: ScanProblemKind,
     pub detail: String,

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Final or pending result of one application, as the portal sets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The exam has not been graded yet.
@@ -31,7 +31,7 @@ impl Outcome {
 }
 
 /// One candidate's application to the exam.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Application {
     pub application_id: String,
     pub surname: String,
@@ -54,7 +54,7 @@ impl Application {
 }
 
 /// One exam session with its applications.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Roster {
     pub exam_id: String,
     /// Exam site name, e.g. "Экзаменационная площадка № 2237".

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use image::{DynamicImage, RgbImage};
+use image::RgbImage;
 use pdfium_render::prelude::*;
 
 use crate::source::ScanInput;
@@ -119,11 +119,12 @@ impl PdfEngine {
     }
 }
 
-/// Most pixels a rendered page gets, whatever its size: PDFium's BGRA bitmap (4 bytes a pixel) and its
-/// RGB copy (3) are held together while converting, so 24 megapixels is 168 MB and a page stays under
-/// 256 MB with what recognition adds. An A4 page renders at up to 480 dpi within it; a large-format page
-/// (a poster) renders at a lower resolution instead of at 60 megapixels (about 900 MB).
-pub const RENDER_MAX_PIXELS: u64 = 24_000_000;
+/// Most pixels a rendered page gets, whatever its size. Recognising a page that has no code (every
+/// escalation of the code search tried) holds about 18 bytes a pixel at its peak: OCRmyPDF's `poster.pdf`
+/// (25 x 50 in) rendered at 24 megapixels peaked at 475 MB of process memory, over the 256 MB a page may
+/// take. At 10 megapixels it peaks under that (README "Limits"). An A4 page (8.7 megapixels at 300 dpi,
+/// the render resolution) keeps its 300 dpi; an A3 one renders at about 230 dpi, a poster lower still.
+pub const RENDER_MAX_PIXELS: u64 = 10_000_000;
 
 /// How [`PdfEngine::extract_page`] renders and what it refuses.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -215,19 +216,37 @@ fn get_page<'a>(doc: &PdfDocument<'a>, page: usize) -> Result<PdfPage<'a>, PdfEr
     doc.pages().get(page as u16 as _).map_err(|e| PdfError::Page { page: page + 1, reason: e.to_string() })
 }
 
+/// Renders straight into 3 bytes a pixel in RGB order (PDFium's BGR format with its byte order reversed),
+/// copies the rows out once, and frees PDFium's bitmap before the copy is trimmed into the image: at most
+/// two RGB buffers of the page exist at once. (`PdfBitmap::as_image` went through BGRA, a raw copy and
+/// an RGBA copy, then RGB: four buffers, 13 bytes a pixel; a 24-megapixel poster peaked at 475 MB.)
 fn render(doc: &PdfDocument<'_>, page: usize, dpi: f32) -> Result<RgbImage, PdfError> {
     let p = get_page(doc, page)?;
+    let page_err = |reason: String| PdfError::Page { page: page + 1, reason };
     let config = PdfRenderConfig::new()
         .scale_page_by_factor(dpi / 72.0)
-        .set_format(PdfBitmapFormat::BGRA)
+        .set_format(PdfBitmapFormat::BGR)
+        .set_reverse_byte_order(true)
         .set_clear_color(PdfColor::WHITE)
         .render_form_data(false);
-    let bitmap = p.render_with_config(&config).map_err(|e| PdfError::Page { page: page + 1, reason: e.to_string() })?;
-    let image = bitmap.as_image().map_err(|e| PdfError::Page { page: page + 1, reason: e.to_string() })?;
-    Ok(match image {
-        DynamicImage::ImageRgb8(rgb) => rgb,
-        other => other.to_rgb8(),
-    })
+    let bitmap = p.render_with_config(&config).map_err(|e| page_err(e.to_string()))?;
+    let (width, height) = (bitmap.width() as usize, bitmap.height() as usize);
+    let mut bytes = bitmap.as_raw_bytes();
+    drop(bitmap);
+    let row = width * 3;
+    let stride = bytes.len().checked_div(height).unwrap_or(0);
+    if stride < row {
+        return Err(page_err(format!("PDFium gave {} bytes for {width}x{height} RGB pixels", bytes.len())));
+    }
+    if stride != row {
+        // Rows are padded to a multiple of 4 bytes: close the gaps in place, front to back.
+        for y in 1..height {
+            bytes.copy_within(y * stride..y * stride + row, y * row);
+        }
+    }
+    bytes.truncate(row * height);
+    bytes.shrink_to_fit();
+    RgbImage::from_raw(width as u32, height as u32, bytes).ok_or_else(|| page_err("the rendered bitmap has the wrong size".into()))
 }
 
 fn classify(e: PdfiumError) -> PdfError {
@@ -236,5 +255,93 @@ fn classify(e: PdfiumError) -> PdfError {
         // pdfium-render displays its internal codes as a multi-line debug dump; one line for people.
         PdfiumError::PdfiumLibraryInternalError(code) => PdfError::Unreadable(format!("PDFium reports {code:?}")),
         other => PdfError::Unreadable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lopdf::{dictionary, Document, Object, Stream};
+
+    fn engine() -> &'static PdfEngine {
+        PdfEngine::bind(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so")))
+            .expect("scripts/setup.sh installs PDFium")
+    }
+
+    /// A page of `size_pt` with one raw (unfiltered) image over part of it and a vector stroke: the
+    /// render path, not the JPEG one.
+    fn image_page(colour_space: &str, bits: i64, (w, h): (i64, i64), data: Vec<u8>, size_pt: (i64, i64)) -> Vec<u8> {
+        let mut doc = Document::with_version("1.4");
+        let image = doc.add_object(Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => w, "Height" => h,
+                "ColorSpace" => colour_space, "BitsPerComponent" => bits,
+            },
+            data,
+        ));
+        let content = doc.add_object(Stream::new(
+            dictionary! {},
+            format!(
+                "q 0.2 0 0 rg 5 5 60 20 re f Q q 1 0 0 RG 3 w 10 10 m {} {} l S Q q 200 0 0 150 30 40 cm /Im0 Do Q",
+                size_pt.0 - 10,
+                size_pt.1 - 7
+            )
+            .into_bytes(),
+        ));
+        let page = doc.new_object_id();
+        let pages = doc.add_object(dictionary! { "Type" => "Pages", "Kids" => vec![Object::Reference(page)], "Count" => 1 });
+        doc.objects.insert(
+            page,
+            Object::Dictionary(dictionary! {
+                "Type" => "Page", "Parent" => pages, "Contents" => content,
+                "MediaBox" => vec![0.into(), 0.into(), size_pt.0.into(), size_pt.1.into()],
+                "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
+            }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+        doc.trailer.set("Root", catalog);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    /// What `render` did before: BGRA through `PdfBitmap::as_image`, then RGB.
+    fn render_through_bgra(bytes: &[u8], dpi: f32) -> RgbImage {
+        engine()
+            .with_document(bytes, |doc| {
+                let config = PdfRenderConfig::new()
+                    .scale_page_by_factor(dpi / 72.0)
+                    .set_format(PdfBitmapFormat::BGRA)
+                    .set_clear_color(PdfColor::WHITE)
+                    .render_form_data(false);
+                let page = get_page(doc, 0)?;
+                let bitmap = page.render_with_config(&config).map_err(|e| PdfError::Unreadable(e.to_string()))?;
+                Ok(bitmap.as_image().map_err(|e| PdfError::Unreadable(e.to_string()))?.to_rgb8())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn rendering_straight_to_rgb_gives_the_pixels_the_bgra_path_gave() {
+        let (w, h) = (37i64, 23i64);
+        let rgb: Vec<u8> = (0..w * h).flat_map(|i| [(i * 7) as u8, (i * 13) as u8, (i * 29) as u8]).collect();
+        let gray: Vec<u8> = (0..w * h).map(|i| (i * 11) as u8).collect();
+        // 1 bit a pixel, rows padded to whole bytes.
+        let mono: Vec<u8> = (0..h as usize * (w as usize).div_ceil(8)).map(|i| (i * 37 % 256) as u8).collect();
+        let pages = [
+            image_page("DeviceRGB", 8, (w, h), rgb, (250, 200)),
+            image_page("DeviceGray", 8, (w, h), gray, (251, 199)),
+            image_page("DeviceGray", 1, (w, h), mono, (253, 211)),
+        ];
+        // Odd widths at these resolutions: rows whose 3-byte pixels are not a multiple of 4 bytes.
+        for (i, page) in pages.iter().enumerate() {
+            for dpi in [72.0, 101.0, 150.0] {
+                let expected = render_through_bgra(page, dpi);
+                let got = engine().render_page(page, 0, dpi).unwrap();
+                assert_eq!(got.dimensions(), expected.dimensions(), "page {i} at {dpi} dpi");
+                let differing = got.pixels().zip(expected.pixels()).filter(|(a, b)| a != b).count();
+                assert_eq!(differing, 0, "page {i} at {dpi} dpi: {differing} pixels differ");
+            }
+        }
     }
 }

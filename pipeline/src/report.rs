@@ -9,14 +9,14 @@ use certscan_domain::RegisterPagePayload;
 use crate::matching::Decision;
 use crate::page::{PageReading, Straightening};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub exam_id: String,
     pub pages: Vec<PageReport>,
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageReport {
     /// 1-based, file order.
     pub page: usize,
@@ -65,7 +65,7 @@ pub struct PageReport {
 }
 
 /// What a register page's code said and what its signature cells hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisterPageReport {
     pub exam_id: String,
     pub document_id: String,
@@ -92,7 +92,7 @@ impl RegisterPageReport {
 }
 
 /// What each blank-number reader read on one page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Readings {
     pub tesseract: Option<String>,
     /// Tesseract's confidence (its variants' agreement included).
@@ -100,7 +100,7 @@ pub struct Readings {
     pub glyphs: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     pub pages: usize,
     pub attached: usize,

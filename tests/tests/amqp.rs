@@ -1,7 +1,8 @@
 //! The RabbitMQ transport against a real broker (`CERTSCAN_TEST_AMQP_URL`, default the local guest
-//! account): delivery and ack, dead-lettering by the handler and of malformed bodies, retry with
-//! redelivery, and requeueing on shutdown. Each test owns a `certscan.test.<uuid>` queue pair and
-//! deletes it, even when it fails.
+//! account): delivery and ack, dead-lettering by the handler and of malformed bodies, retry through the
+//! delay queue (the worker goes on meanwhile), requeueing on shutdown, and reconnecting after the broker
+//! closes the worker's connection. Each test owns a `certscan.test.<uuid>` queue pair and deletes it,
+//! even when it fails.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -176,26 +177,51 @@ async fn a_malformed_body_is_dead_lettered_without_reaching_the_handler() {
     publisher.close().await;
 }
 
+/// Polls the delay queue until it holds `expected` messages, or fails at the deadline.
+async fn wait_for_retry_depth(publisher: &AmqpPublisher, expected: u32) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let depth = publisher.retry_depth().await.expect("the delay queue's depth is readable");
+        if depth == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the delay queue stayed at {depth}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retried_job_comes_back_redelivered_and_an_ack_ends_it() {
+async fn a_retried_job_waits_in_the_delay_queue_while_the_worker_takes_the_next_and_comes_back_redelivered() {
     let queues = TestQueues::new();
     let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
-    let job = job();
-    publisher.publish(&job).await.expect("the job is published");
+    let first = job();
+    publisher.publish(&first).await.expect("the job is published");
 
-    let (consumer, mut calls) = start_reporting(&queues.config, |_, redelivered| {
-        if redelivered {
-            Disposition::Ack
+    // The first job fails for now (back in 2 s); every other call succeeds.
+    let retried = first.job_id.clone();
+    let (consumer, mut calls) = start_reporting(&queues.config, move |message, redelivered| {
+        if message.job_id == retried && !redelivered {
+            Disposition::Retry { after: Duration::from_secs(2) }
         } else {
-            Disposition::Retry { after: Duration::from_millis(10) }
+            Disposition::Ack
         }
     });
-    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), false));
-    assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true));
+    assert_eq!(next_call(&mut calls).await, (first.job_id.clone(), false));
+    // The job waits in the delay queue, not in the worker's hands (prefetch 1): the worker takes the
+    // next job meanwhile.
+    wait_for_retry_depth(&publisher, 1).await;
+    let second = job();
+    publisher.publish(&second).await.expect("the second job is published");
+    let mut seen = vec![next_call(&mut calls).await, next_call(&mut calls).await];
+    seen.sort();
+    let mut expected = vec![(second.job_id.clone(), false), (first.job_id.clone(), true)];
+    expected.sort();
+    assert_eq!(seen, expected, "the second job is done and the first comes back from the delay queue, redelivered");
     consumer.shut_down().await;
 
-    assert_eq!(calls.recv().await, None, "the acknowledged job did not come back");
+    assert_eq!(calls.recv().await, None, "the acknowledged jobs did not come back");
     wait_for_depth(&publisher, 0, false).await;
+    wait_for_retry_depth(&publisher, 0).await;
     assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
     publisher.close().await;
 }
@@ -228,6 +254,65 @@ async fn shutting_down_while_a_handler_is_blocked_requeues_its_job_for_another_w
     let (second, mut calls) = start_reporting(&queues.config, |_, _| Disposition::Ack);
     assert_eq!(next_call(&mut calls).await, (job.job_id.clone(), true), "the second worker gets the same job, redelivered");
     second.shut_down().await;
+    wait_for_depth(&publisher, 0, false).await;
+    assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
+    publisher.close().await;
+}
+
+/// `rabbitmqctl` with `args` (the broker's own tool; the suite runs as root, beside the broker).
+async fn rabbitmqctl(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new("rabbitmqctl").args(&args).output())
+        .await
+        .expect("rabbitmqctl ran")
+        .expect("rabbitmqctl is installed with the broker");
+    assert!(out.status.success(), "rabbitmqctl failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The broker's process ids of the connections whose client named itself `client_name`.
+async fn connections_named(client_name: &str) -> Vec<String> {
+    // One line per connection: the pid as `close_connection` takes it (`<rabbit@host.1.2.0>`), a tab,
+    // the client's properties (its connection name among them).
+    let listed = rabbitmqctl(&["list_connections", "pid", "client_properties", "--quiet", "--no-table-headers"]).await;
+    listed
+        .lines()
+        .filter(|line| line.contains(client_name))
+        .filter_map(|line| line.split('\t').next())
+        .map(|pid| pid.trim().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reconnects_after_the_broker_closes_its_connection_and_does_the_next_job() {
+    let queues = TestQueues::new();
+    let publisher = AmqpPublisher::connect(&queues.config).await.expect("the publisher connects");
+    let (consumer, mut calls) = start_reporting(&queues.config, |_, _| Disposition::Ack);
+    let before = job();
+    publisher.publish(&before).await.expect("the job is published");
+    assert_eq!(next_call(&mut calls).await, (before.job_id.clone(), false));
+
+    // The broker closes the worker's connection (and only it: the connection names carry the test's
+    // own queue; `close_connection` takes the connection's process id); the shared broker keeps running.
+    let client_name = format!("certscan-worker {}", queues.config.queue);
+    let closed = connections_named(&client_name).await;
+    assert_eq!(closed.len(), 1, "one worker connection: {closed:?}");
+    rabbitmqctl(&["close_connection", &closed[0], "certscan test: closed by the broker"]).await;
+
+    // The worker comes back on a new connection, and a job sent after the drop is done.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let now = connections_named(&client_name).await;
+        if now.len() == 1 && now[0] != closed[0] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker did not reconnect: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = job();
+    publisher.publish(&after).await.expect("the job is published after the drop");
+    assert_eq!(next_call(&mut calls).await, (after.job_id.clone(), false));
+    consumer.shut_down().await;
     wait_for_depth(&publisher, 0, false).await;
     assert_eq!(publisher.dead_depth().await.expect("dead depth"), 0);
     publisher.close().await;

@@ -10,6 +10,8 @@ mod generate;
 mod hardening;
 mod ledger;
 mod life;
+mod openapi;
+mod properties;
 mod recognition;
 mod service;
 mod store;

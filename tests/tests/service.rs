@@ -118,6 +118,20 @@ async fn a_point_upload_is_recognised_and_a_review_page_can_be_assigned() {
     let (status, preview) = api.bytes(items[0]["preview_url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert!(preview.starts_with(b"\x89PNG"), "a PNG preview");
+    // A typed blank number must be one the blank design can carry: spaces, markup, 5,000 digits and a
+    // path are refused (422 invalid_blank_number, the input echoed short), and nothing is attached.
+    let long = "7".repeat(5000);
+    for bad in ["   ", "51 03 75100", "<script>alert(1)</script>", long.as_str(), "../../etc/passwd", "51 0375100\n51 0375101"] {
+        let request = json!({"application_id": app_a, "blank_number": bad});
+        let (status, body) =
+            api.json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&request).unwrap())).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_blank_number")), "{bad:.40}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.len() < 400 && !message.contains(&"7".repeat(100)), "the message echoes the input short: {message:.200}");
+    }
+    let (status, _) = api.bytes(&format!("/v1/applications/{app_a}/certificate-scan")).await;
+    assert_eq!(status, 404, "a refused blank number attaches nothing");
+
     let (status, body) = api
         .json(Method::POST, &format!("/v1/review/{item}/assign"), Some(serde_json::to_vec(&json!({"application_id": app_a})).unwrap()))
         .await;
@@ -248,12 +262,27 @@ async fn tokens_and_roles_guard_the_api() {
     let (status, _) = viewer.json(Method::GET, &format!("/v1/exams/{exam}/review"), None).await;
     assert_eq!(status, 403);
 
-    // Operators' endpoints need no token; the document lists every route.
+    // Operators' endpoints need no token; the document (generated with the routes) gives every
+    // operation a success response with its schema and the error shape.
     let (status, doc) = anonymous.json(Method::GET, "/openapi.json", None).await;
     assert_eq!(status, 200);
-    for (method, path, _, _) in certscan_api::ops::ROUTES {
-        assert!(doc["paths"][*path][*method].is_object(), "{method} {path} documented");
+    let paths = doc["paths"].as_object().expect("paths");
+    let operations: Vec<(String, &serde_json::Value)> =
+        paths.iter().flat_map(|(path, item)| item.as_object().unwrap().iter().map(move |(m, op)| (format!("{m} {path}"), op))).collect();
+    assert!(operations.len() >= 38, "{} operations", operations.len());
+    for (name, op) in &operations {
+        let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{name}: responses"));
+        let success = responses.iter().find(|(code, _)| code.starts_with('2')).unwrap_or_else(|| panic!("{name}: no 2xx"));
+        assert!(success.1["content"].is_object(), "{name}: the success response has no content schema");
     }
+    for name in ["put /v1/exams/{exam_id}", "post /v1/review/{item_id}/assign", "get /v1/jobs/{job_id}", "get /v1/exams/{exam_id}/register"]
+    {
+        assert!(operations.iter().any(|(n, _)| n == name), "{name} documented");
+    }
+    assert_eq!(
+        doc["paths"]["/v1/review/{item_id}/assign"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/AssignBody"
+    );
     let (status, _) = anonymous.json(Method::GET, "/healthz", None).await;
     assert_eq!(status, 200);
 

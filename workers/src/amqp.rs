@@ -1,8 +1,10 @@
 //! RabbitMQ transport for scan jobs (lapin 4 on tokio): the queue topology, the publishing handle the
 //! API holds, and the worker's consumer loop. Talks to the broker only; what a job does is the handler's
 //! business, and this module acts on the [`Disposition`] it returns — ack after the result is committed,
-//! nack with requeue for a transient failure, reject into `"{queue}.dead"` for a permanent one. No
-//! delivery is left unsettled: on shutdown the one in hand is requeued for another worker.
+//! park a transient failure in the delay queue `"{queue}.retry"` (per-message TTL; expired messages are
+//! dead-lettered back to `"{queue}"`) and ack it, so no worker holds a message while it waits, reject into
+//! `"{queue}.dead"` for a permanent one. No delivery is left unsettled: on shutdown the one in hand is
+//! requeued for another worker.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,6 +28,9 @@ use crate::message::JobMessage;
 pub const DEFAULT_QUEUE: &str = "certscan.jobs";
 /// Appended to the job queue's name to name its dead-letter queue.
 pub const DEAD_LETTER_SUFFIX: &str = ".dead";
+/// Appended to the job queue's name to name its delay queue: no consumer; a message waits there for its
+/// own TTL (`expiration`), then RabbitMQ dead-letters it back to the job queue.
+pub const RETRY_SUFFIX: &str = ".retry";
 
 /// AMQP `delivery_mode` 2: the broker writes the message to disk, so it survives a broker restart.
 const PERSISTENT: u8 = 2;
@@ -42,6 +47,11 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(30);
 /// The dead-letter queue of `queue`.
 pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}{DEAD_LETTER_SUFFIX}")
+}
+
+/// The delay queue of `queue`.
+pub fn retry_queue(queue: &str) -> String {
+    format!("{queue}{RETRY_SUFFIX}")
 }
 
 #[derive(Clone)]
@@ -63,6 +73,11 @@ impl AmqpConfig {
     /// The dead-letter queue's name.
     pub fn dead_letter_queue(&self) -> String {
         dead_letter_queue(&self.queue)
+    }
+
+    /// The delay queue's name.
+    pub fn retry_queue(&self) -> String {
+        retry_queue(&self.queue)
     }
 }
 
@@ -128,7 +143,8 @@ impl AmqpError {
 pub enum Disposition {
     /// The result is committed: acknowledge.
     Ack,
-    /// Transient failure: wait `after`, then nack with requeue so the job comes back (redelivered).
+    /// Transient failure: the job comes back (as redelivered) after `after`, through the delay queue; the
+    /// worker takes other jobs meanwhile.
     Retry { after: Duration },
     /// Permanent failure: reject without requeue, which dead-letters it into `"{queue}.dead"`.
     DeadLetter { reason: String },
@@ -167,8 +183,9 @@ async fn close_quietly(channel: &Channel, connection: &Connection) {
 }
 
 /// Topology, idempotent: durable `"{queue}.dead"`, then durable `"{queue}"` whose rejected messages go
-/// through the default exchange to `"{queue}.dead"`. The arguments are the same every time, or RabbitMQ
-/// refuses the redeclare (PRECONDITION_FAILED).
+/// through the default exchange to `"{queue}.dead"`, then the durable delay queue `"{queue}.retry"`, no
+/// consumer, whose expired messages go back to `"{queue}"`. The arguments are the same every time, or
+/// RabbitMQ refuses the redeclare (PRECONDITION_FAILED).
 pub async fn declare_topology(channel: &Channel, queue: &str) -> Result<(), AmqpError> {
     let dead = dead_letter_queue(queue);
     let queue_name = short_string("queue name", queue)?;
@@ -186,6 +203,16 @@ pub async fn declare_topology(channel: &Channel, queue: &str) -> Result<(), Amqp
         .queue_declare(queue_name, QueueDeclareOptions::durable(), arguments)
         .await
         .map_err(|source| AmqpError::Declare { queue: queue.to_string(), source })?;
+    // Per-message TTL: RabbitMQ expires messages at the head of a queue only, so a retry waits at most
+    // as long as the longest wait ahead of it (the backoff's cap, 60 s).
+    let retry = retry_queue(queue);
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(LongString::from("")));
+    arguments.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(LongString::from(queue)));
+    channel
+        .queue_declare(short_string("queue name", &retry)?, QueueDeclareOptions::durable(), arguments)
+        .await
+        .map_err(|source| AmqpError::Declare { queue: retry.clone(), source })?;
     Ok(())
 }
 
@@ -350,6 +377,11 @@ impl AmqpPublisher {
         self.ready_messages(&self.config.dead_letter_queue()).await
     }
 
+    /// Messages waiting in the delay queue for their retry.
+    pub async fn retry_depth(&self) -> Result<u32, AmqpError> {
+        self.ready_messages(&self.config.retry_queue()).await
+    }
+
     /// True while the connection is open (for /readyz).
     pub fn is_connected(&self) -> bool {
         self.current().is_open()
@@ -383,6 +415,8 @@ impl ConsumerSession {
         declare_topology(&channel, &config.queue).await?;
         let consume_error = |source| AmqpError::Consume { queue: config.queue.clone(), source };
         channel.basic_qos(config.prefetch.max(1), BasicQosOptions::default()).await.map_err(consume_error)?;
+        // Retries are published on this channel into the delay queue: confirmed before the ack.
+        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(AmqpError::Confirms)?;
         // An empty tag lets the broker name the consumer.
         let consumer =
             channel.basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await.map_err(consume_error)?;
@@ -415,8 +449,53 @@ async fn dead_letter(delivery: &Delivery) -> Option<SessionEnd> {
     settled(delivery.acker.reject(BasicRejectOptions { requeue: false }).await)
 }
 
+/// Parks a copy of the delivery in the delay queue for `after` (its `expiration`), confirmed by the
+/// broker, then acknowledges the original: the worker holds nothing while the job waits. If the copy
+/// cannot be parked, the delivery is requeued at once instead (a crash between the two leaves the job
+/// twice in the queues; jobs are idempotent by id).
+async fn park_for_retry(channel: &Channel, queue: &str, delivery: &Delivery, after: Duration) -> Option<SessionEnd> {
+    let retry = retry_queue(queue);
+    let properties =
+        delivery.properties.clone().with_delivery_mode(PERSISTENT).with_expiration(after.as_millis().max(1).to_string().into());
+    let parked = async {
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                retry.as_str().into(),
+                BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
+                &delivery.data,
+                properties,
+            )
+            .await?;
+        confirm.await
+    }
+    .await;
+    match parked {
+        Ok(Confirmation::Ack(None)) => settled(delivery.acker.ack(BasicAckOptions::default()).await),
+        Ok(other) => {
+            warn!(queue = %retry, confirmation = ?other, "the delay queue refused the retry; requeueing the job at once");
+            requeue(delivery).await
+        }
+        Err(error) => {
+            warn!(queue = %retry, %error, "cannot park the retry; requeueing the job at once");
+            requeue(delivery).await
+        }
+    }
+}
+
+/// True when the message came back from the delay queue (its newest `x-death` says it expired there).
+fn came_back_from_retry(properties: &BasicProperties) -> bool {
+    death_reason(properties).as_deref() == Some("expired")
+}
+
 /// Handles one delivery to the end: parse, run the handler, settle. `None` means take the next one.
-async fn handle_delivery<H, Fut>(queue: &str, handler: &H, shutdown: &mut watch::Receiver<bool>, delivery: Delivery) -> Option<SessionEnd>
+async fn handle_delivery<H, Fut>(
+    channel: &Channel,
+    queue: &str,
+    handler: &H,
+    shutdown: &mut watch::Receiver<bool>,
+    delivery: Delivery,
+) -> Option<SessionEnd>
 where
     H: Fn(JobMessage, bool) -> Fut + Send + Sync,
     Fut: std::future::Future<Output = Disposition> + Send,
@@ -429,7 +508,8 @@ where
             return dead_letter(&delivery).await;
         }
     };
-    let redelivered = delivery.redelivered;
+    // A job back from the delay queue is a fresh delivery to the broker, but handled before.
+    let redelivered = delivery.redelivered || came_back_from_retry(&delivery.properties);
     let span = tracing::info_span!("job", job_id = %message.job_id, exam_id = %message.exam_id, queue);
     async move {
         debug!(redelivered, "handling job");
@@ -452,16 +532,8 @@ where
                 end
             }
             Disposition::Retry { after } => {
-                info!(retry_in_ms = after.as_millis() as u64, "transient failure; requeueing the job");
-                tokio::select! {
-                    biased;
-                    () = shutdown_requested(shutdown) => {
-                        requeue(&delivery).await;
-                        return Some(SessionEnd::Shutdown);
-                    }
-                    () = tokio::time::sleep(after) => {}
-                }
-                requeue(&delivery).await
+                info!(retry_in_ms = after.as_millis() as u64, "transient failure; the job waits in the delay queue");
+                park_for_retry(channel, queue, &delivery, after).await
             }
             Disposition::DeadLetter { reason } => {
                 warn!(%reason, "permanent failure; dead-lettering the job");
@@ -491,7 +563,7 @@ where
             Some(Err(error)) => break SessionEnd::Lost(error.to_string()),
             None => break SessionEnd::Lost("the broker cancelled the consumer".to_string()),
         };
-        if let Some(end) = handle_delivery(&config.queue, handler, shutdown, delivery).await {
+        if let Some(end) = handle_delivery(&channel, &config.queue, handler, shutdown, delivery).await {
             break end;
         }
     };
@@ -596,7 +668,7 @@ pub async fn get_dead_letter(config: &AmqpConfig) -> Result<Option<(Vec<u8>, Opt
     result
 }
 
-/// Deletes the job queue and its dead-letter queue, messages and all (test cleanup). Failures are
+/// Deletes the job queue, its delay queue and its dead-letter queue, messages and all (test cleanup). Failures are
 /// logged, not returned: there is nothing a cleanup can do about them.
 pub async fn delete_queues(config: &AmqpConfig) {
     let connection = match connect(config, "certscan-cleanup").await {
@@ -606,7 +678,7 @@ pub async fn delete_queues(config: &AmqpConfig) {
             return;
         }
     };
-    for queue in [config.queue.clone(), config.dead_letter_queue()] {
+    for queue in [config.retry_queue(), config.queue.clone(), config.dead_letter_queue()] {
         let Ok(name) = short_string("queue name", &queue) else { continue };
         // A channel per queue: a failed delete closes the channel it was asked on.
         let deleted = match connection.create_channel().await {

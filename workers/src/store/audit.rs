@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::{new_id, now, Result, Store};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: String,
     pub actor: String,

@@ -35,7 +35,7 @@ pub mod kind {
 }
 
 /// One event as `GET /v1/events` and the sinks give it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub seq: i64,
     #[serde(rename = "type")]

@@ -31,7 +31,7 @@ pub struct ApplicationStatus {
     pub handover: Option<Handover>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatusCounts {
     pub applications: usize,
     pub passed: usize,

@@ -14,7 +14,7 @@ use super::handover::is_handed_over;
 use super::{audit, bind_f64, corrupt, ledger, new_id, now, upkeep, Result, Store, StoreError};
 
 /// The scan attached to an application.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Attachment {
     pub application_id: String,
     pub exam_id: String,
@@ -32,7 +32,7 @@ pub struct Attachment {
     pub attached_by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReviewItem {
     pub item_id: String,
     pub exam_id: String,
