@@ -9,7 +9,7 @@
 # KEEP=DIR keeps every seed's demo output (scan, report, page files) in DIR to look at the misses.
 # REREAD=1 with KEEP=DIR: where DIR already holds a seed's scan (same level and seed), only `certscan
 # process` runs again on it (a new build judged on the same stacks without simulating them again).
-# Example: scripts/accuracy.sh hard $(seq 301 310)
+# Example: scripts/accuracy.sh hard $(seq 301 310); with KEEP, `python3 scripts/misses.py DIR/LEVEL-*` lists the misses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level=$1
