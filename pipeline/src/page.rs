@@ -393,36 +393,34 @@ fn register_reading(image: &RgbImage, code: Option<&FoundCode>, back: f64, readi
 /// What a registration number may contain (the printed label before it is in Cyrillic and is dropped).
 const REGISTRATION_CHARSET: &str = "0123456789-/ ";
 
+/// Where the value of a left-aligned field holding `placeholder` begins, after its printed label
+/// (measured with the same font metrics the renderer uses), starting `lead_mm` before it: the value's
+/// left edge, the line's top and its height. None when the template prints no such field.
+fn value_after_label(template: &Template, placeholder: &str, lead_mm: f32) -> Option<(f32, f32, f32)> {
+    let field = template.fields.iter().find(|f| f.text.contains(placeholder) && f.align == Align::Left)?;
+    let label = field.text.split(placeholder).next().unwrap_or("");
+    let metrics = fonts::measure(field.font, label, field.size_pt);
+    Some((field.x_mm + metrics.width_mm - lead_mm, field.y_mm - metrics.ascent_mm, metrics.ascent_mm + metrics.descent_mm))
+}
+
 /// Where the registration number's value is printed: after the field's label when the template prints
-/// it left-aligned with a label (measured with the same font metrics the renderer uses), else the
-/// template's whole recognition zone.
+/// it left-aligned with a label, else the template's whole recognition zone.
 fn registration_value_rect(template: &Template) -> Rect {
     let zone = template.recognition.registration_number.rect;
-    let field = template.fields.iter().find(|f| f.text.contains("{registration_number}") && f.align == Align::Left);
-    let Some(field) = field else {
-        return zone;
-    };
-    let label = field.text.split("{registration_number}").next().unwrap_or("");
-    let metrics = fonts::measure(field.font, label, field.size_pt);
-    let x = field.x_mm + metrics.width_mm - 1.0;
-    let top = field.y_mm - metrics.ascent_mm;
-    Rect { x, y: top, w: (zone.right() - x).max(10.0), h: metrics.ascent_mm + metrics.descent_mm }
+    match value_after_label(template, "{registration_number}", 1.0) {
+        Some((x, y, h)) => Rect { x, y, w: (zone.right() - x).max(10.0), h },
+        None => zone,
+    }
 }
 
 /// What an application id may contain (roster ids are letters, digits and separators).
 const APPLICATION_CHARSET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/.";
 
-/// Where the application id is printed after its label (a left-aligned field holding
-/// `{application_id}`), as wide as the longest id the field can hold on the page; None when the template
-/// prints no such field.
+/// Where the application id is printed after its label, as wide as the longest id the field can hold
+/// on the page; None when the template prints no such field.
 fn application_value_rect(template: &Template) -> Option<Rect> {
-    let field = template.fields.iter().find(|f| f.text.contains("{application_id}") && f.align == Align::Left)?;
-    let label = field.text.split("{application_id}").next().unwrap_or("");
-    let metrics = fonts::measure(field.font, label, field.size_pt);
-    let x = field.x_mm + metrics.width_mm - 0.5;
-    let top = field.y_mm - metrics.ascent_mm;
-    let w = (template.page.width_mm - x - 5.0).clamp(10.0, 60.0);
-    Some(Rect { x, y: top, w, h: metrics.ascent_mm + metrics.descent_mm })
+    let (x, y, h) = value_after_label(template, "{application_id}", 0.5)?;
+    Some(Rect { x, y, w: (template.page.width_mm - x - 5.0).clamp(10.0, 60.0), h })
 }
 
 /// The longest run of the line that looks like a number (digits with separators).
