@@ -32,7 +32,8 @@ pub const STACK_CONFIDENCE: f32 = 0.6;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlankNumberReading {
     /// Normalised text matching the template's pattern, e.g. `77 0012345`: the number this page would
-    /// take (Tesseract's reading, or the glyph reader's when Tesseract read nothing, or the stack's).
+    /// take (Tesseract's reading, or the stack's); or, when Tesseract read nothing, the glyph reader's,
+    /// with `?` for a character it could not read (`5? 05335?6`: a hint, never attached).
     pub text: String,
     /// 0..1: Tesseract's own confidence, raised when variants agree, lowered when they disagree, capped
     /// for a hint; [`STACK_CONFIDENCE`] for a number the stack settled; 0 for the glyph reader alone.
@@ -72,7 +73,8 @@ impl Evidence {
 }
 
 impl BlankNumberReading {
-    /// A reading only the glyph reader made (complete, matching the pattern): a hint, never sure alone.
+    /// A reading only the glyph reader made (matching the pattern, maybe with `?` for characters a mark
+    /// hid): a hint, never sure alone.
     pub fn glyphs_only(text: String) -> BlankNumberReading {
         BlankNumberReading {
             glyphs: Some(text.clone()),

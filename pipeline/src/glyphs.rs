@@ -278,11 +278,21 @@ pub fn read_line(line: &GrayImage, groups: &[usize], share: f32) -> Option<Glyph
         merged.push(c);
     }
     // A piece too tall or too wide for a character among the characters (a pen, a stamp's ring, a
-    // frame crossing the line) may hide one: no reading. Beside the line (a frame's edge) it is no matter.
+    // frame crossing the line) hides the characters it touches: only the others are read, each in its
+    // place (see `read_around_marks`). Beside the line (a frame's edge) it is no matter. So is a
+    // character much wider than its height: two characters joined, or a mark.
     let (first, last) = (merged.first()?.0, merged.last()?.2);
     let (top, bottom) = (merged.iter().map(|c| c.1).min()?, merged.iter().map(|c| c.3).max()?);
-    if marks.iter().any(|&(x0, y0, x1, y1)| x1 >= first && x0 <= last && y1 >= top && y0 <= bottom) {
-        return None;
+    // A mark beside the characters may hide the first or the last ones: it counts when characters are
+    // missing.
+    let total: usize = groups.iter().sum();
+    let short = merged.len() < total;
+    let crossing: Vec<(usize, usize, usize, usize)> =
+        marks.iter().copied().filter(|&(x0, y0, x1, y1)| (short || (x1 >= first && x0 <= last)) && y1 >= top && y0 <= bottom).collect();
+    let too_wide = |c: &(usize, usize, usize, usize, Vec<usize>)| (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12;
+    if !crossing.is_empty() || merged.iter().any(too_wide) {
+        let pieces = Pieces { labels: &labels, boxes: &boxes, char_height };
+        return read_around_marks(&pieces, merged, &crossing, groups);
     }
     for (label, b) in boxes.iter().enumerate().skip(1) {
         if b.4 == 0 || height(b) * 10 >= char_height * 6 || height(b) * 10 > char_height * 13 || b.4 < 4 {
@@ -295,16 +305,16 @@ pub fn read_line(line: &GrayImage, groups: &[usize], share: f32) -> Option<Glyph
             c.4.push(label);
         }
     }
-    let total: usize = groups.iter().sum();
     if merged.len() != total || total == 0 {
         return None;
     }
-    // A character much wider than its height is two characters joined, or a mark.
-    if merged.iter().any(|c| (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12) {
+    // The characters stand at one pitch, groups a wider step apart (see `assign_places`): a character
+    // the threshold broke in two (two halves of a 0, each a "1") or a speck taken for one is off it.
+    let centres: Vec<f32> = merged.iter().map(|c| (c.0 + c.2) as f32 / 2.0).collect();
+    if total >= MIN_PLACED && assign_places(&centres, &[], groups, char_height as f32).is_none() {
         return None;
     }
     // The widest spacing of centres falls between groups and nowhere else.
-    let centres: Vec<f32> = merged.iter().map(|c| (c.0 + c.2) as f32 / 2.0).collect();
     let steps: Vec<f32> = centres.windows(2).map(|p| p[1] - p[0]).collect();
     let mut boundaries = Vec::new();
     let mut at = 0;
@@ -318,21 +328,263 @@ pub fn read_line(line: &GrayImage, groups: &[usize], share: f32) -> Option<Glyph
             return None;
         }
     }
-    let guesses = merged
-        .iter()
-        .map(|c| {
-            let (cw, ch) = (c.2 - c.0 + 1, c.3 - c.1 + 1);
-            let mut mask = vec![false; cw * ch];
-            for y in c.1..=c.3 {
-                for x in c.0..=c.2 {
-                    let l = labels.get_pixel(x as u32, y as u32).0[0] as usize;
-                    mask[(y - c.1) * cw + (x - c.0)] = l != 0 && c.4.contains(&l);
+    let guesses = merged.iter().map(|c| classify_piece(&labels, c)).collect();
+    Some(GlyphReading { chars: guesses, groups: groups.to_vec() })
+}
+
+/// A character as cut from the line: its box (x0, y0, x1, y1 inclusive) and the labels of its pieces.
+type Character = (usize, usize, usize, usize, Vec<usize>);
+
+/// The connected pieces of ink of one cut of a line.
+struct Pieces<'a> {
+    labels: &'a image::ImageBuffer<image::Luma<u32>, Vec<u32>>,
+    /// Per label: x0, y0, x1, y1 (inclusive) and its ink in pixels.
+    boxes: &'a [(usize, usize, usize, usize, usize)],
+    char_height: usize,
+}
+
+/// The digit a character's pieces show.
+fn classify_piece(labels: &image::ImageBuffer<image::Luma<u32>, Vec<u32>>, c: &Character) -> CharGuess {
+    let (cw, ch) = (c.2 - c.0 + 1, c.3 - c.1 + 1);
+    let mut mask = vec![false; cw * ch];
+    for y in c.1..=c.3 {
+        for x in c.0..=c.2 {
+            let l = labels.get_pixel(x as u32, y as u32).0[0] as usize;
+            mask[(y - c.1) * cw + (x - c.0)] = l != 0 && c.4.contains(&l);
+        }
+    }
+    classify(&mask, cw, ch)
+}
+
+/// A character no mark left readable: never sure.
+const HIDDEN: CharGuess = CharGuess { best: '0', similarity: 0.0, margin: 0.0 };
+
+/// Pixels of clear paper a character must keep from a mark's ink to be read beside it: a mark closer
+/// than that may have joined a stroke of its own to the character at a lighter cut.
+const MARK_CLEARANCE: usize = 3;
+
+/// A line some mark crosses (`crossing`: the marks' boxes): the characters the marks touch are hidden
+/// (`?`), the others are read, each at the place the line's spacing gives it. Digits stand at one pitch
+/// (figures are tabular in print), groups a wider step apart; so the characters in the clear are given
+/// their places by the one assignment of places whose spacing fits them (centres within a fifth of the
+/// pitch) and leaves every hidden place under a mark. None when no assignment or more than one does, when
+/// too few characters are clear to tell, or when a mark crossing the line could hide a character that is
+/// then read (a character closer than [`MARK_CLEARANCE`] to a mark's ink is hidden).
+fn read_around_marks(
+    pieces: &Pieces,
+    merged: Vec<Character>,
+    crossing: &[(usize, usize, usize, usize)],
+    groups: &[usize],
+) -> Option<GlyphReading> {
+    let ch = pieces.char_height;
+    let total: usize = groups.iter().sum();
+    if total == 0 || total > 16 {
+        return None;
+    }
+    // The line's band: where the full-height characters' tops and bottoms are.
+    let full: Vec<&Character> = merged.iter().filter(|c| (c.3 - c.1 + 1) * 100 >= ch * 85).collect();
+    if full.len() < 3 {
+        return None;
+    }
+    let median = |mut v: Vec<usize>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let band_top = median(full.iter().map(|c| c.1).collect());
+    let band_bottom = median(full.iter().map(|c| c.3).collect());
+    let tolerance = ch / 5 + 1;
+    // Ink of marks: the crossing marks' pieces and any character too wide to be one.
+    let too_wide = |c: &Character| (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12;
+    let mut mark_labels: Vec<usize> = merged.iter().filter(|c| too_wide(c)).flat_map(|c| c.4.iter().copied()).collect();
+    for (label, b) in pieces.boxes.iter().enumerate().skip(1) {
+        if b.4 > 0 && crossing.iter().any(|m| (b.0, b.1, b.2, b.3) == *m) {
+            mark_labels.push(label);
+        }
+    }
+    let mut spans: Vec<(usize, usize)> = crossing.iter().map(|m| (m.0, m.2)).collect();
+    let mut clear: Vec<Character> = Vec::new();
+    for c in merged {
+        let h = c.3 - c.1 + 1;
+        let shaped = !too_wide(&c)
+            && h * 100 >= ch * 80
+            && h * 100 <= ch * 118
+            && c.1.abs_diff(band_top) <= tolerance
+            && c.3.abs_diff(band_bottom) <= tolerance;
+        if shaped && !near_mark(pieces.labels, &c, &mark_labels) {
+            clear.push(c);
+        } else {
+            // Something stands here that is not read: a hidden character's place.
+            spans.push((c.0, c.2));
+        }
+    }
+    // Broken-off bits of a clear character (a serif, a bar) join it when they stand in its columns and
+    // within the band; a bit of a mark stays out.
+    for (label, b) in pieces.boxes.iter().enumerate().skip(1) {
+        let h = b.3 - b.1 + 1;
+        if b.4 < 4 || h * 10 >= ch * 6 || mark_labels.contains(&label) {
+            continue;
+        }
+        let centre = (b.0 + b.2) / 2;
+        if let Some(c) = clear.iter_mut().find(|c| c.0 <= centre && centre <= c.2 && b.0 + 1 >= c.0 && b.2 <= c.2 + 1) {
+            if b.1 + tolerance >= band_top && b.3 <= band_bottom + tolerance {
+                c.1 = c.1.min(b.1);
+                c.3 = c.3.max(b.3);
+                c.4.push(label);
+            }
+        }
+    }
+    clear.sort_by_key(|c| c.0);
+    let centres: Vec<f32> = clear.iter().map(|c| (c.0 + c.2) as f32 / 2.0).collect();
+    let places = assign_places(&centres, &spans, groups, ch as f32)?;
+    let mut chars = vec![HIDDEN; total];
+    for (c, &i) in clear.iter().zip(&places) {
+        chars[i] = classify_piece(pieces.labels, c);
+    }
+    Some(GlyphReading { chars, groups: groups.to_vec() })
+}
+
+/// Whether a mark's ink lies within [`MARK_CLEARANCE`] pixels of the character's box.
+fn near_mark(labels: &image::ImageBuffer<image::Luma<u32>, Vec<u32>>, c: &Character, mark_labels: &[usize]) -> bool {
+    let (w, h) = (labels.width() as usize, labels.height() as usize);
+    let (x0, y0) = (c.0.saturating_sub(MARK_CLEARANCE), c.1.saturating_sub(MARK_CLEARANCE));
+    let (x1, y1) = ((c.2 + MARK_CLEARANCE).min(w - 1), (c.3 + MARK_CLEARANCE).min(h - 1));
+    (y0..=y1).any(|y| {
+        (x0..=x1).any(|x| {
+            let l = labels.get_pixel(x as u32, y as u32).0[0] as usize;
+            l != 0 && !c.4.contains(&l) && mark_labels.contains(&l)
+        })
+    })
+}
+
+/// Characters in the clear needed to test a line's spacing: three unknowns (start, pitch, gap between
+/// groups) and two to spare.
+const MIN_PLACED: usize = 5;
+
+/// The places (0-based, in reading order) of the characters in the clear at `centres` (sorted), on a
+/// line of `groups` whose other characters are hidden under `spans` (x ranges of marks and unread ink).
+/// Every increasing assignment is tried; one is kept when the centres fit `a + pitch·i + gap·(groups
+/// before i)` within a fifth of the pitch, with a pitch plausible for digits `height` tall, a gap between
+/// groups wider than the pitch alone, and every hidden place within a third of a pitch of a span. None
+/// unless exactly one assignment fits, or when too few characters are in the clear to test the fit.
+fn assign_places(centres: &[f32], spans: &[(usize, usize)], groups: &[usize], height: f32) -> Option<Vec<usize>> {
+    let total: usize = groups.iter().sum();
+    let k = centres.len();
+    if k < MIN_PLACED || k > total {
+        return None;
+    }
+    let group_of: Vec<f32> = groups.iter().enumerate().flat_map(|(g, &n)| std::iter::repeat_n(g as f32, n)).collect();
+    let mut found: Option<Vec<usize>> = None;
+    let mut places: Vec<usize> = (0..k).collect();
+    loop {
+        if fits(centres, &places, &group_of, spans, height) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(places.clone());
+        }
+        // The next increasing assignment of k places out of `total`.
+        let mut i = k;
+        loop {
+            if i == 0 {
+                return found;
+            }
+            i -= 1;
+            if places[i] < total - k + i {
+                break;
+            }
+        }
+        places[i] += 1;
+        for j in i + 1..k {
+            places[j] = places[j - 1] + 1;
+        }
+    }
+}
+
+/// The step between groups beyond the pitch, in pitches: more than nothing (the widest spacing falls
+/// between groups), about a digit at most (a space is narrower than a digit in print). The range is
+/// narrower than one pitch, so a group read one place further along cannot fit with another gap.
+const GAP_MIN: f32 = 0.15;
+const GAP_MAX: f32 = 1.1;
+
+/// One assignment of [`assign_places`].
+fn fits(centres: &[f32], places: &[usize], group_of: &[f32], spans: &[(usize, usize)], height: f32) -> bool {
+    let xs: Vec<(f32, f32)> = places.iter().map(|&i| (i as f32, group_of[i])).collect();
+    let groups_seen = xs.iter().any(|x| x.1 != xs[0].1);
+    // Least squares for (a, pitch[, gap]).
+    let (a, pitch, gap) = if groups_seen {
+        if xs.len() < 5 {
+            return false;
+        }
+        let Some([a, p, g]) = least_squares3(&xs, centres) else { return false };
+        (a, p, Some(g))
+    } else {
+        let n = xs.len() as f32;
+        let (mi, mc) = (xs.iter().map(|x| x.0).sum::<f32>() / n, centres.iter().sum::<f32>() / n);
+        let var = xs.iter().map(|x| (x.0 - mi).powi(2)).sum::<f32>();
+        let p = xs.iter().zip(centres).map(|(x, c)| (x.0 - mi) * (c - mc)).sum::<f32>() / var;
+        // One group seen: its offset is folded into `a`.
+        (mc - p * mi, p, None)
+    };
+    if !(0.35 * height..=1.2 * height).contains(&pitch) {
+        return false;
+    }
+    if gap.is_some_and(|g| !(GAP_MIN * pitch..=GAP_MAX * pitch).contains(&g)) {
+        return false;
+    }
+    let seen_group = xs[0].1;
+    let at = |i: usize, g: f32| a + pitch * i as f32 + g * (group_of[i] - if gap.is_some() { 0.0 } else { seen_group });
+    let g_fit = gap.unwrap_or(0.0);
+    if xs.iter().zip(centres).any(|(x, &c)| (at(x.0 as usize, g_fit) - c).abs() > 0.2 * pitch) {
+        return false;
+    }
+    // Neighbours stand one pitch apart (within an eighth): a fit that only averages out over far
+    // characters (two pairs read as one wider pitch) is no fit.
+    let neighbours = places.windows(2).zip(centres.windows(2)).filter(|(p, _)| p[1] == p[0] + 1 && group_of[p[0]] == group_of[p[1]]);
+    if neighbours.clone().any(|(_, c)| (c[1] - c[0] - pitch).abs() > pitch / 8.0) {
+        return false;
+    }
+    // Every hidden place lies under a span (with an unknown gap: anywhere the gap's range puts it).
+    let near = |lo: f32, hi: f32| spans.iter().any(|&(s0, s1)| hi >= s0 as f32 - pitch / 3.0 && lo <= s1 as f32 + pitch / 3.0);
+    (0..group_of.len()).filter(|i| !places.contains(i)).all(|i| {
+        if gap.is_some() || group_of[i] == seen_group {
+            let x = at(i, g_fit);
+            near(x, x)
+        } else {
+            let (x1, x2) = (at(i, GAP_MIN * pitch), at(i, GAP_MAX * pitch));
+            near(x1.min(x2), x1.max(x2))
+        }
+    })
+}
+
+/// The least-squares (a, b, c) of `a + b·x.0 + c·x.1 = y`; None when the points do not determine them.
+fn least_squares3(xs: &[(f32, f32)], ys: &[f32]) -> Option<[f32; 3]> {
+    let rows: Vec<[f64; 3]> = xs.iter().map(|x| [1.0, x.0 as f64, x.1 as f64]).collect();
+    let mut m = [[0f64; 4]; 3];
+    for (r, &y) in rows.iter().zip(ys) {
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += r[i] * r[j];
+            }
+            m[i][3] += r[i] * y as f64;
+        }
+    }
+    // Gauss-Jordan with partial pivoting.
+    for col in 0..3 {
+        let pivot = (col..3).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-9 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for row in 0..3 {
+            if row != col {
+                let f = m[row][col] / m[col][col];
+                for j in col..4 {
+                    m[row][j] -= f * m[col][j];
                 }
             }
-            classify(&mask, cw, ch)
-        })
-        .collect();
-    Some(GlyphReading { chars: guesses, groups: groups.to_vec() })
+        }
+    }
+    Some([0, 1, 2].map(|i| (m[i][3] / m[i][i]) as f32))
 }
 
 /// The groups of characters of a template's example (`77 0012345` → [2, 7]).
@@ -419,6 +671,90 @@ mod tests {
             }
         }
         assert_eq!(read(&img, &[2, 7]), None);
+    }
+
+    /// The x of the centre of the `index`th character (spaces counted) of `text` as [`draw`] draws it.
+    fn centre_of(font: &[u8], px: f32, text: &str, index: usize) -> f32 {
+        let font = FontRef::try_from_slice(font).expect("font");
+        let scaled = font.as_scaled(PxScale::from(px));
+        let before: f32 = text.chars().take(index).map(|c| scaled.h_advance(font.glyph_id(c))).sum();
+        let own = scaled.h_advance(font.glyph_id(text.chars().nth(index).expect("index in text")));
+        10.0 + before + own / 2.0
+    }
+
+    /// A dark pen line `thick` px wide from top to bottom of the image, leaning `lean` px over its height,
+    /// through x = `x` at mid-height.
+    fn pen_down(img: &mut GrayImage, x: f32, lean: f32, thick: f32) {
+        let h = img.height() as f32;
+        for y in 0..img.height() {
+            let cx = x + lean * (y as f32 / h - 0.5);
+            for px in (cx - thick / 2.0).round() as i32..=(cx + thick / 2.0).round() as i32 {
+                if px >= 0 && (px as u32) < img.width() {
+                    img.put_pixel(px as u32, y, image::Luma([25]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_mark_over_some_characters_hides_those_and_the_others_are_read_in_their_places() {
+        let text = "51 0375170";
+        for font in [DEJAVU_SANS, DEJAVU_SANS_BOLD] {
+            for px in [40.0, 52.0] {
+                // (characters the pen crosses, by index in the text with its space) → what is read.
+                for (crossed, expected) in
+                    [(&[4][..], "51 0?75170"), (&[0, 6][..], "?1 037?170"), (&[0, 1][..], "?? 0375170"), (&[8, 9][..], "51 03751??")]
+                {
+                    let mut img = draw(font, px, text);
+                    for &i in crossed {
+                        pen_down(&mut img, centre_of(font, px, text, i), 6.0, 3.0);
+                    }
+                    let reading = read(&img, &[2, 7]).unwrap_or_else(|| panic!("{expected} at {px} px: no reading"));
+                    assert_eq!(reading.text(), expected, "at {px} px");
+                    assert!(!reading.complete());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_mark_over_most_characters_gives_no_reading() {
+        let text = "51 0375170";
+        let mut img = draw(DEJAVU_SANS, 48.0, text);
+        for i in [0, 1, 3, 4, 5, 6] {
+            pen_down(&mut img, centre_of(DEJAVU_SANS, 48.0, text, i), 6.0, 3.0);
+        }
+        assert_eq!(read(&img, &[2, 7]), None, "three characters in the clear cannot be placed for sure");
+    }
+
+    #[test]
+    fn places_are_given_only_when_one_assignment_fits() {
+        // Pitch 30, a gap of 15 between the groups of [2, 7]: centres of places 0..9.
+        let place = |i: usize| 10.0 + 30.0 * i as f32 + if i >= 2 { 15.0 } else { 0.0 };
+        let centres: Vec<f32> = [0, 1, 2, 3, 6, 7, 8].iter().map(|&i| place(i)).collect();
+        // Places 4 and 5 under a mark.
+        let mark = (place(4) as usize - 12, place(5) as usize + 12);
+        assert_eq!(assign_places(&centres, &[mark], &[2, 7], 40.0), Some(vec![0, 1, 2, 3, 6, 7, 8]));
+        // No mark where the missing places are: nothing hides them, no reading.
+        let elsewhere = (place(8) as usize + 40, place(8) as usize + 60);
+        assert_eq!(assign_places(&centres, &[elsewhere], &[2, 7], 40.0), None);
+        // Centres off the pitch (a character's piece out of line).
+        let mut off = centres.clone();
+        off[4] += 12.0;
+        assert_eq!(assign_places(&off, &[mark], &[2, 7], 40.0), None);
+        // The last two places hidden by one mark, the seven others in the clear but no gap between the
+        // groups: no assignment puts the groups apart.
+        let even: Vec<f32> = (0..7).map(|i| 10.0 + 30.0 * i as f32).collect();
+        let right = (200, 280);
+        assert_eq!(assign_places(&even, &[right], &[2, 7], 40.0), None);
+        // Two pairs in the clear (places 0, 1 and 6, 7 of a real line) and one character more: the
+        // pairs must not be taken for places 2, 3 and 7, 8 at a wider pitch.
+        let pairs: Vec<f32> = [0, 1, 6, 7, 8].iter().map(|&i| place(i)).collect();
+        let hidden = (place(2) as usize - 12, place(5) as usize + 12);
+        let found = assign_places(&pairs, &[hidden, (0, 400)], &[2, 7], 40.0);
+        assert_eq!(found, Some(vec![0, 1, 6, 7, 8]), "the only fit keeps neighbours one pitch apart");
+        let four: Vec<f32> = [0, 1, 6, 7].iter().map(|&i| place(i)).collect();
+        assert_eq!(assign_places(&four, &[(0, 400)], &[2, 7], 40.0), None, "four characters place nothing for sure");
     }
 
     #[test]

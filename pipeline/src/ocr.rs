@@ -190,7 +190,7 @@ pub fn read_blank_number(
     let mut glyph_readings: Vec<glyphs::GlyphReading> = Vec::new();
     let mut other_band: Option<glyphs::GlyphReading> = None;
     for line in find_text_lines(&gray) {
-        let line_glyphs = glyphs::read(&line.tight, &groups);
+        let line_glyphs = glyphs_on_line(&gray, &line, &groups);
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
         // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
@@ -306,8 +306,11 @@ pub fn read_blank_number(
     let glyph_text = glyphs::merge(&glyph_readings).map(|g| g.text());
     let reading = match reading {
         Some(r) => Some(BlankNumberReading { tesseract: Some(r.text.clone()), glyphs: glyph_text, ..r }),
-        // Only the glyph reader read the number: a hint for the reviewer (and a voice for the stack check).
-        None => glyph_text.filter(|g| pattern.is_match(g)).map(BlankNumberReading::glyphs_only),
+        // Only the glyph reader read the number, maybe only some characters of it (a mark hid the
+        // others): a hint for the reviewer and a voice for the stack check.
+        None => glyph_text
+            .filter(|g| g.chars().any(|c| c.is_ascii_digit()) && pattern.is_match(&g.replace('?', "0")))
+            .map(BlankNumberReading::glyphs_only),
     };
     let image = match (&reading, settled_line) {
         (Some(r), Some(line)) if r.confidence >= SAMPLE_CONFIDENCE && r.agreeing >= 2 && r.readers_agree() => {
@@ -316,6 +319,27 @@ pub fn read_blank_number(
         _ => NumberImage::Unread { zone: gray },
     };
     Ok((reading, image))
+}
+
+/// How far beside a line's tight crop the glyph reader looks for characters the line finder left out.
+const ACROSS_MM: f64 = 15.0;
+
+/// The glyph reader on a line of the zone: its tight crop, and where that reads less than every
+/// character, also the line's rows [`ACROSS_MM`] further on each side, merged character by character
+/// ([`glyphs::merge`]: a character two crops read differently for sure is unsure). The line finder ends
+/// a line at the last character-sized piece, so the characters a mark joined into one large piece (and
+/// the mark itself) fall outside the tight crop; across, the glyph reader sees them and the mark, and
+/// reads the characters in the clear in their places.
+fn glyphs_on_line(gray: &GrayImage, line: &TextLine, groups: &[usize]) -> Option<glyphs::GlyphReading> {
+    let tight = glyphs::read(&line.tight, groups);
+    if tight.as_ref().is_some_and(glyphs::GlyphReading::complete) {
+        return tight;
+    }
+    let (x, y, w, h) = line.tight_box;
+    let more = (ACROSS_MM * OCR_PX_PER_MM) as i64;
+    let across = raster::crop(gray, x - more, y, w + 2 * more, h).and_then(|band| glyphs::read(&band, groups));
+    let readings: Vec<glyphs::GlyphReading> = tight.into_iter().chain(across).collect();
+    glyphs::merge(&readings)
 }
 
 /// A reading this sure lends its line to the stack's glyph book.

@@ -976,7 +976,8 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
             // What each reader read is a candidate too (it vetoes where it fits as well as a gap).
             if let Some(b) = r.blank_number.as_ref() {
                 let complete_glyphs = b.glyphs.as_ref().filter(|g| !g.contains('?'));
-                for text in [Some(&b.text), b.tesseract.as_ref(), complete_glyphs].into_iter().flatten() {
+                let whole_text = Some(&b.text).filter(|t| !t.contains('?'));
+                for text in [whole_text, b.tesseract.as_ref(), complete_glyphs].into_iter().flatten() {
                     if !candidates.contains(text) && !read.contains(text) {
                         candidates.push(text.clone());
                     }

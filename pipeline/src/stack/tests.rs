@@ -262,7 +262,7 @@ fn page(n: usize, app: &str, tesseract: Option<(&str, f32)>, glyphs: Option<&str
             tesseract: Some(t.into()),
             glyphs: g.map(str::to_string),
         }),
-        (None, Some(g)) if !g.contains('?') => Some(BlankNumberReading::glyphs_only(g.into())),
+        (None, Some(g)) => Some(BlankNumberReading::glyphs_only(g.into())),
         (None, _) => None,
     };
     r.number_image = Some(image);
@@ -521,4 +521,23 @@ fn the_place_counts_only_over_pages_like_it_and_blank_sheets() {
     let other = page(602, "A200", None, None, NumberImage::Unread { zone: GrayImage::from_pixel(500, 140, Luma([235])) });
     let (pages, at) = with(other);
     assert_eq!(checked(pages)[at], None);
+}
+
+#[test]
+fn a_partial_glyph_reading_that_does_not_tell_the_candidates_apart_settles_nothing() {
+    // 12 0000118 with a pen through the last digit's bar: the print fits 118 whole and 110 (another
+    // unread number of the run) unclear, so the print alone takes neither. The glyph reader read only
+    // the characters the pen left clear (no Tesseract reading): they are the same in 110 and 118, so
+    // they rule neither out and the page stays in review. A partial reading whose sure characters
+    // contradict the printed number rules that number out like any reader's (`glyphs_allow`).
+    let crossed = |glyphs: Option<&str>| page(200, "A118", None, glyphs, NumberImage::Unread { zone: eight_with_a_pen_through_its_bar() });
+    let mut pages = run_pages(100..119, &[110, 118]);
+    pages.push(crossed(None));
+    assert_eq!(checked(pages).last().cloned().flatten(), None, "the print alone cannot choose");
+    let mut pages = run_pages(100..119, &[110, 118]);
+    pages.push(crossed(Some("12 000011?")));
+    assert_eq!(checked(pages).last().cloned().flatten(), None, "the clear characters are the same in both");
+    let mut pages = run_pages(100..119, &[110, 118]);
+    pages.push(crossed(Some("12 000010?")));
+    assert_eq!(checked(pages).last().cloned().flatten(), None, "a misread clear character rules the true number out");
 }
