@@ -289,7 +289,6 @@ pub fn read_line(line: &GrayImage, groups: &[usize], share: f32) -> Option<Glyph
     let short = merged.len() < total;
     let crossing: Vec<(usize, usize, usize, usize)> =
         marks.iter().copied().filter(|&(x0, y0, x1, y1)| (short || (x1 >= first && x0 <= last)) && y1 >= top && y0 <= bottom).collect();
-    let too_wide = |c: &(usize, usize, usize, usize, Vec<usize>)| (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12;
     if !crossing.is_empty() || merged.iter().any(too_wide) {
         let pieces = Pieces { labels: &labels, boxes: &boxes, char_height };
         return read_around_marks(&pieces, merged, &crossing, groups);
@@ -343,6 +342,11 @@ struct Pieces<'a> {
     char_height: usize,
 }
 
+/// Much wider than its height: two characters joined, or a mark.
+fn too_wide(c: &Character) -> bool {
+    (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12
+}
+
 /// The digit a character's pieces show.
 fn classify_piece(labels: &image::ImageBuffer<image::Luma<u32>, Vec<u32>>, c: &Character) -> CharGuess {
     let (cw, ch) = (c.2 - c.0 + 1, c.3 - c.1 + 1);
@@ -394,10 +398,9 @@ fn read_around_marks(
     let band_bottom = median(full.iter().map(|c| c.3).collect());
     let tolerance = ch / 5 + 1;
     // Ink of marks: the crossing marks' pieces and any character too wide to be one.
-    let too_wide = |c: &Character| (c.2 - c.0 + 1) * 10 > (c.3 - c.1 + 1) * 12;
     let mut mark_labels: Vec<usize> = merged.iter().filter(|c| too_wide(c)).flat_map(|c| c.4.iter().copied()).collect();
     for (label, b) in pieces.boxes.iter().enumerate().skip(1) {
-        if b.4 > 0 && crossing.iter().any(|m| (b.0, b.1, b.2, b.3) == *m) {
+        if b.4 > 0 && crossing.contains(&(b.0, b.1, b.2, b.3)) {
             mark_labels.push(label);
         }
     }
@@ -512,9 +515,6 @@ fn fits(centres: &[f32], places: &[usize], group_of: &[f32], spans: &[(usize, us
     let groups_seen = xs.iter().any(|x| x.1 != xs[0].1);
     // Least squares for (a, pitch[, gap]).
     let (a, pitch, gap) = if groups_seen {
-        if xs.len() < 5 {
-            return false;
-        }
         let Some([a, p, g]) = least_squares3(&xs, centres) else { return false };
         (a, p, Some(g))
     } else {
@@ -539,8 +539,8 @@ fn fits(centres: &[f32], places: &[usize], group_of: &[f32], spans: &[(usize, us
     }
     // Neighbours stand one pitch apart (within an eighth): a fit that only averages out over far
     // characters (two pairs read as one wider pitch) is no fit.
-    let neighbours = places.windows(2).zip(centres.windows(2)).filter(|(p, _)| p[1] == p[0] + 1 && group_of[p[0]] == group_of[p[1]]);
-    if neighbours.clone().any(|(_, c)| (c[1] - c[0] - pitch).abs() > pitch / 8.0) {
+    let mut neighbours = places.windows(2).zip(centres.windows(2)).filter(|(p, _)| p[1] == p[0] + 1 && group_of[p[0]] == group_of[p[1]]);
+    if neighbours.any(|(_, c)| (c[1] - c[0] - pitch).abs() > pitch / 8.0) {
         return false;
     }
     // Every hidden place lies under a span (with an unknown gap: anywhere the gap's range puts it).
@@ -575,12 +575,11 @@ fn least_squares3(xs: &[(f32, f32)], ys: &[f32]) -> Option<[f32; 3]> {
             return None;
         }
         m.swap(col, pivot);
-        for row in 0..3 {
-            if row != col {
-                let f = m[row][col] / m[col][col];
-                for j in col..4 {
-                    m[row][j] -= f * m[col][j];
-                }
+        let pivot_row = m[col];
+        for (_, r) in m.iter_mut().enumerate().filter(|(row, _)| *row != col) {
+            let f = r[col] / pivot_row[col];
+            for (x, p) in r.iter_mut().zip(pivot_row).skip(col) {
+                *x -= f * p;
             }
         }
     }
