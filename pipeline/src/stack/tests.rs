@@ -1,5 +1,5 @@
 use super::*;
-use image::Luma;
+use image::{GrayImage, Luma};
 
 // Seven-segment digits are enough to test the logic: 8 covers 3, 9 and 0, so an 8 under a mark is
 // exactly the ambiguity the check must notice, and a clean 8 must not pass for a 3. The 1 stands in
