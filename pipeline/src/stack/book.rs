@@ -352,6 +352,31 @@ impl GlyphBook {
                 }
             }
         }
+        // A glyph only unclear where another digit fits outright is out when the strokes that tell it
+        // from that digit are bare paper: its core is inked only because its best placement slides onto
+        // the fitting digit's strokes (a 7 on a printed 1, an 8 on a 9). A mark only adds ink, so strokes
+        // of the page's character cannot be missing; only a print dropping out could leave them bare.
+        let fits_at: Vec<BTreeSet<char>> = (0..self.length)
+            .map(|i| judged.iter().filter(|(_, _, each)| each[i] == (true, Some(Verdict::Fits))).map(|(_, chars, _)| chars[i]).collect())
+            .collect();
+        let mut bare: HashMap<(usize, char), bool> = HashMap::new();
+        for (_, chars, each) in judged.iter_mut() {
+            for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
+                if !*in_question || *verdict != Some(Verdict::Unclear) {
+                    continue;
+                }
+                let c = chars[i];
+                let fitting: Vec<char> = fits_at[i].iter().copied().filter(|&w| w != c).collect();
+                if fitting.is_empty() {
+                    continue;
+                }
+                let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
+                let play = (pitch / 6).max(2);
+                if *bare.entry((i, c)).or_insert_with(|| self.own_strokes_bare(page, c, &fitting, expected, play, bar)) {
+                    *verdict = Some(Verdict::Out);
+                }
+            }
+        }
         let mut out = Vec::new();
         for (t, _, each) in judged {
             let verdicts: Vec<Option<Verdict>> = each.into_iter().map(|(_, v)| v).collect();
@@ -530,22 +555,7 @@ impl GlyphBook {
         let Some((_, g, at)) = best_placement(page, &self.glyphs[&c], expected, play) else {
             return false;
         };
-        // `c`'s ink grown by two pixels, on a grid around it.
-        let (min_x, max_x) = (g.ink.iter().map(|p| p.0).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.0).max().unwrap_or(0) + 2);
-        let (min_y, max_y) = (g.ink.iter().map(|p| p.1).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.1).max().unwrap_or(0) + 2);
-        let w = (max_x - min_x + 1) as usize;
-        let mut grown = vec![false; w * (max_y - min_y + 1) as usize];
-        for &(x, y) in &g.ink {
-            for ey in -2..=2 {
-                for ex in -2..=2 {
-                    grown[(y + ey - min_y) as usize * w + (x + ex - min_x) as usize] = true;
-                }
-            }
-        }
-        let on_c = |x: i32, y: i32| {
-            let (rx, ry) = (x - at.0, y - at.1);
-            (min_x..=max_x).contains(&rx) && (min_y..=max_y).contains(&ry) && grown[(ry - min_y) as usize * w + (rx - min_x) as usize]
-        };
+        let on_c = Grown::new(g, at);
         self.glyphs.iter().filter(|(other, _)| rivals.contains(other)).any(|(_, variants)| {
             let Some((cov, other, oat)) = best_placement(page, variants, expected, play) else {
                 return false;
@@ -553,10 +563,65 @@ impl GlyphBook {
             if cov < bar.cover {
                 return false;
             }
-            let own: Vec<(i32, i32)> = other.core.iter().map(|&(dx, dy)| (oat.0 + dx, oat.1 + dy)).filter(|&(x, y)| !on_c(x, y)).collect();
+            let own: Vec<(i32, i32)> =
+                other.core.iter().map(|&(dx, dy)| (oat.0 + dx, oat.1 + dy)).filter(|&(x, y)| !on_c.covers(x, y)).collect();
             let inked = own.iter().filter(|&&(x, y)| page.ink(x, y)).count();
             own.len() >= bar.stray_min.max(other.core.len() / OWN_STROKES) && inked as f32 >= bar.cover * own.len() as f32
         })
+    }
+
+    /// Whether, for one of `fitting` (digits that fit outright near `expected`), `c`'s own strokes are
+    /// mostly bare: `c`'s core at its best placement, less what lies within two pixels of that digit's
+    /// ink at its own best placement, is at least [`OWN_STROKES`]'s share of the core (and `stray_min`
+    /// pixels) and less than half of it is inked.
+    fn own_strokes_bare(&self, page: &Zone, c: char, fitting: &[char], expected: (i32, i32), play: i32, bar: &Bar) -> bool {
+        let Some((_, g, at)) = best_placement(page, &self.glyphs[&c], expected, play) else {
+            return false;
+        };
+        fitting.iter().filter_map(|w| self.glyphs.get(w)).any(|variants| {
+            let Some((_, other, oat)) = best_placement(page, variants, expected, play) else {
+                return false;
+            };
+            let on_other = Grown::new(other, oat);
+            let own: Vec<(i32, i32)> =
+                g.core.iter().map(|&(dx, dy)| (at.0 + dx, at.1 + dy)).filter(|&(x, y)| !on_other.covers(x, y)).collect();
+            let inked = own.iter().filter(|&&(x, y)| page.ink(x, y)).count();
+            own.len() >= bar.stray_min.max(g.core.len() / OWN_STROKES) && inked * 2 < own.len()
+        })
+    }
+}
+
+/// A glyph's ink placed at an anchor and grown by two pixels (Chebyshev), on a grid around it.
+struct Grown {
+    at: (i32, i32),
+    min: (i32, i32),
+    max: (i32, i32),
+    w: usize,
+    grid: Vec<bool>,
+}
+
+impl Grown {
+    fn new(g: &Glyph, at: (i32, i32)) -> Grown {
+        let (min_x, max_x) = (g.ink.iter().map(|p| p.0).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.0).max().unwrap_or(0) + 2);
+        let (min_y, max_y) = (g.ink.iter().map(|p| p.1).min().unwrap_or(0) - 2, g.ink.iter().map(|p| p.1).max().unwrap_or(0) + 2);
+        let w = (max_x - min_x + 1) as usize;
+        let mut grid = vec![false; w * (max_y - min_y + 1) as usize];
+        for &(x, y) in &g.ink {
+            for ey in -2..=2 {
+                for ex in -2..=2 {
+                    grid[(y + ey - min_y) as usize * w + (x + ex - min_x) as usize] = true;
+                }
+            }
+        }
+        Grown { at, min: (min_x, min_y), max: (max_x, max_y), w, grid }
+    }
+
+    /// Whether the page pixel (x, y) lies on the grown ink.
+    fn covers(&self, x: i32, y: i32) -> bool {
+        let (rx, ry) = (x - self.at.0, y - self.at.1);
+        (self.min.0..=self.max.0).contains(&rx)
+            && (self.min.1..=self.max.1).contains(&ry)
+            && self.grid[(ry - self.min.1) as usize * self.w + (rx - self.min.0) as usize]
     }
 }
 

@@ -8,7 +8,11 @@ const SEGMENTS: [&str; 10] = ["abcdef", "m", "abdeg", "abcdg", "bcfg", "acdfg", 
 const PITCH: i32 = 30;
 
 fn draw_digit(img: &mut GrayImage, c: char, left: i32, top: i32) {
-    let (w, h, t) = (20, 40, 4);
+    draw_digit_sized(img, c, left, top, (20, 40, 4));
+}
+
+/// A seven-segment digit `w` wide and `h` tall with strokes `t` thick.
+fn draw_digit_sized(img: &mut GrayImage, c: char, left: i32, top: i32, (w, h, t): (i32, i32, i32)) {
     let rect = |img: &mut GrayImage, x0: i32, y0: i32, x1: i32, y1: i32| {
         for y in y0..y1 {
             for x in x0..x1 {
@@ -214,6 +218,58 @@ fn a_number_of_another_print_or_a_blank_zone_fits_nothing() {
     unseen.learn("12 0000100", &line("12 0000100"));
     unseen.learn("12 0000101", &line("12 0000101"));
     assert_eq!(unseen.fitting(&zone("12 0000113"), &strings(&["12 0000113"]), &Settled::default()), None);
+}
+
+/// A large seven-segment print (digits 40x80, strokes 4): the strokes that tell an 8 from a 9 (its lower
+/// left side) are a fair share of the 8, as in print typefaces.
+const LARGE: (i32, i32, i32) = (40, 80, 4);
+const LARGE_PITCH: i32 = 56;
+
+fn large_line(text: &str, width: u32, height: u32, (left, top): (i32, i32)) -> GrayImage {
+    let mut img = GrayImage::from_pixel(width, height, Luma([235]));
+    for (i, c) in text.chars().enumerate() {
+        if c != ' ' {
+            draw_digit_sized(&mut img, c, left + i as i32 * LARGE_PITCH, top, LARGE);
+        }
+    }
+    img
+}
+
+fn large_book() -> GlyphBook {
+    let mut book = GlyphBook::default();
+    for n in 100..120 {
+        let text = format!("12 0000{n}");
+        book.learn(&text, &large_line(&text, LARGE_PITCH as u32 * 10, 80, (0, 0)));
+    }
+    book.settle();
+    book
+}
+
+fn large_zone(text: &str) -> GrayImage {
+    large_line(text, 800, 200, (90, 60))
+}
+
+#[test]
+fn a_digit_whose_own_strokes_are_bare_paper_is_ruled_out_by_one_that_fits() {
+    // A printed 9: an 8 covers it but for its lower left side, so its core is mostly inked and no ink
+    // is left over; only the 9 fits outright. The 8's own side is bare paper, and a mark only adds ink:
+    // the 8 is out, and the 9 is the one candidate left.
+    let book = large_book();
+    let candidates = strings(&["12 0000118", "12 0000119"]);
+    assert_eq!(book.fitting(&large_zone("12 0000119"), &candidates, &Settled::default()), Some(vec![("12 0000119".to_string(), true)]));
+    // A printed 8: its own side is inked, so the 9 does not rule it out (the 9 is out by the 8's ink).
+    assert_eq!(book.only_fit(&large_zone("12 0000118"), &candidates, &Settled::default()).as_deref(), Some("12 0000118"));
+    // A pen stroke down through where the 8's lower left side would be, on below the line: the page may
+    // show an 8 (a mark can draw strokes, it cannot erase them), so the 8 stays in.
+    let mut page = large_zone("12 0000119");
+    let left = 90 + 9 * LARGE_PITCH;
+    for y in 60 + 40..190 {
+        for x in left..left + 4 {
+            page.put_pixel(x as u32, y as u32, Luma([30]));
+        }
+    }
+    let fitting = book.fitting(&page, &candidates, &Settled::default()).expect("judged");
+    assert!(fitting.iter().any(|(t, _)| t == "12 0000118"), "{fitting:?}");
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {
