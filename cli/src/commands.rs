@@ -283,7 +283,10 @@ fn process_scan(
     // Which pages get a file of their own, and under which name.
     let mut exports: Vec<(usize, String)> = Vec::new();
     for (page, decision) in &processed.decisions {
+        let register = processed.reading(*page).is_some_and(|r| r.register.is_some());
         let name = match decision {
+            // A register page routes itself (the report's outcome `register`), whatever matching made of it.
+            _ if register => format!("register/page-{page:04}.pdf"),
             Decision::Attached { application_id, .. } => format!("attachments/{application_id}.pdf"),
             Decision::Review { .. } => format!("review/page-{page:04}.pdf"),
             Decision::Ignored | Decision::Duplicate { .. } => continue,
@@ -293,6 +296,9 @@ fn process_scan(
     let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, processed.upright(*p))).collect();
     std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
+    if exports.iter().any(|(_, name)| name.starts_with("register/")) {
+        std::fs::create_dir_all(out.join("register")).with_context(|| format!("cannot create {}", out.display()))?;
+    }
     // Each file is written as soon as it is copied out: memory does not grow with the page count.
     let mut written = std::collections::BTreeSet::new();
     certscan_pipeline::export::for_each_page_file(scan, engine, &options, &pages, |page, bytes| -> Result<()> {
@@ -323,8 +329,8 @@ fn process_scan(
 fn print_summary(report: &Report, out: &Path) {
     let s = &report.summary;
     println!(
-        "exam {}: {} page(s) in {:.1} s — attached {}, review {}, ignored {}, duplicate {}",
-        report.exam_id, s.pages, s.seconds, s.attached, s.review, s.ignored, s.duplicate
+        "exam {}: {} page(s) in {:.1} s — attached {}, review {}, ignored {}, duplicate {}, register {}",
+        report.exam_id, s.pages, s.seconds, s.attached, s.review, s.ignored, s.duplicate, s.register
     );
     if s.review > 0 {
         println!("{:>5}  {:<24} detail", "page", "review reason");
