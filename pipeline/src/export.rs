@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::pdf::{PdfEngine, PdfError};
 use crate::scan::ScanOptions;
-use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError};
+use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError, SourceOptions};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -68,7 +68,9 @@ pub fn for_each_page_file<'a, E: From<ExportError>>(
         return Ok(());
     }
     let wanted: BTreeMap<usize, u32> = pages.iter().copied().collect();
-    let mut source = PageSource::open(scan, Some(engine), options.source).map_err(ExportError::from)?;
+    // A page file is the page at full resolution, not at the scale reading decodes it at.
+    let source_options = SourceOptions { decode_dpi: f32::INFINITY, ..options.source };
+    let mut source = PageSource::open(scan, Some(engine), source_options).map_err(ExportError::from)?;
     while let Some(encoded) = source.next_encoded() {
         let page = encoded.page;
         let Some(&rotate) = wanted.get(&page) else { continue };
@@ -206,5 +208,26 @@ mod tests {
         let page = doc.get_dictionary(page_id).unwrap();
         assert_eq!(page.get(b"Rotate").unwrap().as_i64().unwrap(), 90);
         assert!(pdf.windows(jpeg.len()).any(|w| w == jpeg.as_slice()), "the JPEG is stored as it came");
+    }
+
+    #[test]
+    fn a_600_dpi_image_page_is_exported_at_its_full_resolution() {
+        let engine = PdfEngine::bind(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.pdfium/libpdfium.so")))
+            .expect("scripts/setup.sh installs PDFium");
+        let mut scan = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut scan, 90);
+        encoder.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(600));
+        encoder.encode_image(&image::RgbImage::from_pixel(801, 1000, image::Rgb([200, 200, 200]))).unwrap();
+        // Reading decodes this page at half scale (`SourceOptions::decode_dpi` 300); its page file must not.
+        let files = page_files(&scan, engine, &ScanOptions::default(), &[(1, 0)]).unwrap();
+        let doc = Document::load_mem(&files[&1]).unwrap();
+        let image = doc.objects.values().filter_map(|o| o.as_stream().ok()).find(|s| s.dict.has(b"Width")).unwrap();
+        assert_eq!(image.dict.get(b"Width").unwrap().as_i64().unwrap(), 801);
+        assert_eq!(image.dict.get(b"Height").unwrap().as_i64().unwrap(), 1000);
+        // 801 pixels at 600 dpi: 96.12 points wide.
+        let (_, page_id) = doc.get_pages().into_iter().next().unwrap();
+        let media_box = doc.get_dictionary(page_id).unwrap().get(b"MediaBox").unwrap().as_array().unwrap().clone();
+        let width = media_box[2].as_float().unwrap() - media_box[0].as_float().unwrap();
+        assert!((width - 96.12).abs() < 0.1, "{media_box:?}");
     }
 }

@@ -4,7 +4,8 @@
 //! process that hosts this library).
 //!
 //! # Layout
-//! - [`source`]: a scan file (PDF, TIFF, JPEG, PNG) → pages, one at a time, with a pixel limit.
+//! - [`source`]: a scan file (PDF, TIFF, JPEG, PNG) → pages, one at a time, with a pixel limit; JPEG pages
+//!   decoded by libjpeg-turbo at a reduced scale when they have more resolution than reading needs.
 //! - [`pdf`]: the PDFium binding behind one process-wide lock: page count, rendering, text, page extraction.
 //! - [`qr`]: finding and reading the code, escalating through strategies.
 //! - [`orient`]: orientation and skew, from the code or from the page itself.

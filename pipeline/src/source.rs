@@ -1,12 +1,16 @@
 //! Pages in: one scan file (PDF, multi-page TIFF, single JPEG or PNG, told apart by magic bytes) yielded
 //! one page at a time, so memory does not grow with the page count. Talks to PDFium through [`crate::pdf`]
-//! (serially, under its lock) and to the `image`/`tiff` decoders.
+//! (serially, under its lock), to libjpeg-turbo through the `jpeg` submodule, and to the `image`/`tiff`
+//! decoders.
 //!
 //! A PDF page that is one full-page JPEG — what scanners write — is taken out as its encoded bytes under
 //! the PDFium lock and decoded outside it ([`EncodedPage::decode`], which a caller may run on another
-//! thread); any other page is rendered. The pixel limit is checked from headers before anything is
-//! decoded. A page that cannot be read is a value ([`PageImage::Unreadable`]) and the file goes on; only
-//! whole-file problems are a [`SourceError`].
+//! thread); any other page is rendered. JPEG data is decoded at a reduced scale when the page has more
+//! resolution than [`SourceOptions::decode_dpi`]. The pixel limit is checked from headers before anything
+//! is decoded (`check_before_decoding`). A page that cannot be read is a value ([`PageImage::Unreadable`])
+//! and the file goes on; only whole-file problems are a [`SourceError`].
+
+mod jpeg;
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -25,11 +29,16 @@ pub struct SourceOptions {
     pub render_dpi: f32,
     /// Resolution assumed for an image file that declares none. Default 300.
     pub default_dpi: f32,
+    /// Resolution a JPEG page is decoded down to, at the smallest of libjpeg-turbo's scales M/8 that keeps
+    /// at least this (2 % slack): a 600-dpi scan is decoded at 1/2, a quarter of the pixels, since reading
+    /// needs no more than 300. A page whose dpi is assumed is decoded whole. `f32::INFINITY` decodes every
+    /// page whole (what export does). Default 300.
+    pub decode_dpi: f32,
 }
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0 }
+        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0, decode_dpi: 300.0 }
     }
 }
 
@@ -45,7 +54,7 @@ pub enum ScanFormat {
 /// How a page's pixels were obtained; says whether its dpi is measured or assumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageOrigin {
-    /// The JPEG a scanner embedded in a PDF page, decoded as stored.
+    /// The JPEG a scanner embedded in a PDF page, decoded as stored (maybe at a reduced scale).
     PdfJpeg,
     /// Rendered by PDFium (vector page, or an image other than one upright JPEG).
     PdfRendered,
@@ -61,7 +70,8 @@ pub struct DecodedPage {
     /// 1-based page number in the file.
     pub page: usize,
     pub image: RgbImage,
-    /// Pixels per inch of the scanned sheet, as far as the file tells.
+    /// Pixels per inch of `image` on the scanned sheet, as far as the file tells (a JPEG decoded at a
+    /// reduced scale has its dpi scaled alike).
     pub dpi: f32,
     pub origin: PageOrigin,
 }
@@ -91,6 +101,7 @@ pub struct EncodedPage {
     dpi: f32,
     origin: PageOrigin,
     max_pixels: u64,
+    decode_dpi: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -101,19 +112,24 @@ enum Content {
 }
 
 impl EncodedPage {
-    /// Decodes the page (checking the pixel limit from the header first).
+    /// Decodes the page (checking the pixel limit from the header first); a JPEG at a reduced scale
+    /// when its dpi allows (see [`SourceOptions::decode_dpi`]).
     pub fn decode(self) -> PageImage {
         let page = self.page;
         let unreadable = |reason: String| PageImage::Unreadable { page, reason };
-        let image = match self.content {
+        let (image, dpi) = match self.content {
             Content::Failed(reason) => return unreadable(reason),
-            Content::Pixels(image) => image,
-            Content::Jpeg(data) => match decode_image(&data, ImageFormat::Jpeg, self.max_pixels) {
-                Ok(image) => image,
-                Err(reason) => return unreadable(reason),
-            },
+            Content::Pixels(image) => (image, self.dpi),
+            Content::Jpeg(data) => {
+                // An assumed dpi may be far from the truth (the page's size corrects it later): no reduction.
+                let decode_dpi = if self.origin == PageOrigin::ImageAssumedDpi { f32::INFINITY } else { self.decode_dpi };
+                match jpeg::decode(&data, self.dpi, decode_dpi, self.max_pixels) {
+                    Ok(decoded) => decoded,
+                    Err(reason) => return unreadable(reason),
+                }
+            }
         };
-        PageImage::Decoded(DecodedPage { page, image, dpi: self.dpi, origin: self.origin })
+        PageImage::Decoded(DecodedPage { page, image, dpi, origin: self.origin })
     }
 }
 
@@ -296,8 +312,14 @@ impl<'a> PageSource<'a> {
         let index = self.next;
         let page = index + 1;
         let options = self.options;
-        let encoded =
-            |content: Content, dpi: f32, origin: PageOrigin| EncodedPage { page, content, dpi, origin, max_pixels: options.max_pixels };
+        let encoded = |content: Content, dpi: f32, origin: PageOrigin| EncodedPage {
+            page,
+            content,
+            dpi,
+            origin,
+            max_pixels: options.max_pixels,
+            decode_dpi: options.decode_dpi,
+        };
         let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
         let result = match &mut self.state {
             State::Pdf { engine, input, count } => {
@@ -385,18 +407,34 @@ fn over_limit(width: u32, height: u32, max_pixels: u64) -> Option<String> {
     (pixels > max_pixels).then(|| format!("{width}x{height} pixels is over the limit of {max_pixels}"))
 }
 
-/// Decodes a JPEG or PNG after checking its header against the pixel limit.
-fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<RgbImage, String> {
-    let scan_format = if format == ImageFormat::Png { ScanFormat::Png } else { ScanFormat::Jpeg };
-    let (w, h) = header_size(data, scan_format).ok_or_else(|| "no readable image header".to_string())?;
+/// What every decoder of a JPEG or PNG checks first, from the headers alone: the size, the pixel limit
+/// on the full size (whatever scale it is then decoded at), a JPEG's end marker and its number of scans.
+/// Returns the full width and height.
+fn check_before_decoding(data: &[u8], format: ScanFormat, max_pixels: u64) -> Result<(u32, u32), String> {
+    let (w, h) = header_size(data, format).ok_or_else(|| "no readable image header".to_string())?;
     if let Some(reason) = over_limit(w, h, max_pixels) {
         return Err(reason);
     }
-    // The JPEG decoder fills a cut-off image with grey and calls it a success; half a scan must not
-    // be attached as a certificate scan, so a JPEG without its end marker is refused.
-    if scan_format == ScanFormat::Jpeg && !data.windows(2).rev().take(1024).any(|w| w == [0xFF, 0xD9]) {
-        return Err("the JPEG data is truncated (no end-of-image marker)".into());
+    if format == ScanFormat::Jpeg {
+        // The JPEG decoders fill a cut-off image with grey and call it a success; half a scan must not
+        // be attached as a certificate scan, so a JPEG without its end marker is refused.
+        if !data.windows(2).rev().take(1024).any(|w| w == [0xFF, 0xD9]) {
+            return Err("the JPEG data is truncated (no end-of-image marker)".into());
+        }
+        jpeg::check_scans(data)?;
     }
+    Ok((w, h))
+}
+
+/// Decodes a JPEG or PNG whole with the `image` crate after [`check_before_decoding`].
+fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<RgbImage, String> {
+    let scan_format = if format == ImageFormat::Png { ScanFormat::Png } else { ScanFormat::Jpeg };
+    let (w, h) = check_before_decoding(data, scan_format, max_pixels)?;
+    decode_checked(data, format, (w, h), max_pixels)
+}
+
+/// The `image` crate's decoding of data [`check_before_decoding`] passed, `size` the size it returned.
+fn decode_checked(data: &[u8], format: ImageFormat, (w, h): (u32, u32), max_pixels: u64) -> Result<RgbImage, String> {
     let mut reader = image::ImageReader::with_format(Cursor::new(data), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(w);
@@ -649,6 +687,155 @@ mod tests {
             }
             other => panic!("expected one unreadable page, got {} page(s)", other.len()),
         }
+    }
+
+    /// A grey JPEG of `w` x `h` whose JFIF header declares `dpi` (none when 0): a dark left half.
+    fn jpeg_at_dpi(w: u32, h: u32, dpi: u16) -> Vec<u8> {
+        let page = RgbImage::from_fn(w, h, |x, _| if x < w / 2 { image::Rgb([20, 20, 20]) } else { image::Rgb([235, 235, 235]) });
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+        if dpi > 0 {
+            encoder.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(dpi));
+        }
+        encoder.encode_image(&page).unwrap();
+        out
+    }
+
+    fn decoded_with(bytes: &[u8], options: SourceOptions) -> DecodedPage {
+        match PageSource::open(bytes, None, options).unwrap().collect::<Vec<_>>().as_slice() {
+            [PageImage::Decoded(p)] => p.clone(),
+            other => panic!("expected one decoded page, got {other:?}"),
+        }
+    }
+
+    fn unreadable_reason(bytes: &[u8]) -> String {
+        match PageSource::open(bytes, None, SourceOptions::default()).unwrap().collect::<Vec<_>>().as_slice() {
+            [PageImage::Unreadable { page: 1, reason }] => reason.clone(),
+            other => panic!("expected one unreadable page, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_600_dpi_jpeg_is_decoded_at_half_scale_with_its_dpi_halved() {
+        let page = decoded_with(&jpeg_at_dpi(801, 1000, 600), SourceOptions::default());
+        assert_eq!(page.origin, PageOrigin::ImageWithDpi);
+        // libjpeg-turbo rounds a scaled side up.
+        assert_eq!(page.image.dimensions(), (401, 500));
+        assert_eq!(page.dpi, 300.0);
+        // The picture is the same, only smaller: dark left, light right.
+        assert!(page.image.get_pixel(100, 250).0[0] < 60, "{:?}", page.image.get_pixel(100, 250));
+        assert!(page.image.get_pixel(300, 250).0[0] > 200, "{:?}", page.image.get_pixel(300, 250));
+    }
+
+    #[test]
+    fn a_400_dpi_jpeg_is_decoded_at_six_eighths() {
+        let page = decoded_with(&jpeg_at_dpi(800, 1000, 400), SourceOptions::default());
+        assert_eq!((page.image.dimensions(), page.dpi), ((600, 750), 300.0));
+    }
+
+    #[test]
+    fn a_300_dpi_jpeg_is_decoded_whole() {
+        let page = decoded_with(&jpeg_at_dpi(800, 1000, 300), SourceOptions::default());
+        assert_eq!((page.image.dimensions(), page.dpi, page.origin), ((800, 1000), 300.0, PageOrigin::ImageWithDpi));
+    }
+
+    #[test]
+    fn a_jpeg_whose_dpi_is_assumed_is_decoded_whole() {
+        // The assumed dpi (here 600) is no measurement: the page is not reduced on its word.
+        let options = SourceOptions { default_dpi: 600.0, ..SourceOptions::default() };
+        let page = decoded_with(&jpeg_at_dpi(800, 1000, 0), options);
+        assert_eq!((page.image.dimensions(), page.dpi, page.origin), ((800, 1000), 600.0, PageOrigin::ImageAssumedDpi));
+    }
+
+    #[test]
+    fn an_infinite_decode_dpi_decodes_a_600_dpi_jpeg_whole() {
+        let options = SourceOptions { decode_dpi: f32::INFINITY, ..SourceOptions::default() };
+        let page = decoded_with(&jpeg_at_dpi(801, 1000, 600), options);
+        assert_eq!((page.image.dimensions(), page.dpi), ((801, 1000), 600.0));
+    }
+
+    #[test]
+    fn the_pixel_limit_holds_for_the_full_size_of_a_jpeg_decoded_smaller() {
+        // 801 x 1000 is over 500,000 pixels; decoded at half it would be 200,500, under it.
+        let options = SourceOptions { max_pixels: 500_000, ..SourceOptions::default() };
+        let pages: Vec<_> = PageSource::open(&jpeg_at_dpi(801, 1000, 600), None, options).unwrap().collect();
+        assert!(matches!(&pages[..], [PageImage::Unreadable { reason, .. }] if reason.contains("over the limit")), "{pages:?}");
+    }
+
+    #[test]
+    fn a_truncated_600_dpi_jpeg_is_refused_before_decoding() {
+        let bytes = jpeg_at_dpi(801, 1000, 600);
+        let reason = unreadable_reason(&bytes[..bytes.len() * 2 / 3]);
+        assert!(reason.contains("truncated"), "{reason}");
+    }
+
+    /// A progressive JPEG from libjpeg-turbo (about ten scans).
+    fn progressive_jpeg() -> Vec<u8> {
+        let pixels: Vec<u8> = (0..64 * 64 * 3).map(|i| (i % 251) as u8).collect();
+        let image =
+            turbojpeg::Image { pixels: pixels.as_slice(), width: 64, pitch: 64 * 3, height: 64, format: turbojpeg::PixelFormat::RGB };
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_progressive(true).unwrap();
+        compressor.compress_to_vec(image).unwrap()
+    }
+
+    /// The progressive JPEG with its last scan (marker segment and data) repeated `times` more times.
+    fn with_last_scan_repeated(jpeg: &[u8], times: usize) -> Vec<u8> {
+        let last_sos = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        let eoi = jpeg.len() - 2;
+        assert_eq!(&jpeg[eoi..], &[0xFF, 0xD9]);
+        let scan = &jpeg[last_sos..eoi];
+        let mut out = jpeg[..eoi].to_vec();
+        for _ in 0..times {
+            out.extend_from_slice(scan);
+        }
+        out.extend_from_slice(&[0xFF, 0xD9]);
+        out
+    }
+
+    #[test]
+    fn a_progressive_jpeg_of_a_few_scans_is_decoded() {
+        let bytes = progressive_jpeg();
+        let scans = jpeg::count_scans(&bytes);
+        assert!((2..=jpeg::MAX_SCANS).contains(&scans), "{scans}");
+        let page = decoded_with(&bytes, SourceOptions::default());
+        assert_eq!(page.image.dimensions(), (64, 64));
+    }
+
+    #[test]
+    fn a_progressive_jpeg_of_more_than_100_scans_is_refused_as_a_cpu_bomb() {
+        let original = progressive_jpeg();
+        let bomb = with_last_scan_repeated(&original, 120);
+        assert_eq!(jpeg::count_scans(&bomb), jpeg::count_scans(&original) + 120);
+        let reason = unreadable_reason(&bomb);
+        assert!(reason.contains("progressive") && reason.contains("scans, over the limit of 100"), "{reason}");
+    }
+
+    #[test]
+    fn a_cmyk_jpeg_is_decoded_by_the_image_crate_instead() {
+        // All four inks at one extreme on the left half, at the other on the right (Adobe's CMYK JPEGs
+        // store inverted values, so which half is black depends on the convention; they must differ).
+        let pixels: Vec<u8> = (0..48 * 32).flat_map(|i| if i % 48 < 24 { [255; 4] } else { [0; 4] }).collect();
+        let image =
+            turbojpeg::Image { pixels: pixels.as_slice(), width: 48, pitch: 48 * 4, height: 32, format: turbojpeg::PixelFormat::CMYK };
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_quality(95).unwrap();
+        let bytes = compressor.compress_to_vec(image).unwrap();
+        assert!(matches!(turbojpeg::read_header(&bytes).unwrap().colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK));
+        let page = decoded_with(&bytes, SourceOptions::default());
+        assert_eq!(page.image.dimensions(), (48, 32));
+        let (left, right) = (page.image.get_pixel(6, 16).0, page.image.get_pixel(42, 16).0);
+        assert!(left.iter().zip(right).all(|(l, r)| l.abs_diff(r) > 150), "left {left:?}, right {right:?}");
+    }
+
+    #[test]
+    fn a_jpeg_neither_decoder_reads_is_unreadable_with_both_reasons() {
+        // A Huffman table that claims more codes than a table can hold: both decoders stop there.
+        let mut bytes = jpeg_at_dpi(64, 64, 300);
+        let dht = bytes.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+        bytes[dht + 5..dht + 5 + 16].fill(0xFF);
+        let reason = unreadable_reason(&bytes);
+        assert!(reason.contains("libjpeg-turbo") && reason.contains("cannot decode the Jpeg image"), "{reason}");
     }
 
     /// An uncompressed one-strip TIFF, written by hand so the photometric tag is ours to choose.

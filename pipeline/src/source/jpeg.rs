@@ -1,0 +1,193 @@
+//! JPEG page data to pixels. libjpeg-turbo (through `turbojpeg`, built from its bundled source) decodes
+//! in the DCT domain at the smallest of its scales M/8 that keeps the page at the resolution reading
+//! needs ([`super::SourceOptions::decode_dpi`]): a 600-dpi scan comes out at 300 dpi with a quarter of the
+//! pixels, for less time and memory than decoding it whole. What libjpeg-turbo does not decode to RGB
+//! (CMYK, YCCK) or refuses goes to the `image` crate's decoder, whole. The parent module's
+//! [`check_before_decoding`] runs first for both; this module adds its count of a progressive JPEG's scans.
+
+use image::{ImageFormat, RgbImage};
+use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
+
+use super::{check_before_decoding, decode_checked, jpeg_segments, ScanFormat};
+
+/// Scans a progressive JPEG may have. Each scan is a pass over the whole image's coefficients, so a small
+/// file of thousands of (nearly empty) scans costs minutes of CPU (libjpeg-turbo's own advice is to cap
+/// them); encoders write about 10.
+pub(super) const MAX_SCANS: usize = 100;
+
+/// A scaled page may fall this far below `decode_dpi`: a 590-dpi scan still halves to 295.
+const DPI_SLACK: f32 = 0.02;
+
+/// Decodes a JPEG page whose resolution is `dpi`, at a reduced scale that keeps at least `decode_dpi`
+/// (`f32::INFINITY`: whole). Returns the image and its dpi. Refused before decoding: what
+/// [`check_before_decoding`] refuses (checked on the full size). When both decoders fail, the reason
+/// gives both.
+pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64) -> Result<(RgbImage, f32), String> {
+    let size = check_before_decoding(data, ScanFormat::Jpeg, max_pixels)?;
+    let turbo_reason = match decode_scaled(data, dpi, decode_dpi) {
+        Ok(decoded) => return Ok(decoded),
+        Err(reason) => reason,
+    };
+    match decode_checked(data, ImageFormat::Jpeg, size, max_pixels) {
+        Ok(image) => Ok((image, dpi)),
+        Err(reason) => Err(format!("{turbo_reason}; {reason}")),
+    }
+}
+
+/// libjpeg-turbo's decoding at the scale [`scale_for`] picks, straight into RGB (a grey JPEG too).
+fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32) -> Result<(RgbImage, f32), String> {
+    let failed = |e: turbojpeg::Error| format!("libjpeg-turbo cannot decode the JPEG: {e}");
+    let mut decompressor = Decompressor::new().map_err(failed)?;
+    let header = decompressor.read_header(data).map_err(failed)?;
+    if matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK) {
+        return Err(format!("libjpeg-turbo does not decode a {:?} JPEG to RGB", header.colorspace));
+    }
+    // A lossless JPEG cannot be scaled in the DCT domain: it has none.
+    let scale =
+        if header.is_lossless { ScalingFactor::ONE } else { scale_for(dpi, decode_dpi, &Decompressor::supported_scaling_factors()) };
+    decompressor.set_scaling_factor(scale).map_err(failed)?;
+    decompressor.set_scan_limit(MAX_SCANS as u32).map_err(failed)?;
+    let scaled = header.scaled(scale);
+    let (width, height) = (scaled.width, scaled.height);
+    let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
+        return Err(format!("libjpeg-turbo: {width}x{height} pixels is too large"));
+    };
+    let mut pixels = vec![0u8; 3 * width * height];
+    let output = turbojpeg::Image { pixels: pixels.as_mut_slice(), width, pitch: 3 * width, height, format: PixelFormat::RGB };
+    decompressor.decompress(data, output).map_err(failed)?;
+    let image = RgbImage::from_raw(w, h, pixels).ok_or("libjpeg-turbo: the pixel buffer does not fit the image")?;
+    Ok((image, dpi * scale.num() as f32 / scale.denom() as f32))
+}
+
+/// The smallest of the `supported` scales M/8 at or under 1 at which a page of `dpi` keeps at least
+/// `decode_dpi` (less [`DPI_SLACK`]); 1 when none is smaller, or when `decode_dpi` is not finite.
+fn scale_for(dpi: f32, decode_dpi: f32, supported: &[ScalingFactor]) -> ScalingFactor {
+    if !decode_dpi.is_finite() || !dpi.is_finite() || dpi <= decode_dpi {
+        return ScalingFactor::ONE;
+    }
+    let floor = decode_dpi * (1.0 - DPI_SLACK);
+    supported
+        .iter()
+        .copied()
+        // Multiples of 1/8 up to 1 (libjpeg-turbo also lists upscaling ones, and gives them in lowest terms).
+        .filter(|f| f.num() <= f.denom() && (8 * f.num()) % f.denom() == 0)
+        .filter(|f| dpi * f.num() as f32 / f.denom() as f32 >= floor)
+        .min_by_key(|f| 8 * f.num() / f.denom())
+        .unwrap_or(ScalingFactor::ONE)
+}
+
+/// Refuses a progressive JPEG of more than [`MAX_SCANS`] scans (a CPU bomb). A baseline JPEG is not
+/// counted: scanners write those, and walking their data would cost time on every page.
+pub(super) fn check_scans(data: &[u8]) -> Result<(), String> {
+    // SOF2, SOF6, SOF10, SOF14: the progressive frames (Huffman or arithmetic, plain or differential).
+    let progressive = jpeg_segments(data).any(|(marker, _)| matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE));
+    if !progressive {
+        return Ok(());
+    }
+    let scans = count_scans(data);
+    if scans > MAX_SCANS {
+        return Err(format!(
+            "the progressive JPEG has {scans} scans, over the limit of {MAX_SCANS} (decoding it would take far longer than a page should)"
+        ));
+    }
+    Ok(())
+}
+
+/// Start-of-scan markers in a JPEG. Walks the marker segments by their lengths and skips each scan's
+/// entropy-coded data (where 0xFF is followed by a stuffed 0x00 or a restart marker), so bytes inside a
+/// segment (an EXIF thumbnail's own scan) are never counted. Stray bytes where a marker should be are
+/// skipped up to the next 0xFF, as libjpeg does.
+pub(super) fn count_scans(data: &[u8]) -> usize {
+    let next_ff = |from: usize| data.get(from..).and_then(|rest| rest.iter().position(|&b| b == 0xFF)).map(|i| from + i);
+    let mut scans = 0;
+    // After SOI.
+    let mut at = 2;
+    loop {
+        let Some(ff) = next_ff(at) else { return scans };
+        at = ff;
+        // Fill bytes (0xFF) may precede a marker.
+        while data.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let Some(&marker) = data.get(at + 1) else { return scans };
+        match marker {
+            0xD9 => return scans,
+            // Standalone markers (and a stray stuffed zero): no length follows.
+            0x00 | 0x01 | 0xD0..=0xD8 => {
+                at += 2;
+                continue;
+            }
+            _ => {}
+        }
+        let (Some(&hi), Some(&lo)) = (data.get(at + 2), data.get(at + 3)) else { return scans };
+        at += 2 + u16::from_be_bytes([hi, lo]) as usize;
+        if marker != 0xDA {
+            continue;
+        }
+        scans += 1;
+        // The entropy-coded data runs to the first marker that is neither stuffing nor a restart.
+        loop {
+            let Some(ff) = next_ff(at) else { return scans };
+            match data.get(ff + 1) {
+                None => return scans,
+                Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
+                Some(_) => {
+                    at = ff;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eighths(f: ScalingFactor) -> usize {
+        8 * f.num() / f.denom()
+    }
+
+    #[test]
+    fn the_scale_is_the_smallest_eighth_that_keeps_the_decode_dpi() {
+        let supported = Decompressor::supported_scaling_factors();
+        assert_eq!(eighths(scale_for(600.0, 300.0, &supported)), 4);
+        assert_eq!(eighths(scale_for(590.0, 300.0, &supported)), 4, "2 % slack: 295 dpi is enough");
+        assert_eq!(eighths(scale_for(400.0, 300.0, &supported)), 6);
+        assert_eq!(eighths(scale_for(1200.0, 300.0, &supported)), 2);
+        assert_eq!(eighths(scale_for(300.0, 300.0, &supported)), 8);
+        assert_eq!(eighths(scale_for(320.0, 300.0, &supported)), 8, "7/8 of 320 is 280: under 294");
+        assert_eq!(eighths(scale_for(200.0, 300.0, &supported)), 8, "never enlarged");
+        assert_eq!(eighths(scale_for(600.0, f32::INFINITY, &supported)), 8);
+    }
+
+    #[test]
+    fn without_six_eighths_a_400_dpi_page_is_decoded_whole() {
+        let only_halves = [ScalingFactor::ONE, ScalingFactor::ONE_HALF, ScalingFactor::ONE_QUARTER];
+        assert_eq!(eighths(scale_for(400.0, 300.0, &only_halves)), 8);
+        assert_eq!(eighths(scale_for(600.0, 300.0, &only_halves)), 4);
+    }
+
+    /// A marker segment: marker, big-endian length (counting itself), body.
+    fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xFF, marker];
+        out.extend(((body.len() + 2) as u16).to_be_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn scans_are_counted_by_their_markers_not_by_bytes_inside_segments_or_data() {
+        let mut data = vec![0xFF, 0xD8];
+        // An APP1 holding the bytes of a start-of-scan marker (an embedded thumbnail's).
+        data.extend(segment(0xE1, &[0xFF, 0xDA, 0x00, 0x08, 1, 2, 3, 4, 5, 6]));
+        data.extend(segment(0xC2, &[8, 0, 16, 0, 16, 1, 1, 0x11, 0]));
+        for _ in 0..3 {
+            data.extend(segment(0xDA, &[1, 1, 0, 0, 63, 0]));
+            // Entropy-coded data with a stuffed 0xFF, a restart marker and fill bytes before the next marker.
+            data.extend([0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xFF]);
+        }
+        data.extend([0xFF, 0xD9]);
+        assert_eq!(count_scans(&data), 3);
+    }
+}
