@@ -9,6 +9,7 @@ use image::{ImageFormat, RgbImage};
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
 use super::{check_before_decoding, decode_checked, jpeg_segments, ScanFormat};
+use crate::pdf::RENDER_MAX_PIXELS;
 
 /// Scans a progressive JPEG may have. Each scan is a pass over the whole image's coefficients, so a small
 /// file of thousands of (nearly empty) scans costs minutes of CPU (libjpeg-turbo's own advice is to cap
@@ -43,8 +44,15 @@ fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32) -> Result<(RgbImage, f3
         return Err(format!("libjpeg-turbo does not decode a {:?} JPEG to RGB", header.colorspace));
     }
     // A lossless JPEG cannot be scaled in the DCT domain: it has none.
-    let scale =
-        if header.is_lossless { ScalingFactor::ONE } else { scale_for(dpi, decode_dpi, &Decompressor::supported_scaling_factors()) };
+    let supported = Decompressor::supported_scaling_factors();
+    let scale = if header.is_lossless {
+        ScalingFactor::ONE
+    } else if decode_dpi.is_finite() {
+        // For reading, a large-format page is decoded at most as large as a rendered page (at a lower dpi).
+        within_pixels((header.width, header.height), scale_for(dpi, decode_dpi, &supported), RENDER_MAX_PIXELS, &supported)
+    } else {
+        ScalingFactor::ONE
+    };
     decompressor.set_scaling_factor(scale).map_err(failed)?;
     decompressor.set_scan_limit(MAX_SCANS as u32).map_err(failed)?;
     let scaled = header.scaled(scale);
@@ -74,6 +82,31 @@ fn scale_for(dpi: f32, decode_dpi: f32, supported: &[ScalingFactor]) -> ScalingF
         .filter(|f| dpi * f.num() as f32 / f.denom() as f32 >= floor)
         .min_by_key(|f| 8 * f.num() / f.denom())
         .unwrap_or(ScalingFactor::ONE)
+}
+
+/// `scale`, or when a `width` x `height` page decoded at it has more than `cap` pixels, the largest of
+/// the `supported` eighths under it that keeps within `cap` (the smallest eighth when none does).
+fn within_pixels((width, height): (usize, usize), scale: ScalingFactor, cap: u64, supported: &[ScalingFactor]) -> ScalingFactor {
+    let pixels = |f: &ScalingFactor| {
+        let (w, h) = ((width * f.num()).div_ceil(f.denom()), (height * f.num()).div_ceil(f.denom()));
+        w as u64 * h as u64
+    };
+    if pixels(&scale) <= cap {
+        return scale;
+    }
+    let eighths = |f: &ScalingFactor| 8 * f.num() / f.denom();
+    let under: Vec<ScalingFactor> = supported
+        .iter()
+        .copied()
+        .filter(|f| f.num() <= f.denom() && (8 * f.num()) % f.denom() == 0 && eighths(f) < eighths(&scale))
+        .collect();
+    under
+        .iter()
+        .copied()
+        .filter(|f| pixels(f) <= cap)
+        .max_by_key(eighths)
+        .or_else(|| under.iter().copied().min_by_key(eighths))
+        .unwrap_or(scale)
 }
 
 /// Refuses a progressive JPEG of more than [`MAX_SCANS`] scans (a CPU bomb). A baseline JPEG is not
@@ -166,6 +199,30 @@ mod tests {
         let only_halves = [ScalingFactor::ONE, ScalingFactor::ONE_HALF, ScalingFactor::ONE_QUARTER];
         assert_eq!(eighths(scale_for(400.0, 300.0, &only_halves)), 8);
         assert_eq!(eighths(scale_for(600.0, 300.0, &only_halves)), 4);
+    }
+
+    #[test]
+    fn a_large_format_page_is_decoded_no_larger_than_a_rendered_page() {
+        let supported = Decompressor::supported_scaling_factors();
+        // A4 at 300 dpi (8.7 MP) stays whole; A3 at 300 dpi (17.4 MP) goes to 6/8 (9.8 MP).
+        assert_eq!(eighths(within_pixels((2480, 3508), ScalingFactor::ONE, 10_000_000, &supported)), 8);
+        assert_eq!(eighths(within_pixels((3508, 4961), ScalingFactor::ONE, 10_000_000, &supported)), 6);
+        // A poster at 600 dpi halved for its dpi is still far too large: 1/8.
+        assert_eq!(eighths(within_pixels((15000, 30000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 1);
+        assert_eq!(eighths(within_pixels((9000, 12000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 2);
+    }
+
+    #[test]
+    fn a_large_page_decodes_within_the_rendered_pages_pixels_at_a_lower_dpi() {
+        let page = image::RgbImage::from_pixel(4000, 3200, image::Rgb([240, 240, 240]));
+        let mut data = Vec::new();
+        page.write_to(&mut std::io::Cursor::new(&mut data), ImageFormat::Jpeg).expect("encoded");
+        let (image, dpi) = decode(&data, 300.0, 300.0, 60_000_000).expect("decoded");
+        assert!(u64::from(image.width()) * u64::from(image.height()) <= RENDER_MAX_PIXELS, "{}x{}", image.width(), image.height());
+        assert_eq!((image.width(), image.height(), dpi), (3500, 2800, 262.5));
+        // Export (whole) keeps every pixel.
+        let (image, _) = decode(&data, 300.0, f32::INFINITY, 60_000_000).expect("decoded");
+        assert_eq!((image.width(), image.height()), (4000, 3200));
     }
 
     /// A marker segment: marker, big-endian length (counting itself), body.
