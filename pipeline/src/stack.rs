@@ -241,10 +241,10 @@ fn placed_numbers(
             if (prefix_after.as_str(), width_after) != (prefix.as_str(), width) {
                 return None;
             }
-            let n = if after > before && after - before == up + down as u64 {
-                before + up as u64
-            } else if before > after && before - after == up + down as u64 {
-                before - up as u64
+            let n = if after > before && after - before == up + down {
+                before + up
+            } else if before > after && before - after == up + down {
+                before - up
             } else {
                 return None;
             };
