@@ -272,6 +272,12 @@ async fn the_certificate_life_over_http(db: TestDb) {
     api.finished_job(job["job_id"].as_str().unwrap(), 300).await;
     let r = register(&api, &exam).await;
     assert_eq!((r["status"]["code"].as_str(), r["scan"]["version"].as_i64()), (Some("review_required"), Some(2)), "{r}");
+    // The refused scan of version 1 is answered by the scan of version 2: its review item is closed.
+    let (status, items) = api.json(Method::GET, &format!("/v1/exams/{exam}/review?state=all"), None).await;
+    assert_eq!(status, 200, "{items}");
+    let outdated: Vec<&Value> = items["items"].as_array().expect("items").iter().filter(|i| i["reason"] == "register_outdated").collect();
+    assert_eq!(outdated.len(), 1, "{items}");
+    assert_eq!(outdated[0]["state"], "resolved", "{items}");
     assert_eq!(r["signatures"]["summary"], format!("{n} of {n} signed"), "{r}");
     api.json(Method::POST, &format!("/v1/exams/{exam}/register/review"), None).await;
     let (status, r) = api.json(Method::POST, &format!("/v1/exams/{exam}/register/approve"), None).await;

@@ -406,6 +406,7 @@ impl Store {
         if let Some(received) = register_scan.as_ref().and_then(|d| d.received.as_ref()) {
             let actor = job.submitted_by.as_deref().unwrap_or(actor);
             register::receive_scan_in(&mut tx, &job.exam_id, job_id, &job.object_key, received, actor).await?;
+            upkeep::resolve_register_answered(&mut tx, &job.exam_id, received.version, job_id).await?;
         }
         let s = &report.summary;
         audit(

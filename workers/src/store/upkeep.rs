@@ -42,6 +42,29 @@ pub(super) async fn resolve_answered(
     Ok(done)
 }
 
+/// Register pages refused because the register could not take a scan then, or because they were of an
+/// older version: their question ("what of this register scan?") is answered once the register receives a
+/// scan of its current version.
+const ANSWERED_BY_A_REGISTER_SCAN: [&str; 2] = ["register_not_expected", "register_outdated"];
+
+/// Closes the exam's open register items of earlier jobs, now that job `job_id` brought the register its
+/// scan of version `version`; returns how many.
+pub(super) async fn resolve_register_answered(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    exam_id: &str,
+    version: u32,
+    job_id: &str,
+) -> Result<u64> {
+    let note = format!("answered: the register received its scan of version {version} from job {job_id}");
+    let sql = format!(
+        "UPDATE review_items SET state = 'resolved', decided_at = $1, decided_by = 'certscan', decision_note = $2 \
+         WHERE exam_id = $3 AND state = 'open' AND reason IN ({}) AND job_id <> $4",
+        ANSWERED_BY_A_REGISTER_SCAN.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
+    );
+    let done = sqlx::query(&sql).bind(now()).bind(&note).bind(exam_id).bind(job_id).execute(&mut **tx).await?.rows_affected();
+    Ok(done)
+}
+
 /// What a review page was read as. Only a page that tells itself apart can be recognised as the same
 /// sheet again: one whose blank number was read, or one whose code names another exam's or an unknown
 /// application (no certificate of this exam to attach). A page of this exam with its number unread never
