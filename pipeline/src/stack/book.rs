@@ -304,6 +304,8 @@ impl GlyphBook {
             steps.sort_unstable();
             steps[steps.len() / 2].max(1)
         };
+        let expected = |i: usize| (origin.0 + layout[i].0, origin.1 + layout[i].1);
+        let play = (pitch / 6).max(2);
         // A character the book never learned has no verdict (None): its candidate is judged by the others,
         // and vetoes the choice unless one of them rules it out.
         let mut verdicts: HashMap<(usize, char, bool), Option<Verdict>> = HashMap::new();
@@ -316,10 +318,9 @@ impl GlyphBook {
                     .enumerate()
                     .map(|(i, &c)| {
                         let in_question = settled.get(i).is_none_or(|s| *s != Some(c));
-                        let verdict = *verdicts.entry((i, c, in_question)).or_insert_with(|| {
-                            let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                            known(&c).then(|| self.glyph_fits(page, c, expected, (height, pitch), bar, in_question))
-                        });
+                        let verdict = *verdicts
+                            .entry((i, c, in_question))
+                            .or_insert_with(|| known(&c).then(|| self.glyph_fits(page, c, expected(i), (height, pitch), bar, in_question)));
                         (in_question, verdict)
                     })
                     .collect();
@@ -337,21 +338,10 @@ impl GlyphBook {
                 judged.iter().filter(|(_, _, each)| elsewhere_in(each)).map(|(_, chars, _)| chars[i]).collect()
             })
             .collect();
-        let mut shadowed: HashMap<(usize, char), bool> = HashMap::new();
-        for (_, chars, each) in judged.iter_mut() {
-            for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
-                if !*in_question || *verdict != Some(Verdict::Fits) {
-                    continue;
-                }
-                let c = chars[i];
-                let others: Vec<char> = rivals[i].iter().copied().filter(|&r| r != c).collect();
-                let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                let play = (pitch / 6).max(2);
-                if *shadowed.entry((i, c)).or_insert_with(|| self.another_digit_present(page, c, &others, expected, play, bar)) {
-                    *verdict = Some(Verdict::Shadowed);
-                }
-            }
-        }
+        revise(&mut judged, Verdict::Fits, Verdict::Shadowed, |i, c| {
+            let others: Vec<char> = rivals[i].iter().copied().filter(|&r| r != c).collect();
+            self.another_digit_present(page, c, &others, expected(i), play, bar)
+        });
         // A glyph only unclear where another digit fits outright is out when the strokes that tell it
         // from that digit are bare paper: its core is inked only because its best placement slides onto
         // the fitting digit's strokes (a 7 on a printed 1, an 8 on a 9). A mark only adds ink, so strokes
@@ -359,24 +349,10 @@ impl GlyphBook {
         let fits_at: Vec<BTreeSet<char>> = (0..self.length)
             .map(|i| judged.iter().filter(|(_, _, each)| each[i] == (true, Some(Verdict::Fits))).map(|(_, chars, _)| chars[i]).collect())
             .collect();
-        let mut bare: HashMap<(usize, char), bool> = HashMap::new();
-        for (_, chars, each) in judged.iter_mut() {
-            for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
-                if !*in_question || *verdict != Some(Verdict::Unclear) {
-                    continue;
-                }
-                let c = chars[i];
-                let fitting: Vec<char> = fits_at[i].iter().copied().filter(|&w| w != c).collect();
-                if fitting.is_empty() {
-                    continue;
-                }
-                let expected = (origin.0 + layout[i].0, origin.1 + layout[i].1);
-                let play = (pitch / 6).max(2);
-                if *bare.entry((i, c)).or_insert_with(|| self.own_strokes_bare(page, c, &fitting, expected, play, bar)) {
-                    *verdict = Some(Verdict::Out);
-                }
-            }
-        }
+        revise(&mut judged, Verdict::Unclear, Verdict::Out, |i, c| {
+            let fitting: Vec<char> = fits_at[i].iter().copied().filter(|&w| w != c).collect();
+            !fitting.is_empty() && self.own_strokes_bare(page, c, &fitting, expected(i), play, bar)
+        });
         let mut out = Vec::new();
         for (t, _, each) in judged {
             let verdicts: Vec<Option<Verdict>> = each.into_iter().map(|(_, v)| v).collect();
@@ -563,10 +539,8 @@ impl GlyphBook {
             if cov < bar.cover {
                 return false;
             }
-            let own: Vec<(i32, i32)> =
-                other.core.iter().map(|&(dx, dy)| (oat.0 + dx, oat.1 + dy)).filter(|&(x, y)| !on_c.covers(x, y)).collect();
-            let inked = own.iter().filter(|&&(x, y)| page.ink(x, y)).count();
-            own.len() >= bar.stray_min.max(other.core.len() / OWN_STROKES) && inked as f32 >= bar.cover * own.len() as f32
+            let (own, inked) = off_strokes(page, &other.core, oat, &on_c);
+            own >= bar.stray_min.max(other.core.len() / OWN_STROKES) && inked as f32 >= bar.cover * own as f32
         })
     }
 
@@ -582,11 +556,8 @@ impl GlyphBook {
             let Some((_, other, oat)) = best_placement(page, variants, expected, play) else {
                 return false;
             };
-            let on_other = Grown::new(other, oat);
-            let own: Vec<(i32, i32)> =
-                g.core.iter().map(|&(dx, dy)| (at.0 + dx, at.1 + dy)).filter(|&(x, y)| !on_other.covers(x, y)).collect();
-            let inked = own.iter().filter(|&&(x, y)| page.ink(x, y)).count();
-            own.len() >= bar.stray_min.max(g.core.len() / OWN_STROKES) && inked * 2 < own.len()
+            let (own, inked) = off_strokes(page, &g.core, at, &Grown::new(other, oat));
+            own >= bar.stray_min.max(g.core.len() / OWN_STROKES) && inked * 2 < own
         })
     }
 }
@@ -664,6 +635,25 @@ impl<'a> Others<'a> {
             dark.iter().filter(|p| near(p)).count() * 2 >= dark.len()
         })
     }
+}
+
+/// Turns every in-question verdict `from` into `to` where `test(position, character)` holds (asked once
+/// per position and character).
+fn revise(judged: &mut [Judged], from: Verdict, to: Verdict, mut test: impl FnMut(usize, char) -> bool) {
+    let mut answers: HashMap<(usize, char), bool> = HashMap::new();
+    for (_, chars, each) in judged.iter_mut() {
+        for (i, (in_question, verdict)) in each.iter_mut().enumerate() {
+            if *in_question && *verdict == Some(from) && *answers.entry((i, chars[i])).or_insert_with(|| test(i, chars[i])) {
+                *verdict = Some(to);
+            }
+        }
+    }
+}
+
+/// Of a glyph's `core` placed at `at`, the pixels off `other`'s grown ink, and how many of them are inked.
+fn off_strokes(page: &Zone, core: &[(i32, i32)], at: (i32, i32), other: &Grown) -> (usize, usize) {
+    let own: Vec<(i32, i32)> = core.iter().map(|&(dx, dy)| (at.0 + dx, at.1 + dy)).filter(|&(x, y)| !other.covers(x, y)).collect();
+    (own.len(), own.iter().filter(|&&(x, y)| page.ink(x, y)).count())
 }
 
 /// The variant and place (within `play` pixels across and two up or down of `expected`) where a
