@@ -869,10 +869,7 @@ mod tests {
     }
 
     fn only_page(bytes: &[u8]) -> RgbImage {
-        match PageSource::open(bytes, None, SourceOptions::default()).unwrap().collect::<Vec<_>>().as_slice() {
-            [PageImage::Decoded(p)] => p.image.clone(),
-            other => panic!("expected one decoded page, got {other:?}"),
-        }
+        decoded_with(bytes, SourceOptions::default()).image
     }
 
     #[test]

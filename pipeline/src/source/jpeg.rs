@@ -74,14 +74,18 @@ fn scale_for(dpi: f32, decode_dpi: f32, supported: &[ScalingFactor]) -> ScalingF
         return ScalingFactor::ONE;
     }
     let floor = decode_dpi * (1.0 - DPI_SLACK);
-    supported
-        .iter()
-        .copied()
-        // Multiples of 1/8 up to 1 (libjpeg-turbo also lists upscaling ones, and gives them in lowest terms).
-        .filter(|f| f.num() <= f.denom() && (8 * f.num()) % f.denom() == 0)
-        .filter(|f| dpi * f.num() as f32 / f.denom() as f32 >= floor)
-        .min_by_key(|f| 8 * f.num() / f.denom())
-        .unwrap_or(ScalingFactor::ONE)
+    reductions(supported).filter(|f| dpi * f.num() as f32 / f.denom() as f32 >= floor).min_by_key(eighths).unwrap_or(ScalingFactor::ONE)
+}
+
+/// The `supported` scales that are multiples of 1/8 up to 1 (libjpeg-turbo also lists upscaling ones, and
+/// gives them in lowest terms).
+fn reductions(supported: &[ScalingFactor]) -> impl Iterator<Item = ScalingFactor> + '_ {
+    supported.iter().copied().filter(|f| f.num() <= f.denom() && (8 * f.num()) % f.denom() == 0)
+}
+
+/// A scale M/8 as M.
+fn eighths(f: &ScalingFactor) -> usize {
+    8 * f.num() / f.denom()
 }
 
 /// `scale`, or when a `width` x `height` page decoded at it has more than `cap` pixels, the largest of
@@ -94,12 +98,7 @@ fn within_pixels((width, height): (usize, usize), scale: ScalingFactor, cap: u64
     if pixels(&scale) <= cap {
         return scale;
     }
-    let eighths = |f: &ScalingFactor| 8 * f.num() / f.denom();
-    let under: Vec<ScalingFactor> = supported
-        .iter()
-        .copied()
-        .filter(|f| f.num() <= f.denom() && (8 * f.num()) % f.denom() == 0 && eighths(f) < eighths(&scale))
-        .collect();
+    let under: Vec<ScalingFactor> = reductions(supported).filter(|f| eighths(f) < eighths(&scale)).collect();
     under
         .iter()
         .copied()
@@ -177,39 +176,35 @@ pub(super) fn count_scans(data: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn eighths(f: ScalingFactor) -> usize {
-        8 * f.num() / f.denom()
-    }
-
     #[test]
     fn the_scale_is_the_smallest_eighth_that_keeps_the_decode_dpi() {
         let supported = Decompressor::supported_scaling_factors();
-        assert_eq!(eighths(scale_for(600.0, 300.0, &supported)), 4);
-        assert_eq!(eighths(scale_for(590.0, 300.0, &supported)), 4, "2 % slack: 295 dpi is enough");
-        assert_eq!(eighths(scale_for(400.0, 300.0, &supported)), 6);
-        assert_eq!(eighths(scale_for(1200.0, 300.0, &supported)), 2);
-        assert_eq!(eighths(scale_for(300.0, 300.0, &supported)), 8);
-        assert_eq!(eighths(scale_for(320.0, 300.0, &supported)), 8, "7/8 of 320 is 280: under 294");
-        assert_eq!(eighths(scale_for(200.0, 300.0, &supported)), 8, "never enlarged");
-        assert_eq!(eighths(scale_for(600.0, f32::INFINITY, &supported)), 8);
+        assert_eq!(eighths(&scale_for(600.0, 300.0, &supported)), 4);
+        assert_eq!(eighths(&scale_for(590.0, 300.0, &supported)), 4, "2 % slack: 295 dpi is enough");
+        assert_eq!(eighths(&scale_for(400.0, 300.0, &supported)), 6);
+        assert_eq!(eighths(&scale_for(1200.0, 300.0, &supported)), 2);
+        assert_eq!(eighths(&scale_for(300.0, 300.0, &supported)), 8);
+        assert_eq!(eighths(&scale_for(320.0, 300.0, &supported)), 8, "7/8 of 320 is 280: under 294");
+        assert_eq!(eighths(&scale_for(200.0, 300.0, &supported)), 8, "never enlarged");
+        assert_eq!(eighths(&scale_for(600.0, f32::INFINITY, &supported)), 8);
     }
 
     #[test]
     fn without_six_eighths_a_400_dpi_page_is_decoded_whole() {
         let only_halves = [ScalingFactor::ONE, ScalingFactor::ONE_HALF, ScalingFactor::ONE_QUARTER];
-        assert_eq!(eighths(scale_for(400.0, 300.0, &only_halves)), 8);
-        assert_eq!(eighths(scale_for(600.0, 300.0, &only_halves)), 4);
+        assert_eq!(eighths(&scale_for(400.0, 300.0, &only_halves)), 8);
+        assert_eq!(eighths(&scale_for(600.0, 300.0, &only_halves)), 4);
     }
 
     #[test]
     fn a_large_format_page_is_decoded_no_larger_than_a_rendered_page() {
         let supported = Decompressor::supported_scaling_factors();
         // A4 at 300 dpi (8.7 MP) stays whole; A3 at 300 dpi (17.4 MP) goes to 6/8 (9.8 MP).
-        assert_eq!(eighths(within_pixels((2480, 3508), ScalingFactor::ONE, 10_000_000, &supported)), 8);
-        assert_eq!(eighths(within_pixels((3508, 4961), ScalingFactor::ONE, 10_000_000, &supported)), 6);
+        assert_eq!(eighths(&within_pixels((2480, 3508), ScalingFactor::ONE, 10_000_000, &supported)), 8);
+        assert_eq!(eighths(&within_pixels((3508, 4961), ScalingFactor::ONE, 10_000_000, &supported)), 6);
         // A poster at 600 dpi halved for its dpi is still far too large: 1/8.
-        assert_eq!(eighths(within_pixels((15000, 30000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 1);
-        assert_eq!(eighths(within_pixels((9000, 12000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 2);
+        assert_eq!(eighths(&within_pixels((15000, 30000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 1);
+        assert_eq!(eighths(&within_pixels((9000, 12000), ScalingFactor::ONE_HALF, 10_000_000, &supported)), 2);
     }
 
     #[test]
