@@ -26,7 +26,7 @@ pub(super) async fn resolve_answered(
         "UPDATE review_items SET state = 'resolved', decided_at = $1, decided_by = 'certscan', decision_note = $2 \
          WHERE exam_id = $3 AND application_id = $4 AND state = 'open' AND reason IN ({}) \
          AND (blank_number IS NULL OR blank_number = $5) AND NOT (job_id = $6 AND page = $7)",
-        ANSWERED_BY_AN_ATTACHMENT.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
+        sql_list(&ANSWERED_BY_AN_ATTACHMENT)
     );
     let done = sqlx::query(&sql)
         .bind(now())
@@ -59,10 +59,15 @@ pub(super) async fn resolve_register_answered(
     let sql = format!(
         "UPDATE review_items SET state = 'resolved', decided_at = $1, decided_by = 'certscan', decision_note = $2 \
          WHERE exam_id = $3 AND state = 'open' AND reason IN ({}) AND job_id <> $4",
-        ANSWERED_BY_A_REGISTER_SCAN.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
+        sql_list(&ANSWERED_BY_A_REGISTER_SCAN)
     );
     let done = sqlx::query(&sql).bind(now()).bind(&note).bind(exam_id).bind(job_id).execute(&mut **tx).await?.rows_affected();
     Ok(done)
+}
+
+/// Reason codes (fixed words of ours, never input) as an SQL list: `'a', 'b'`.
+fn sql_list(reasons: &[&str]) -> String {
+    reasons.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ")
 }
 
 /// What a review page was read as. Only a page that tells itself apart can be recognised as the same
