@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::pdf::{PdfEngine, PdfError};
 use crate::scan::ScanOptions;
-use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError, SourceOptions};
+use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError, SourceOptions, EXPORT_MAX_PIXELS};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -68,8 +68,9 @@ pub fn for_each_page_file<'a, E: From<ExportError>>(
         return Ok(());
     }
     let wanted: BTreeMap<usize, u32> = pages.iter().copied().collect();
-    // A page file is the page at full resolution, not at the scale reading decodes it at.
-    let source_options = SourceOptions { decode_dpi: f32::INFINITY, ..options.source };
+    // A page file is the page at full resolution, not at the scale reading decodes it at, up to export's
+    // own pixel cap (A4 at 600 dpi whole; a poster reduced).
+    let source_options = SourceOptions { decode_dpi: f32::INFINITY, keep_pixels: EXPORT_MAX_PIXELS, ..options.source };
     let mut source = PageSource::open(scan, Some(engine), source_options).map_err(ExportError::from)?;
     while let Some(encoded) = source.next_encoded() {
         let page = encoded.page;

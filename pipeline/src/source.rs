@@ -1,23 +1,27 @@
 //! Pages in: one scan file (PDF, multi-page TIFF, single JPEG or PNG, told apart by magic bytes) yielded
 //! one page at a time, so memory does not grow with the page count. Talks to PDFium through [`crate::pdf`]
-//! (serially, under its lock), to libjpeg-turbo through the `jpeg` submodule, and to the `image`/`tiff`
-//! decoders.
+//! (serially, under its lock), to libjpeg-turbo through the `jpeg` submodule, and to the `tiff` and `png`
+//! decoders (row by row, `tiff_page`, `png_page`).
 //!
 //! A PDF page that is one full-page JPEG — what scanners write — is taken out as its encoded bytes under
 //! the PDFium lock and decoded outside it ([`EncodedPage::decode`], which a caller may run on another
 //! thread); any other page is rendered. JPEG data is decoded at a reduced scale when the page has more
-//! resolution than [`SourceOptions::decode_dpi`]. The pixel limit is checked from headers before anything
-//! is decoded (`check_before_decoding`). A page that cannot be read is a value ([`PageImage::Unreadable`])
-//! and the file goes on; only whole-file problems are a [`SourceError`].
+//! resolution than [`SourceOptions::decode_dpi`]; TIFF and PNG pages are decoded a strip or row at a time
+//! and reduced on the way (`reduce`), so no page is held whole twice. The pixel limit is checked from
+//! headers before anything is decoded (`check_before_decoding`). A page that cannot be read is a value
+//! ([`PageImage::Unreadable`]) and the file goes on; only whole-file problems are a [`SourceError`].
 
 mod jpeg;
+mod png_page;
+mod reduce;
+mod tiff_page;
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use image::{ImageFormat, RgbImage};
 
-use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster};
+use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster, RENDER_MAX_PIXELS};
 
 /// What the source decodes and how large a page may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,14 +35,30 @@ pub struct SourceOptions {
     pub default_dpi: f32,
     /// Resolution a JPEG page is decoded down to, at the smallest of libjpeg-turbo's scales M/8 that keeps
     /// at least this (2 % slack): a 600-dpi scan is decoded at 1/2, a quarter of the pixels, since reading
-    /// needs no more than 300. A page whose dpi is assumed is decoded whole. `f32::INFINITY` decodes every
-    /// page whole (what export does). Default 300.
+    /// needs no more than 300. A JPEG page whose dpi is assumed is decoded whole. TIFF and PNG pages above
+    /// it (5 % slack) are reduced by the whole factor page reading would use (600 → 300, 400 → 200) while
+    /// their rows are decoded. `f32::INFINITY` decodes every page at its full resolution (what export
+    /// does, within `keep_pixels`). Default 300.
     pub decode_dpi: f32,
+    /// An image page (JPEG, TIFF, PNG) larger than this is decoded reduced until it fits, whatever its dpi
+    /// (a large-format scan comes out at a lower dpi), so a page's pixels never take more than 3 bytes
+    /// each of this. Default [`RENDER_MAX_PIXELS`] (10 MP, as large as a rendered page: A4 keeps 300
+    /// dpi); export's page files use [`EXPORT_MAX_PIXELS`].
+    pub keep_pixels: u64,
 }
+
+/// What export keeps of an image page: A4 at 600 dpi (35 MP) stays whole.
+pub const EXPORT_MAX_PIXELS: u64 = 36_000_000;
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0, decode_dpi: 300.0 }
+        SourceOptions {
+            max_pixels: 60_000_000,
+            render_dpi: 300.0,
+            default_dpi: 300.0,
+            decode_dpi: 300.0,
+            keep_pixels: RENDER_MAX_PIXELS,
+        }
     }
 }
 
@@ -102,6 +122,7 @@ pub struct EncodedPage {
     origin: PageOrigin,
     max_pixels: u64,
     decode_dpi: f32,
+    keep_pixels: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -123,7 +144,7 @@ impl EncodedPage {
             Content::Jpeg(data) => {
                 // An assumed dpi may be far from the truth (the page's size corrects it later): no reduction.
                 let decode_dpi = if self.origin == PageOrigin::ImageAssumedDpi { f32::INFINITY } else { self.decode_dpi };
-                match jpeg::decode(&data, self.dpi, decode_dpi, self.max_pixels) {
+                match jpeg::decode(&data, self.dpi, decode_dpi, self.max_pixels, self.keep_pixels) {
                     Ok(decoded) => decoded,
                     Err(reason) => return unreadable(reason),
                 }
@@ -243,7 +264,7 @@ pub struct PageSource<'a> {
 
 enum State<'a> {
     Pdf { engine: &'a PdfEngine, input: ScanInput<'a>, count: usize },
-    Tiff { decoder: Box<tiff::decoder::Decoder<Cursor<&'a [u8]>>>, done: bool },
+    Tiff { decoder: Box<tiff_page::TiffDecoder<'a>>, done: bool },
     Single { done: bool },
 }
 
@@ -281,7 +302,7 @@ impl<'a> PageSource<'a> {
             ScanFormat::Tiff => {
                 let decoder = tiff::decoder::Decoder::new(Cursor::new(bytes))
                     .map_err(|e| damaged(e.to_string()))?
-                    .with_limits(tiff_limits(options.max_pixels));
+                    .with_limits(tiff_page::limits(options.max_pixels));
                 State::Tiff { decoder: Box::new(decoder), done: false }
             }
             ScanFormat::Jpeg | ScanFormat::Png => {
@@ -319,6 +340,7 @@ impl<'a> PageSource<'a> {
             origin,
             max_pixels: options.max_pixels,
             decode_dpi: options.decode_dpi,
+            keep_pixels: options.keep_pixels,
         };
         let failed = |reason: String| encoded(Content::Failed(reason), 0.0, PageOrigin::PdfRendered);
         let result = match &mut self.state {
@@ -339,16 +361,16 @@ impl<'a> PageSource<'a> {
                     return None;
                 }
                 *done = true;
-                let (dpi, origin) = match header_dpi(self.bytes, self.format) {
+                let stated = header_dpi(self.bytes, self.format);
+                let (dpi, origin) = match stated {
                     Some(dpi) => (dpi, PageOrigin::ImageWithDpi),
                     None => (options.default_dpi, PageOrigin::ImageAssumedDpi),
                 };
-                let format = if self.format == ScanFormat::Png { ImageFormat::Png } else { ImageFormat::Jpeg };
-                if format == ImageFormat::Jpeg {
+                if self.format == ScanFormat::Jpeg {
                     encoded(Content::Jpeg(self.bytes.to_vec()), dpi, origin)
                 } else {
-                    match decode_image(self.bytes, format, options.max_pixels) {
-                        Ok(image) => encoded(Content::Pixels(image), dpi, origin),
+                    match png_page::decode(self.bytes, options, stated) {
+                        Ok((image, k)) => encoded(Content::Pixels(image), dpi / k as f32, origin),
                         Err(reason) => failed(reason),
                     }
                 }
@@ -368,12 +390,13 @@ impl<'a> PageSource<'a> {
                         return Some(failed(format!("the TIFF page chain is broken: {e}")));
                     }
                 }
-                let (dpi, origin) = match tiff_dpi(decoder) {
+                let stated = tiff_page::dpi(decoder);
+                let (dpi, origin) = match stated {
                     Some(dpi) => (dpi, PageOrigin::ImageWithDpi),
                     None => (options.default_dpi, PageOrigin::ImageAssumedDpi),
                 };
-                match decode_tiff_page(decoder, options.max_pixels) {
-                    Ok(image) => encoded(Content::Pixels(image), dpi, origin),
+                match tiff_page::decode_page(decoder, options, stated) {
+                    Ok((image, k)) => encoded(Content::Pixels(image), dpi / k as f32, origin),
                     Err(reason) => failed(reason),
                 }
             }
@@ -388,15 +411,6 @@ impl Iterator for PageSource<'_> {
     fn next(&mut self) -> Option<PageImage> {
         self.next_encoded().map(EncodedPage::decode)
     }
-}
-
-fn tiff_limits(max_pixels: u64) -> tiff::decoder::Limits {
-    let mut limits = tiff::decoder::Limits::default();
-    // 4 samples of 16 bits is the widest page we convert; the pixel limit itself is checked per page.
-    let bytes = (max_pixels as usize).saturating_mul(8);
-    limits.decoding_buffer_size = bytes;
-    limits.intermediate_buffer_size = bytes;
-    limits
 }
 
 fn over_limit(width: u32, height: u32, max_pixels: u64) -> Option<String> {
@@ -426,13 +440,6 @@ fn check_before_decoding(data: &[u8], format: ScanFormat, max_pixels: u64) -> Re
     Ok((w, h))
 }
 
-/// Decodes a JPEG or PNG whole with the `image` crate after [`check_before_decoding`].
-fn decode_image(data: &[u8], format: ImageFormat, max_pixels: u64) -> Result<RgbImage, String> {
-    let scan_format = if format == ImageFormat::Png { ScanFormat::Png } else { ScanFormat::Jpeg };
-    let (w, h) = check_before_decoding(data, scan_format, max_pixels)?;
-    decode_checked(data, format, (w, h), max_pixels)
-}
-
 /// The `image` crate's decoding of data [`check_before_decoding`] passed, `size` the size it returned.
 fn decode_checked(data: &[u8], format: ImageFormat, (w, h): (u32, u32), max_pixels: u64) -> Result<RgbImage, String> {
     let mut reader = image::ImageReader::with_format(Cursor::new(data), format);
@@ -449,80 +456,6 @@ fn decode_checked(data: &[u8], format: ImageFormat, (w, h): (u32, u32), max_pixe
         image::DynamicImage::ImageLuma8(gray) => crate::raster::gray_to_rgb(&gray),
         other => other.into_rgb8(),
     })
-}
-
-fn decode_tiff_page(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>, max_pixels: u64) -> Result<RgbImage, String> {
-    use tiff::decoder::DecodingResult;
-    use tiff::ColorType;
-    let (w, h) = decoder.dimensions().map_err(|e| format!("unreadable TIFF page header: {e}"))?;
-    if let Some(reason) = over_limit(w, h, max_pixels) {
-        return Err(reason);
-    }
-    let colour = decoder.colortype().map_err(|e| e.to_string())?;
-    // PhotometricInterpretation 0 = WhiteIsZero (common for bilevel fax pages): the tiff crate (0.11)
-    // already inverts such samples while decoding, so every page comes out black-is-zero here.
-    let data = decoder.read_image().map_err(|e| format!("cannot decode the TIFF page: {e}"))?;
-    let samples: Vec<u8> = match data {
-        DecodingResult::U8(v) => v,
-        DecodingResult::U16(v) => v.into_iter().map(|s| (s >> 8) as u8).collect(),
-        _ => return Err(format!("unsupported TIFF sample format ({colour:?})")),
-    };
-    let (w_us, h_us) = (w as usize, h as usize);
-    let mut rgb = RgbImage::new(w, h);
-    let raw = rgb.as_mut();
-    match colour {
-        ColorType::Gray(1) => {
-            let stride = w_us.div_ceil(8);
-            if samples.len() < stride * h_us {
-                return Err("the bilevel TIFF page is truncated".into());
-            }
-            for y in 0..h_us {
-                for x in 0..w_us {
-                    let bit = samples[y * stride + x / 8] >> (7 - x % 8) & 1;
-                    let v = if bit == 1 { 255 } else { 0 };
-                    raw[(y * w_us + x) * 3..][..3].fill(v);
-                }
-            }
-        }
-        ColorType::Gray(8 | 16) | ColorType::GrayA(8 | 16) | ColorType::RGB(8 | 16) | ColorType::RGBA(8 | 16) => {
-            let channels = match colour {
-                ColorType::Gray(_) => 1,
-                ColorType::GrayA(_) => 2,
-                ColorType::RGB(_) => 3,
-                _ => 4,
-            };
-            if samples.len() < w_us * h_us * channels {
-                return Err("the TIFF page is truncated".into());
-            }
-            for (i, px) in samples.chunks_exact(channels).take(w_us * h_us).enumerate() {
-                let out = &mut raw[i * 3..][..3];
-                if channels < 3 {
-                    out.fill(px[0]);
-                } else {
-                    out.copy_from_slice(&px[..3]);
-                }
-            }
-        }
-        other => return Err(format!("unsupported TIFF colour type {other:?}")),
-    }
-    Ok(rgb)
-}
-
-fn tiff_dpi(decoder: &mut tiff::decoder::Decoder<Cursor<&[u8]>>) -> Option<f32> {
-    use tiff::decoder::ifd::Value;
-    use tiff::tags::Tag;
-    let x = match decoder.find_tag(Tag::XResolution).ok()?? {
-        Value::Rational(n, d) if d > 0 => n as f32 / d as f32,
-        other => other.into_f32().ok()?,
-    };
-    // ResolutionUnit: 1 none, 2 inch (default), 3 centimetre.
-    let unit = decoder.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten().unwrap_or(2);
-    let dpi = match unit {
-        2 => x,
-        3 => x * 2.54,
-        _ => return None,
-    };
-    plausible_dpi(dpi)
 }
 
 fn plausible_dpi(dpi: f32) -> Option<f32> {
@@ -885,6 +818,136 @@ mod tests {
         let black_is_zero = only_page(&tiff(16, 2, 1, 1, &[0x00, 0xFF, 0x00, 0xFF]));
         assert_eq!(black_is_zero.get_pixel(2, 1).0, [0, 0, 0]);
         assert_eq!(black_is_zero.get_pixel(12, 1).0, [255, 255, 255]);
+    }
+
+    /// A test page with detail at every scale: RGB stripes and a diagonal gradient.
+    fn busy_page(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 13 % 256) as u8, ((x + y) % 256) as u8, if (x / 3 + y / 5) % 2 == 0 { 30 } else { 220 }]))
+    }
+
+    /// An LZW-compressed RGB TIFF of `rows_per_strip`-row strips, declaring `dpi`.
+    fn strip_tiff(page: &RgbImage, dpi: u32, rows_per_strip: u32) -> Vec<u8> {
+        use tiff::encoder::{colortype::RGB8, Compression, Rational, TiffEncoder};
+        let mut out = Cursor::new(Vec::new());
+        let mut encoder = TiffEncoder::new(&mut out).unwrap().with_compression(Compression::Lzw);
+        let mut image = encoder.new_image::<RGB8>(page.width(), page.height()).unwrap();
+        image.resolution(tiff::tags::ResolutionUnit::Inch, Rational { n: dpi, d: 1 });
+        image.rows_per_strip(rows_per_strip).unwrap();
+        image.write_data(page.as_raw()).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_600_dpi_tiff_is_read_strip_by_strip_at_half_size_as_reading_would_reduce_it() {
+        let page = busy_page(203, 151);
+        let decoded = decoded_with(&strip_tiff(&page, 600, 16), SourceOptions::default());
+        assert_eq!(decoded.dpi, 300.0);
+        assert_eq!(decoded.origin, PageOrigin::ImageWithDpi);
+        assert_eq!(decoded.image, crate::raster::downscale_rgb(&page, 2), "the same pixels as reducing the whole page");
+        // 300 dpi stays whole, every strip in place.
+        let whole = decoded_with(&strip_tiff(&page, 300, 7), SourceOptions::default());
+        assert_eq!((whole.dpi, &whole.image), (300.0, &page));
+        // Export keeps full resolution.
+        let export = SourceOptions { decode_dpi: f32::INFINITY, ..SourceOptions::default() };
+        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), export).image, page);
+        // The cap on the pixels kept holds whatever the dpi: a quarter of them halves the page.
+        let capped = SourceOptions { decode_dpi: f32::INFINITY, keep_pixels: 203 * 151 / 4, ..SourceOptions::default() };
+        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), capped).image, crate::raster::downscale_rgb(&page, 2));
+    }
+
+    #[test]
+    fn a_tiff_page_with_half_its_rows_missing_is_unreadable() {
+        // 16 x 4 grey pixels declared, 2 rows stored.
+        let reason = unreadable_reason(&tiff(16, 4, 8, 1, &[128u8; 32]));
+        assert!(reason.contains("TIFF"), "{reason}");
+    }
+
+    /// An uncompressed 8-bit grey TIFF stored in `tile` x `tile` tiles (edge tiles padded), written by hand.
+    fn tiled_tiff(page: &image::GrayImage, tile: u32) -> Vec<u8> {
+        let (w, h) = page.dimensions();
+        let (across, down) = (w.div_ceil(tile), h.div_ceil(tile));
+        let tiles = (across * down) as usize;
+        let tile_bytes = (tile * tile) as usize;
+        let entries = 10usize;
+        let ifd_len = 2 + entries * 12 + 4;
+        let offsets_at = 8 + ifd_len;
+        let counts_at = offsets_at + 4 * tiles;
+        let data_at = counts_at + 4 * tiles;
+        let mut out = b"II*\0".to_vec();
+        out.extend(8u32.to_le_bytes());
+        out.extend((entries as u16).to_le_bytes());
+        let mut entry = |tag: u16, kind: u16, count: u32, value: u32| {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            match kind {
+                3 => out.extend([(value as u16).to_le_bytes(), [0, 0]].concat()),
+                _ => out.extend(value.to_le_bytes()),
+            }
+        };
+        entry(256, 4, 1, w);
+        entry(257, 4, 1, h);
+        entry(258, 3, 1, 8);
+        entry(259, 3, 1, 1);
+        entry(262, 3, 1, 1);
+        entry(277, 3, 1, 1);
+        entry(322, 4, 1, tile);
+        entry(323, 4, 1, tile);
+        entry(324, 4, tiles as u32, offsets_at as u32);
+        entry(325, 4, tiles as u32, counts_at as u32);
+        out.extend(0u32.to_le_bytes());
+        for i in 0..tiles {
+            out.extend(((data_at + i * tile_bytes) as u32).to_le_bytes());
+        }
+        for _ in 0..tiles {
+            out.extend((tile_bytes as u32).to_le_bytes());
+        }
+        for ty in 0..down {
+            for tx in 0..across {
+                for y in 0..tile {
+                    for x in 0..tile {
+                        let (px, py) = (tx * tile + x, ty * tile + y);
+                        out.push(if px < w && py < h { page.get_pixel(px, py).0[0] } else { 77 });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_tiled_tiff_comes_out_as_the_page_with_the_tile_padding_dropped() {
+        let page = image::GrayImage::from_fn(40, 37, |x, y| image::Luma([(x * 5 + y * 2) as u8]));
+        let decoded = only_page(&tiled_tiff(&page, 16));
+        assert_eq!(decoded, crate::raster::gray_to_rgb(&page));
+    }
+
+    /// A PNG of `page` declaring `dpi`, maybe interlaced.
+    fn png_at_dpi(page: &RgbImage, dpi: f32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, page.width(), page.height());
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let ppm = (dpi / 0.0254).round() as u32;
+        encoder.set_pixel_dims(Some(png::PixelDimensions { xppu: ppm, yppu: ppm, unit: png::Unit::Meter }));
+        encoder.write_header().unwrap().write_image_data(page.as_raw()).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_600_dpi_png_is_read_row_by_row_at_half_size() {
+        let page = busy_page(121, 90);
+        let decoded = decoded_with(&png_at_dpi(&page, 600.0), SourceOptions::default());
+        assert!((decoded.dpi - 300.0).abs() < 0.5, "{}", decoded.dpi);
+        assert_eq!(decoded.image, crate::raster::downscale_rgb(&page, 2));
+        assert_eq!(decoded_with(&png_at_dpi(&page, 300.0), SourceOptions::default()).image, page);
+    }
+
+    #[test]
+    fn a_png_cut_short_is_an_unreadable_page() {
+        let bytes = png_at_dpi(&busy_page(300, 200), 300.0);
+        let reason = unreadable_reason(&bytes[..bytes.len() / 2]);
+        assert!(reason.contains("Png"), "{reason}");
     }
 
     #[test]

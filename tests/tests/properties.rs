@@ -256,7 +256,7 @@ fn scan_files() -> &'static [Vec<u8>] {
 
 /// Opens `bytes` as a scan and takes every page out (small pages: pixel cap and render dpi low).
 fn check_scan(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let options = SourceOptions { max_pixels: 2_000_000, render_dpi: 40.0, default_dpi: 300.0, decode_dpi: 300.0 };
+    let options = SourceOptions { max_pixels: 2_000_000, render_dpi: 40.0, default_dpi: 300.0, ..SourceOptions::default() };
     match PageSource::open(bytes, Some(engine()), options) {
         Ok(mut source) => {
             let mut pages = 0;

@@ -9,7 +9,6 @@ use image::{ImageFormat, RgbImage};
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
 
 use super::{check_before_decoding, decode_checked, jpeg_segments, ScanFormat};
-use crate::pdf::RENDER_MAX_PIXELS;
 
 /// Scans a progressive JPEG may have. Each scan is a pass over the whole image's coefficients, so a small
 /// file of thousands of (nearly empty) scans costs minutes of CPU (libjpeg-turbo's own advice is to cap
@@ -20,12 +19,12 @@ pub(super) const MAX_SCANS: usize = 100;
 const DPI_SLACK: f32 = 0.02;
 
 /// Decodes a JPEG page whose resolution is `dpi`, at a reduced scale that keeps at least `decode_dpi`
-/// (`f32::INFINITY`: whole). Returns the image and its dpi. Refused before decoding: what
+/// (`f32::INFINITY`: whole), and in any case at most `keep_pixels` large. Returns the image and its dpi. Refused before decoding: what
 /// [`check_before_decoding`] refuses (checked on the full size). When both decoders fail, the reason
 /// gives both.
-pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64) -> Result<(RgbImage, f32), String> {
+pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64, keep_pixels: u64) -> Result<(RgbImage, f32), String> {
     let size = check_before_decoding(data, ScanFormat::Jpeg, max_pixels)?;
-    let turbo_reason = match decode_scaled(data, dpi, decode_dpi) {
+    let turbo_reason = match decode_scaled(data, dpi, decode_dpi, keep_pixels) {
         Ok(decoded) => return Ok(decoded),
         Err(reason) => reason,
     };
@@ -36,7 +35,7 @@ pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64) ->
 }
 
 /// libjpeg-turbo's decoding at the scale [`scale_for`] picks, straight into RGB (a grey JPEG too).
-fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32) -> Result<(RgbImage, f32), String> {
+fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32, keep_pixels: u64) -> Result<(RgbImage, f32), String> {
     let failed = |e: turbojpeg::Error| format!("libjpeg-turbo cannot decode the JPEG: {e}");
     let mut decompressor = Decompressor::new().map_err(failed)?;
     let header = decompressor.read_header(data).map_err(failed)?;
@@ -47,11 +46,9 @@ fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32) -> Result<(RgbImage, f3
     let supported = Decompressor::supported_scaling_factors();
     let scale = if header.is_lossless {
         ScalingFactor::ONE
-    } else if decode_dpi.is_finite() {
-        // For reading, a large-format page is decoded at most as large as a rendered page (at a lower dpi).
-        within_pixels((header.width, header.height), scale_for(dpi, decode_dpi, &supported), RENDER_MAX_PIXELS, &supported)
     } else {
-        ScalingFactor::ONE
+        // A large-format page is decoded at most `keep_pixels` large (at a lower dpi).
+        within_pixels((header.width, header.height), scale_for(dpi, decode_dpi, &supported), keep_pixels, &supported)
     };
     decompressor.set_scaling_factor(scale).map_err(failed)?;
     decompressor.set_scan_limit(MAX_SCANS as u32).map_err(failed)?;
@@ -175,6 +172,7 @@ pub(super) fn count_scans(data: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdf::RENDER_MAX_PIXELS;
 
     #[test]
     fn the_scale_is_the_smallest_eighth_that_keeps_the_decode_dpi() {
@@ -212,12 +210,15 @@ mod tests {
         let page = image::RgbImage::from_pixel(4000, 3200, image::Rgb([240, 240, 240]));
         let mut data = Vec::new();
         page.write_to(&mut std::io::Cursor::new(&mut data), ImageFormat::Jpeg).expect("encoded");
-        let (image, dpi) = decode(&data, 300.0, 300.0, 60_000_000).expect("decoded");
+        let (image, dpi) = decode(&data, 300.0, 300.0, 60_000_000, RENDER_MAX_PIXELS).expect("decoded");
         assert!(u64::from(image.width()) * u64::from(image.height()) <= RENDER_MAX_PIXELS, "{}x{}", image.width(), image.height());
         assert_eq!((image.width(), image.height(), dpi), (3500, 2800, 262.5));
-        // Export (whole) keeps every pixel.
-        let (image, _) = decode(&data, 300.0, f32::INFINITY, 60_000_000).expect("decoded");
+        // Export (whole, within its own larger cap) keeps every pixel.
+        let (image, _) = decode(&data, 300.0, f32::INFINITY, 60_000_000, crate::source::EXPORT_MAX_PIXELS).expect("decoded");
         assert_eq!((image.width(), image.height()), (4000, 3200));
+        // Over export's cap it is reduced too: within 8 MP, 7/8 (9.8 MP) is too large, 6/8 (7.2 MP) fits.
+        let (image, _) = decode(&data, 300.0, f32::INFINITY, 60_000_000, 8_000_000).expect("decoded");
+        assert_eq!((image.width(), image.height()), (3000, 2400));
     }
 
     /// A marker segment: marker, big-endian length (counting itself), body.
