@@ -220,3 +220,32 @@ fn a_code_rqrr_cannot_read_is_read_by_the_second_decoder_and_the_number_through_
     assert_eq!(number.text, "07 6269608");
     assert!(number.evidence().is_some(), "both readers read it: {number:?}");
 }
+
+/// Blank-number lines cut from black-and-white 200-dpi pages of the `office` simulator (DejaVu Serif
+/// Condensed, thin strokes broken by the scanner's threshold), as the page reader crops them (10 px/mm).
+/// Seed 6401, page 34: at the darker cut the first 4 lost its diagonal's foot and read as a 1 for sure.
+const BROKEN_FOUR_LINE: &[u8] = include_bytes!("data/office-line-bilevel-200dpi-broken-four.png");
+/// Seed 6401, page 1: the 4s' and the 5's hairlines broken; no cut read the line.
+const BROKEN_STROKES_LINE: &[u8] = include_bytes!("data/office-line-bilevel-200dpi-broken-strokes.png");
+
+#[test]
+fn the_glyph_reader_reads_a_line_whose_hairlines_the_scanner_broke() {
+    use certscan_pipeline::glyphs;
+    let groups = glyphs::groups_of("77 0012345");
+    for (bytes, truth) in [(BROKEN_FOUR_LINE, "47 6184459"), (BROKEN_STROKES_LINE, "34 1958449")] {
+        let line = image::load_from_memory(bytes).expect("the fixture is a PNG").to_luma8();
+        let reading = glyphs::read(&line, &groups).expect("the line is cut into its characters");
+        assert_eq!(reading.text(), truth);
+    }
+}
+
+#[test]
+fn a_character_with_a_broken_off_stroke_beside_it_is_not_read_for_sure() {
+    use certscan_pipeline::glyphs;
+    let groups = glyphs::groups_of("77 0012345");
+    let line = image::load_from_memory(BROKEN_FOUR_LINE).expect("the fixture is a PNG").to_luma8();
+    // The cut near the print, without closing, keeps the 4's stem and drops the foot of its diagonal.
+    let dark_cut = glyphs::read_line(&line, &groups, 0.3).expect("the line is cut into its characters");
+    let fourth = dark_cut.chars[5];
+    assert!(!(fourth.sure() && fourth.best != '4'), "the broken 4 was read as a {} for sure", fourth.best);
+}
