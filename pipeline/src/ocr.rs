@@ -584,7 +584,9 @@ pub(crate) fn ink_and_paper(gray: &GrayImage) -> (u8, u8) {
 
 /// Whether a mark runs through the characters of a line crop (dark = ink; binary or grey): a pen
 /// stroke or a stamp's ring as dark as the print. The characters are the most pieces of ink sharing a
-/// top and a bottom; a piece over their rows that reaches well above or below them, or spans more
+/// top and a bottom along the line's slant (a page straightened to within a degree or two still leaves
+/// its line a few pixels higher at one end: the slant is the median slope between pieces of one
+/// character height); a piece over their rows that reaches well above or below them, or spans more
 /// than two characters' width, is a mark crossing them (or joining them). No such set of at least
 /// three characters: nothing to trust either.
 fn crossed_by_marks(image: &GrayImage) -> bool {
@@ -594,28 +596,65 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     let mm = OCR_PX_PER_MM as usize;
     // Specks of noise are no mark.
     let pieces: Vec<Piece> = pieces(&ink, w, h).into_iter().filter(|p| p.ink * 100 >= mm * mm * 12).collect();
-    let mut characters: Option<(usize, usize, usize)> = None;
+    let centre_x = |p: &Piece| (p.x0 + p.x1) as f32 / 2.0;
+    // (count, top, bottom, slant): tops and bottoms measured along the slant from x = 0.
+    let mut characters: Option<(usize, f32, f32, f32)> = None;
     for a in pieces.iter().filter(|p| (2 * mm..=9 * mm).contains(&p.height())) {
-        let tolerance = a.height() * 15 / 100 + 1;
-        let aligned: Vec<&Piece> = pieces.iter().filter(|b| b.y0.abs_diff(a.y0) <= tolerance && b.y1.abs_diff(a.y1) <= tolerance).collect();
-        if characters.is_none_or(|(n, _, _)| aligned.len() > n) {
-            let median = |mut v: Vec<usize>| {
-                v.sort_unstable();
+        let tolerance = (a.height() * 15 / 100 + 1) as f32;
+        let slant = line_slant(&pieces, a);
+        let top = |p: &Piece| p.y0 as f32 - slant * centre_x(p);
+        let bottom = |p: &Piece| p.y1 as f32 - slant * centre_x(p);
+        let aligned: Vec<&Piece> =
+            pieces.iter().filter(|b| (top(b) - top(a)).abs() <= tolerance && (bottom(b) - bottom(a)).abs() <= tolerance).collect();
+        if characters.is_none_or(|(n, ..)| aligned.len() > n) {
+            let median = |mut v: Vec<f32>| {
+                v.sort_by(f32::total_cmp);
                 v[v.len() / 2]
             };
-            characters =
-                Some((aligned.len(), median(aligned.iter().map(|p| p.y0).collect()), median(aligned.iter().map(|p| p.y1).collect())));
+            characters = Some((aligned.len(), median(aligned.iter().map(|p| top(p)).collect()), median(aligned.iter().map(|p| bottom(p)).collect()), slant));
         }
     }
-    let Some((count, top, bottom)) = characters else {
+    let Some((count, top, bottom, slant)) = characters else {
         return true;
     };
     if count < 3 {
         return true;
     }
-    let height = bottom - top + 1;
-    let reach = (height / 5).clamp(3, 6);
-    pieces.iter().any(|p| p.y1 >= top && p.y0 <= bottom && (p.y0 + reach < top || p.y1 > bottom + reach || p.width() * 10 > height * 22))
+    let height = bottom - top + 1.0;
+    let reach = (height / 5.0).floor().clamp(3.0, 6.0);
+    pieces.iter().any(|p| {
+        let (y0, y1) = (p.y0 as f32 - slant * centre_x(p), p.y1 as f32 - slant * centre_x(p));
+        y1 >= top && y0 <= bottom && (y0 + reach < top || y1 > bottom + reach || p.width() as f32 * 10.0 > height * 22.0)
+    })
+}
+
+/// The most a line may slant in a crop of a straightened page (about 5 degrees: the page's own skew
+/// left after straightening, and the print house's number printed a little askew on its blank).
+const MAX_SLANT: f32 = 0.09;
+
+/// The slant (pixels down per pixel right) of the line `a` stands in: the median slope between the
+/// centres of the pieces as tall as `a` (within 15 %), within [`MAX_SLANT`]; 0 with fewer than three.
+fn line_slant(pieces: &[Piece], a: &Piece) -> f32 {
+    let tolerance = a.height() * 15 / 100 + 1;
+    let centre = |p: &Piece| ((p.x0 + p.x1) as f32 / 2.0, (p.y0 + p.y1) as f32 / 2.0);
+    let like: Vec<(f32, f32)> = pieces.iter().filter(|p| p.height().abs_diff(a.height()) <= tolerance).map(centre).collect();
+    if like.len() < 3 {
+        return 0.0;
+    }
+    let mut slopes: Vec<f32> = Vec::new();
+    for (i, p) in like.iter().enumerate() {
+        for q in &like[i + 1..] {
+            let dx = q.0 - p.0;
+            if dx.abs() >= 1.0 {
+                slopes.push((q.1 - p.1) / dx);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return 0.0;
+    }
+    slopes.sort_by(f32::total_cmp);
+    slopes[slopes.len() / 2].clamp(-MAX_SLANT, MAX_SLANT)
 }
 
 /// The printed line of a zone crop (grey, tight around the characters) when no mark runs through it and
@@ -856,7 +895,10 @@ fn drop_large_components(ink: &mut [bool], w: usize, h: usize) {
 fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Option<TextLine> {
     let w = gray.width() as usize;
     let mm = OCR_PX_PER_MM as usize;
-    // Columns of the band; clusters separated by more than 5 mm are different things.
+    // Columns of the band; clusters separated by more than 5 mm, or one and a half times the band's
+    // height for large print (a monospaced face puts a whole character's width between the groups of
+    // `05 1543383`), are different things.
+    let gap = (5 * mm).max((bottom - top + 1) * 3 / 2);
     let cols: Vec<bool> = (0..w).map(|x| (top..=bottom).any(|y| ink[y * w + x])).collect();
     let mut clusters: Vec<(usize, usize, usize)> = Vec::new();
     for (x, &c) in cols.iter().enumerate() {
@@ -865,7 +907,7 @@ fn line_in_band(gray: &GrayImage, ink: &[bool], top: usize, bottom: usize) -> Op
         }
         let n = (top..=bottom).filter(|&y| ink[y * w + x]).count();
         match clusters.last_mut() {
-            Some(cl) if x <= cl.1 + 5 * mm => {
+            Some(cl) if x <= cl.1 + gap => {
                 cl.1 = x;
                 cl.2 += n;
             }

@@ -124,3 +124,42 @@ fn a_text_of_the_wrong_length_is_not_a_blank_number() {
     assert_eq!(normalise("77 001234", &pattern(), "77 0012345"), None);
     assert_eq!(normalise("", &pattern(), "77 0012345"), None);
 }
+
+/// A hollow box 25 x `height` px of `ink` at (x, y): a character-sized piece of one stroke's width.
+fn character(image: &mut GrayImage, x: u32, y: u32, height: u32, ink: u8) {
+    for yy in y..y + height {
+        for xx in x..x + 25 {
+            if xx < x + 5 || xx >= x + 20 || yy < y + 5 || yy + 5 >= y + height {
+                image.put_pixel(xx, yy, image::Luma([ink]));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_line_left_slanting_by_the_pages_straightening_is_no_mark() {
+    // Nine characters 40 px tall, each 2 px lower than the one before: 16 px from end to end (3.6
+    // degrees), over twice what a character may stick out of the line before it counts as a mark.
+    let mut image = GrayImage::from_pixel(320, 80, image::Luma([255]));
+    for i in 0..9u32 {
+        character(&mut image, 10 + i * 32, 15 + i * 2, 40, 0);
+    }
+    assert!(!crossed_by_marks(&image));
+    // A character that stands out of the slanting line is still one.
+    character(&mut image, 10 + 4 * 32, 2, 40, 0);
+    assert!(crossed_by_marks(&image));
+}
+
+#[test]
+fn the_groups_of_a_large_monospaced_number_are_one_line() {
+    // `05 1543383` in a large monospaced face: characters 50 px (5 mm) tall, the groups 6 mm apart.
+    let mut gray = GrayImage::from_pixel(780, 220, image::Luma([235]));
+    let mut x = 120;
+    for i in 0..9 {
+        character(&mut gray, x, 90, 50, 40);
+        x += if i == 1 { 25 + 60 } else { 32 };
+    }
+    let lines = find_text_lines(&gray);
+    let (lx, _, w, _) = lines.first().expect("the number's line").tight_box;
+    assert!(lx <= 120 && lx + w >= x as i64 - 7, "{:?}", lines.iter().map(|l| l.tight_box).collect::<Vec<_>>());
+}
