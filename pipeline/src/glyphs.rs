@@ -196,8 +196,9 @@ pub fn classify(ink: &[bool], w: usize, h: usize) -> CharGuess {
 /// scanned black-and-white at 200 dpi breaks its hairlines: a 4's diagonal, a 5's flag), all merged.
 pub fn read(line: &GrayImage, groups: &[usize]) -> Option<GlyphReading> {
     let mut cuts: Vec<GlyphReading> = SHARES.iter().filter_map(|&share| read_line(line, groups, share)).collect();
-    if merge(&cuts).is_some_and(|r| r.complete()) {
-        return merge(&cuts);
+    let plain = merge(&cuts);
+    if plain.as_ref().is_some_and(GlyphReading::complete) {
+        return plain;
     }
     for close in CLOSE_RADII {
         cuts.extend(SHARES.iter().filter_map(|&share| read_line_closed(line, groups, share, close)));

@@ -596,22 +596,23 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     let mm = OCR_PX_PER_MM as usize;
     // Specks of noise are no mark.
     let pieces: Vec<Piece> = pieces(&ink, w, h).into_iter().filter(|p| p.ink * 100 >= mm * mm * 12).collect();
-    let centre_x = |p: &Piece| (p.x0 + p.x1) as f32 / 2.0;
-    // (count, top, bottom, slant): tops and bottoms measured along the slant from x = 0.
+    // (count, top, bottom, slant): tops and bottoms measured along the slant (`along_slant`).
     let mut characters: Option<(usize, f32, f32, f32)> = None;
     for a in pieces.iter().filter(|p| (2 * mm..=9 * mm).contains(&p.height())) {
         let tolerance = (a.height() * 15 / 100 + 1) as f32;
         let slant = line_slant(&pieces, a);
-        let top = |p: &Piece| p.y0 as f32 - slant * centre_x(p);
-        let bottom = |p: &Piece| p.y1 as f32 - slant * centre_x(p);
-        let aligned: Vec<&Piece> =
-            pieces.iter().filter(|b| (top(b) - top(a)).abs() <= tolerance && (bottom(b) - bottom(a)).abs() <= tolerance).collect();
+        let (a_top, a_bottom) = along_slant(a, slant);
+        let aligned: Vec<(f32, f32)> = pieces
+            .iter()
+            .map(|b| along_slant(b, slant))
+            .filter(|&(top, bottom)| (top - a_top).abs() <= tolerance && (bottom - a_bottom).abs() <= tolerance)
+            .collect();
         if characters.is_none_or(|(n, ..)| aligned.len() > n) {
             let median = |mut v: Vec<f32>| {
                 v.sort_by(f32::total_cmp);
                 v[v.len() / 2]
             };
-            characters = Some((aligned.len(), median(aligned.iter().map(|p| top(p)).collect()), median(aligned.iter().map(|p| bottom(p)).collect()), slant));
+            characters = Some((aligned.len(), median(aligned.iter().map(|t| t.0).collect()), median(aligned.iter().map(|t| t.1).collect()), slant));
         }
     }
     let Some((count, top, bottom, slant)) = characters else {
@@ -623,9 +624,15 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
     let height = bottom - top + 1.0;
     let reach = (height / 5.0).floor().clamp(3.0, 6.0);
     pieces.iter().any(|p| {
-        let (y0, y1) = (p.y0 as f32 - slant * centre_x(p), p.y1 as f32 - slant * centre_x(p));
+        let (y0, y1) = along_slant(p, slant);
         y1 >= top && y0 <= bottom && (y0 + reach < top || y1 > bottom + reach || p.width() as f32 * 10.0 > height * 22.0)
     })
+}
+
+/// A piece's top and bottom measured along a line of `slant` (as if the line were turned level about x = 0).
+fn along_slant(p: &Piece, slant: f32) -> (f32, f32) {
+    let shift = slant * (p.x0 + p.x1) as f32 / 2.0;
+    (p.y0 as f32 - shift, p.y1 as f32 - shift)
 }
 
 /// The most a line may slant in a crop of a straightened page (about 5 degrees: the page's own skew

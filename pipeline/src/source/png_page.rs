@@ -8,7 +8,7 @@ use std::io::Cursor;
 use image::{ImageFormat, RgbImage};
 use png::{ColorType, Transformations};
 
-use super::reduce::{self, Reducer};
+use super::reduce::{self, samples_to_rgb, Reducer};
 use super::{check_before_decoding, decode_checked, ScanFormat, SourceOptions};
 
 /// Decodes a PNG page, `dpi` its resolution when stated, reduced as `options` say ([`reduce::factor`]).
@@ -42,13 +42,7 @@ pub(super) fn decode(data: &[u8], options: SourceOptions, dpi: Option<f32>) -> R
         if samples.len() < width * channels {
             return Err("cannot decode the Png image: a row is shorter than the image".into());
         }
-        for (o, px) in rgb.chunks_exact_mut(3).zip(samples.chunks_exact(channels)) {
-            if channels < 3 {
-                o.fill(px[0]);
-            } else {
-                o.copy_from_slice(&px[..3]);
-            }
-        }
+        samples_to_rgb(samples.iter().copied(), channels, &mut rgb);
         reducer.push(&rgb);
     }
     let image = reducer.finish().map_err(|reason| format!("the Png image is truncated: {reason}"))?;

@@ -87,6 +87,22 @@ impl Reducer {
     }
 }
 
+/// One row of `channels` samples per pixel (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; alpha dropped) as RGB
+/// into `out`, a pixel per 3 bytes; samples that run out read as 0.
+pub(super) fn samples_to_rgb(mut samples: impl Iterator<Item = u8>, channels: usize, out: &mut [u8]) {
+    let mut px = [0u8; 4];
+    for o in out.chunks_exact_mut(3) {
+        for s in px.iter_mut().take(channels) {
+            *s = samples.next().unwrap_or(0);
+        }
+        if channels < 3 {
+            o.fill(px[0]);
+        } else {
+            o.copy_from_slice(&px[..3]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

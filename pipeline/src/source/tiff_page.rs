@@ -9,7 +9,7 @@ use image::RgbImage;
 use tiff::decoder::{ChunkType, Decoder, DecodingResult, Limits};
 use tiff::ColorType;
 
-use super::reduce::{self, Reducer};
+use super::reduce::{self, samples_to_rgb, Reducer};
 use super::{over_limit, plausible_dpi, SourceOptions};
 
 pub(super) type TiffDecoder<'a> = Decoder<Cursor<&'a [u8]>>;
@@ -163,19 +163,4 @@ fn convert_row(data: &DecodingResult, layout: Layout, width: usize, r: usize, ou
         _ => return Err("unsupported TIFF sample format".into()),
     }
     Ok(())
-}
-
-fn samples_to_rgb(samples: impl Iterator<Item = u8>, channels: usize, out: &mut [u8]) {
-    let mut px = [0u8; 4];
-    let mut samples = samples;
-    for o in out.chunks_exact_mut(3) {
-        for s in px.iter_mut().take(channels) {
-            *s = samples.next().unwrap_or(0);
-        }
-        if channels < 3 {
-            o.fill(px[0]);
-        } else {
-            o.copy_from_slice(&px[..3]);
-        }
-    }
 }
