@@ -656,7 +656,7 @@ pub fn groups_of(example: &str) -> Vec<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 
@@ -664,7 +664,8 @@ mod tests {
     const DEJAVU_SANS_BOLD: &[u8] = certscan_templates::fonts::DEJAVU_SANS_BOLD;
 
     /// A line of text drawn with `font` at `px` per em, dark on white, tight.
-    fn draw(font: &[u8], px: f32, text: &str) -> GrayImage {
+    /// `text` drawn with `font` at `px` per em, dark on light grey (also used by `page`'s tests).
+    pub(crate) fn draw(font: &[u8], px: f32, text: &str) -> GrayImage {
         let font = FontRef::try_from_slice(font).expect("font");
         let scaled = font.as_scaled(PxScale::from(px));
         let width = text.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum::<f32>().ceil() as u32 + 20;

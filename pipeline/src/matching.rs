@@ -35,29 +35,68 @@ const APPLICATION_LINE_EXTRA: usize = 2;
 /// the application line under the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrintedIdentity {
+    /// The registration-number line as Tesseract read it.
     pub registration_number: String,
-    pub application_id: String,
+    /// The same line as the glyph reader read it (`?` for a digit it is not sure of), when it could.
+    pub registration_glyphs: Option<String>,
+    /// The application line as read; None when no line was found there (a stamp over it).
+    pub application_id: Option<String>,
+}
+
+impl PrintedIdentity {
+    /// Both readers, which fail differently, read every character of the registration number alike.
+    pub fn registration_confirmed(&self) -> bool {
+        self.registration_glyphs.as_deref() == Some(self.registration_number.as_str())
+    }
 }
 
 /// The application a page without a readable code is for, from its printed text: the exam's one FIS
 /// FRDO record whose registration number AND application id are exactly the two printed lines as read.
 /// Two lines printed apart and read apart fail independently: a misread that turned one into another
-/// application's value would have to turn the other into the same application's too. A stamp over the
-/// code does not touch either line (the registration number is far from it, the application line
-/// below it is small but outside the code). The page still needs its blank number read by both readers.
-/// The application line's crop may take in the label's last letter or a speck beside the id, so the id
-/// read may carry up to [`APPLICATION_LINE_EXTRA`] characters around the record's id; the registration
-/// number must be exact.
+/// application's value would have to turn the other into the same application's too. The application
+/// line's crop may take in the label's last letter or a speck beside the id, so the id read may carry
+/// up to [`APPLICATION_LINE_EXTRA`] characters around the record's id; the registration number must be
+/// exact.
+///
+/// Where the application line names nobody (a stamp over it, its letters garbled) or was not found, the
+/// registration number alone names the record when both readers read every digit of it alike
+/// ([`PrintedIdentity::registration_confirmed`]): registration numbers of one exam are often consecutive,
+/// so one reader's single misread digit names a neighbour, which two readers that fail differently do
+/// not do together. An application line that names another record than the registration number always
+/// leaves the page unplaced. The page still needs its blank number read by both readers.
 pub fn printed_identity<'r>(records: &'r [FisRecord], printed: &PrintedIdentity) -> Option<&'r FisRecord> {
-    let read = printed.application_id.as_str();
+    let by_registration = || {
+        let mut same = records.iter().filter(|r| r.registration_number == printed.registration_number);
+        match (same.next(), same.next()) {
+            (Some(record), None) => Some(record),
+            _ => None,
+        }
+    };
+    match printed.application_id.as_deref().map(|read| named_by_line(records, read)) {
+        Some(Named::One(record)) => (record.registration_number == printed.registration_number).then_some(record),
+        Some(Named::Several) => None,
+        Some(Named::Nobody) | None => by_registration().filter(|_| printed.registration_confirmed()),
+    }
+}
+
+/// Whom the application line as read names.
+enum Named<'r> {
+    Nobody,
+    One(&'r FisRecord),
+    Several,
+}
+
+fn named_by_line<'r>(records: &'r [FisRecord], read: &str) -> Named<'r> {
     let names = |id: &str| !id.is_empty() && read.contains(id) && read.chars().count() <= id.chars().count() + APPLICATION_LINE_EXTRA;
     // The line names the longest id it holds ("A-12" holds "A-1" too): the line alone decides whose.
     let named: Vec<&FisRecord> = records.iter().filter(|r| names(&r.application_id)).collect();
-    let longest = named.iter().map(|r| r.application_id.chars().count()).max()?;
+    let Some(longest) = named.iter().map(|r| r.application_id.chars().count()).max() else {
+        return Named::Nobody;
+    };
     let mut by_line = named.into_iter().filter(|r| r.application_id.chars().count() == longest);
     match (by_line.next(), by_line.next()) {
-        (Some(record), None) if record.registration_number == printed.registration_number => Some(record),
-        _ => None,
+        (Some(record), None) => Named::One(record),
+        _ => Named::Several,
     }
 }
 
@@ -77,10 +116,12 @@ impl PageEvidence {
             blank: reading.blank_page,
             code: reading.code.as_ref().map(|c| c.payload.clone()),
             blank_number: sure_blank_number(reading).map(|b| (b.text.clone(), b.confidence)),
-            printed: match (&reading.code, &reading.registration_number_ocr, &reading.application_id_ocr) {
-                (None, Some(registration_number), Some(application_id)) => {
-                    Some(PrintedIdentity { registration_number: registration_number.clone(), application_id: application_id.clone() })
-                }
+            printed: match (&reading.code, &reading.registration_number_ocr) {
+                (None, Some(registration_number)) => Some(PrintedIdentity {
+                    registration_number: registration_number.clone(),
+                    registration_glyphs: reading.registration_number_glyphs.clone(),
+                    application_id: reading.application_id_ocr.clone(),
+                }),
                 _ => None,
             },
         }
@@ -255,8 +296,10 @@ fn judge_page(roster: &Roster, records: &[FisRecord], ev: &PageEvidence) -> Resu
             None => {
                 let detail = match &ev.printed {
                     Some(p) => format!(
-                        "no code could be read on the page; its printed registration number {} and application {} are not one application's",
-                        p.registration_number, p.application_id
+                        "no code could be read on the page; its printed registration number {} (glyph reader: {}) and application {} do not name one application",
+                        p.registration_number,
+                        p.registration_glyphs.as_deref().unwrap_or("not read"),
+                        p.application_id.as_deref().unwrap_or("(not read)")
                     ),
                     None => "no code could be read on the page".into(),
                 };
@@ -370,9 +413,62 @@ mod tests {
     fn printed_page(n: usize, reg: &str, app: &str, blank: Option<&str>) -> PageEvidence {
         PageEvidence {
             code: None,
-            printed: Some(PrintedIdentity { registration_number: reg.into(), application_id: app.into() }),
+            printed: Some(PrintedIdentity { registration_number: reg.into(), registration_glyphs: None, application_id: Some(app.into()) }),
             ..page(n, "EX-1", "A-1", "R-A-1", blank)
         }
+    }
+
+    /// A page whose code was not read: its registration number as each reader read it, and its
+    /// application line as read (None: not found).
+    fn registration_page(reg: &str, glyphs: Option<&str>, app: Option<&str>) -> PageEvidence {
+        PageEvidence {
+            code: None,
+            printed: Some(PrintedIdentity {
+                registration_number: reg.into(),
+                registration_glyphs: glyphs.map(str::to_string),
+                application_id: app.map(str::to_string),
+            }),
+            ..page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001"))
+        }
+    }
+
+    /// Records whose registration numbers are consecutive, as FIS FRDO gives them to one exam.
+    fn consecutive_records() -> Vec<FisRecord> {
+        (0..3)
+            .map(|i| FisRecord {
+                line: i + 2,
+                application_id: format!("A-{}", i + 1),
+                registration_number: format!("77-2026-11806{i}"),
+                issue_date: NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_page_whose_application_line_is_unread_is_placed_only_by_a_registration_number_both_readers_read_alike() {
+        let records = consecutive_records();
+        let attached_to = |ev: PageEvidence| match decide(&roster(), &records, &[ev]).remove(0).1 {
+            Decision::Attached { application_id, .. } => Some(application_id),
+            _ => None,
+        };
+        // Both readers read every digit alike; the application line was not found or names nobody.
+        assert_eq!(attached_to(registration_page("77-2026-118061", Some("77-2026-118061"), None)).as_deref(), Some("A-2"));
+        assert_eq!(attached_to(registration_page("77-2026-118061", Some("77-2026-118061"), Some("xaao36teD"))).as_deref(), Some("A-2"));
+        // Tesseract alone: one misread digit names the neighbour, so no.
+        assert_eq!(attached_to(registration_page("77-2026-118061", None, None)), None);
+        // The glyph reader unsure of a digit, or reading another one.
+        assert_eq!(attached_to(registration_page("77-2026-118061", Some("77-2026-11806?"), None)), None);
+        assert_eq!(attached_to(registration_page("77-2026-118061", Some("77-2026-118067"), None)), None);
+        // Confirmed, but the application line names someone else: the page names two people.
+        assert_eq!(attached_to(registration_page("77-2026-118061", Some("77-2026-118061"), Some("A-3"))), None);
+        // Confirmed, and no record has it.
+        assert_eq!(attached_to(registration_page("77-2026-118069", Some("77-2026-118069"), None)), None);
+        // The review says what each reader read.
+        let d = decide(&roster(), &records, &[registration_page("77-2026-118061", Some("77-2026-11806?"), None)]);
+        assert!(
+            matches!(&d[0].1, Decision::Review { reason: ReviewReason::CodeUnreadable, detail, .. } if detail.contains("77-2026-11806?") && detail.contains("not read")),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -410,7 +506,11 @@ mod tests {
         assert_eq!(reason(&d[0].1), Some(ReviewReason::BlankNumberUnreadable));
         // A page with a code is judged by its code, whatever its text says.
         let with_code = PageEvidence {
-            printed: Some(PrintedIdentity { registration_number: "R-A-2".into(), application_id: "A-2".into() }),
+            printed: Some(PrintedIdentity {
+                registration_number: "R-A-2".into(),
+                registration_glyphs: None,
+                application_id: Some("A-2".into()),
+            }),
             ..page(1, "EX-1", "A-1", "R-A-1", Some("77 0000001"))
         };
         let d = decide(&roster(), &records(), &[with_code]);

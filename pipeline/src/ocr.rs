@@ -191,6 +191,10 @@ pub fn read_blank_number(
     let mut other_band: Option<glyphs::GlyphReading> = None;
     for line in find_text_lines(&gray) {
         let line_glyphs = glyphs_on_line(&gray, &line, &groups);
+        // The glyph reader read every character of this line for sure: one clean Tesseract variant that
+        // reads the same is two readers that fail differently agreeing, worth more than a second
+        // variant of Tesseract, so no more variants are read.
+        let glyph_text = line_glyphs.as_ref().filter(|g| g.complete()).map(glyphs::GlyphReading::text);
         let otsu = raster::otsu(&line.tight);
         let (dark, paper) = ink_and_paper(&line.tight);
         // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
@@ -212,6 +216,9 @@ pub fn read_blank_number(
             // (a 9 whose left half a stamp's ring hid from the line finder reads as a 1).
             let target = if crossed_by_marks(&image) || cuts_ink_at_side(&image) { &mut hints } else { &mut votes };
             target.read(ocr, &raster::pad_white(&image, 12), zone, &pattern)?;
+            if let Some(text) = glyph_text.as_ref().filter(|g| votes.texts.iter().any(|v| &v.0 == *g)) {
+                votes.confirmed = Some(text.clone());
+            }
             if votes.settled() {
                 settled_line = Some(line.tight.clone());
                 break;
@@ -295,6 +302,7 @@ pub fn read_blank_number(
         // The lines' readings and the clear layers' count together: disagreement lowers both.
         votes.merge(clear);
     }
+    let confirmed = votes.confirmed.clone();
     let reading = if votes.texts.is_empty() {
         hints.best().map(|r| BlankNumberReading { confidence: r.confidence.min(HINT_CONFIDENCE_CAP), ..r })
     } else {
@@ -313,7 +321,11 @@ pub fn read_blank_number(
             .map(BlankNumberReading::glyphs_only),
     };
     let image = match (&reading, settled_line) {
-        (Some(r), Some(line)) if r.confidence >= SAMPLE_CONFIDENCE && r.agreeing >= 2 && r.readers_agree() => {
+        (Some(r), Some(line))
+            if r.confidence >= SAMPLE_CONFIDENCE
+                && (r.agreeing >= 2 || confirmed.as_deref() == Some(r.text.as_str()))
+                && r.readers_agree() =>
+        {
             NumberImage::Read { text: r.text.clone(), line }
         }
         _ => NumberImage::Unread { zone: gray },
@@ -365,10 +377,12 @@ fn read_number(ocr: &dyn Ocr, image: &GrayImage, zone: &BlankNumberZone, pattern
 }
 
 /// Texts that matched the pattern, with how many variants read each and their best confidence.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Votes {
     texts: Vec<(String, usize, f32)>,
     matching: usize,
+    /// A text the glyph reader also read, every character for sure, on the same line.
+    confirmed: Option<String>,
 }
 
 impl Votes {
@@ -392,6 +406,7 @@ impl Votes {
 
     fn merge(&mut self, other: Votes) {
         self.matching += other.matching;
+        self.confirmed = self.confirmed.take().or(other.confirmed);
         for (text, n, confidence) in other.texts {
             match self.texts.iter_mut().find(|v| v.0 == text) {
                 Some(v) => {
@@ -405,20 +420,28 @@ impl Votes {
 
     /// The confidence [`Votes::best`] would give (0 with no reading).
     fn best_confidence(&self) -> f32 {
-        Votes { texts: self.texts.clone(), matching: self.matching }.best().map_or(0.0, |r| r.confidence)
+        self.clone().best().map_or(0.0, |r| r.confidence)
     }
 
-    /// Two variants agree: more reading would not change the answer.
+    /// Two variants agree, or the glyph reader confirmed one: more reading would not change the answer.
     fn settled(&self) -> bool {
-        self.texts.iter().any(|v| v.1 >= 2)
+        self.confirmed.is_some() || self.texts.iter().any(|v| v.1 >= 2)
+    }
+
+    /// Readings of the text that count as agreeing ones: the variants that read it, and the glyph reader
+    /// when it confirmed it.
+    fn support(&self, text: &str, agreeing: usize) -> usize {
+        agreeing + usize::from(self.confirmed.as_deref() == Some(text))
     }
 
     fn best(mut self) -> Option<BlankNumberReading> {
-        self.texts.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2)));
+        let support: Vec<usize> = self.texts.iter().map(|v| self.support(&v.0, v.1)).collect();
+        let mut texts: Vec<((String, usize, f32), usize)> = self.texts.drain(..).zip(support).collect();
+        texts.sort_by(|a, b| b.1.cmp(&a.1).then(b.0 .1.cmp(&a.0 .1)).then(b.0 .2.total_cmp(&a.0 .2)));
         let matching = self.matching;
-        self.texts.into_iter().next().map(|(text, agreeing, confidence)| {
+        texts.into_iter().next().map(|((text, agreeing, confidence), support)| {
             // One lone reading is worth less; disagreeing readings pull it down further.
-            let agreement = if agreeing >= 2 { 1.0 } else { 0.8 };
+            let agreement = if support >= 2 { 1.0 } else { 0.8 };
             let consensus = agreeing as f32 / matching as f32;
             BlankNumberReading {
                 text,
@@ -612,7 +635,8 @@ fn crossed_by_marks(image: &GrayImage) -> bool {
                 v.sort_by(f32::total_cmp);
                 v[v.len() / 2]
             };
-            characters = Some((aligned.len(), median(aligned.iter().map(|t| t.0).collect()), median(aligned.iter().map(|t| t.1).collect()), slant));
+            characters =
+                Some((aligned.len(), median(aligned.iter().map(|t| t.0).collect()), median(aligned.iter().map(|t| t.1).collect()), slant));
         }
     }
     let Some((count, top, bottom, slant)) = characters else {
@@ -946,15 +970,24 @@ pub fn search_margin_mm(pose_from_code: bool) -> f32 {
     }
 }
 
-/// OCR of an arbitrary template rectangle as one line (the registration-number fallback).
-pub fn read_zone_line(page: &RgbImage, pose: &SheetPose, rect: &Rect, charset: &str, ocr: &dyn Ocr) -> Result<Option<OcrLine>, OcrError> {
+/// A printed line of a template rectangle as Tesseract read it, with the line's grey crop (tight, 10
+/// px/mm) for the glyph reader.
+#[derive(Debug)]
+pub struct ZoneLine {
+    pub ocr: OcrLine,
+    pub tight: GrayImage,
+}
+
+/// OCR of an arbitrary template rectangle as one line (the printed identity of a page without a code).
+pub fn read_zone_line(page: &RgbImage, pose: &SheetPose, rect: &Rect, charset: &str, ocr: &dyn Ocr) -> Result<Option<ZoneLine>, OcrError> {
     let crop = cut(page, pose, &grow(rect, 2.0), OCR_PX_PER_MM);
     let gray = raster::luminance(&crop);
     let Some(line) = find_text_line(&gray) else {
         return Ok(None);
     };
     let binary = raster::pad_white(&raster::threshold(&line.tight, raster::otsu(&line.tight)), 12);
-    ocr.read_line(&binary, charset).map(Some)
+    let read = ocr.read_line(&binary, charset)?;
+    Ok(Some(ZoneLine { ocr: read, tight: line.tight }))
 }
 
 #[cfg(test)]

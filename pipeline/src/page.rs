@@ -99,6 +99,10 @@ pub struct PageReading {
     /// OCR of the registration-number line, on a page whose code was not read; with
     /// [`PageReading::application_id_ocr`] the printed identity (see `matching::printed_identity`).
     pub registration_number_ocr: Option<String>,
+    /// The glyph reader (the reader that is not Tesseract) on the same line, shaped like
+    /// [`PageReading::registration_number_ocr`]: its separators, each digit the glyph reader's, `?` where
+    /// it is not sure; None when it could not cut the line into those digits.
+    pub registration_number_glyphs: Option<String>,
     /// OCR of the application line printed under the code («Заявка A-689377»), on a page whose code
     /// was not read.
     pub application_id_ocr: Option<String>,
@@ -125,6 +129,7 @@ impl PageReading {
             blank_number: None,
             number_image: None,
             registration_number_ocr: None,
+            registration_number_glyphs: None,
             application_id_ocr: None,
             blank_page: false,
             unreadable: None,
@@ -353,12 +358,16 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
         let no_code = reading.code.as_ref().is_none_or(|c| c.payload.is_err());
         if options.read_registration_number && no_code {
             let t = Instant::now();
-            reading.registration_number_ocr = read_zone_line(image, &p, &registration_value_rect(template), REGISTRATION_CHARSET, ocr)?
-                .map(|line| registration_number_from_line(&line.text))
-                .filter(|s| !s.is_empty());
+            if let Some(line) = read_zone_line(image, &p, &registration_value_rect(template), REGISTRATION_CHARSET, ocr)? {
+                let number = registration_number_from_line(&line.ocr.text);
+                if !number.is_empty() {
+                    reading.registration_number_glyphs = registration_glyphs(&line.tight, &number);
+                    reading.registration_number_ocr = Some(number);
+                }
+            }
             if let Some(rect) = application_value_rect(template) {
                 reading.application_id_ocr = read_zone_line(image, &p, &rect, APPLICATION_CHARSET, ocr)?
-                    .map(|line| line.text.split_whitespace().max_by_key(|w| w.len()).unwrap_or("").to_string())
+                    .map(|line| line.ocr.text.split_whitespace().max_by_key(|w| w.len()).unwrap_or("").to_string())
                     .filter(|s| !s.is_empty());
             }
             timings.ocr_ms += ms(t);
@@ -433,9 +442,74 @@ fn registration_number_from_line(line: &str) -> String {
         .to_string()
 }
 
+/// The glyph reader on the registration-number line (grey, tight), read as the digit groups of
+/// `number` (Tesseract's reading of it, e.g. `77-2025-099896` → 2, 4, 6) and written in its shape: the
+/// same separators, each digit the glyph reader's own (`?` where it is not sure). None when the number
+/// holds no digits or the glyph reader could not cut the line into exactly those groups (more ink on
+/// the line than the number, a mark joining digits): then Tesseract's reading stands alone.
+fn registration_glyphs(line: &image::GrayImage, number: &str) -> Option<String> {
+    let groups: Vec<usize> = number.split(|c: char| !c.is_ascii_digit()).map(str::len).filter(|&n| n > 0).collect();
+    if groups.is_empty() {
+        return None;
+    }
+    // The value's crop starts a little before the value (the pose is a millimetre or so off), so it may
+    // hold the label's last letter and its colon: where the whole line does not cut into the groups,
+    // the line after its first gap as wide as a word space.
+    let read = crate::glyphs::read(line, &groups).or_else(|| crate::glyphs::read(&after_first_word(line)?, &groups))?;
+    let mut digits = read.chars.iter();
+    Some(
+        number
+            .chars()
+            .map(|c| match c.is_ascii_digit() {
+                true => digits.next().map_or('?', |g| if g.sure() { g.best } else { '?' }),
+                false => c,
+            })
+            .collect(),
+    )
+}
+
+/// A line crop (grey, tight) from its first gap of paper at least a third of the line's height wide on:
+/// the text after the first word. None without such a gap.
+fn after_first_word(line: &image::GrayImage) -> Option<image::GrayImage> {
+    let (w, h) = (line.width(), line.height());
+    let [dark, paper] = raster::gray_percentiles(line, [1, 50]);
+    let level = ((dark as u16 + paper as u16) / 2) as u8;
+    let inked: Vec<bool> = (0..w).map(|x| (0..h).any(|y| line.get_pixel(x, y).0[0] < level)).collect();
+    let first = inked.iter().position(|&i| i)?;
+    let (mut gap, min_gap) = (0u32, (h / 3).max(3));
+    for x in first..w as usize {
+        if inked[x] {
+            if gap >= min_gap {
+                let from = x.saturating_sub(2) as u32;
+                return raster::crop(line, from as i64, 0, (w - from) as i64, h as i64);
+            }
+            gap = 0;
+        } else {
+            gap += 1;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_glyph_reader_reads_the_registration_number_in_the_groups_tesseract_read() {
+        use crate::glyphs::tests::draw;
+        let bold = certscan_templates::fonts::DEJAVU_SANS_BOLD;
+        let line = draw(bold, 44.0, "77-2025-842692");
+        assert_eq!(registration_glyphs(&line, "77-2025-842692").as_deref(), Some("77-2025-842692"));
+        // Tesseract misread a digit: the glyph reader's own digit stands, so the two do not agree.
+        assert_eq!(registration_glyphs(&line, "77-2025-842682").as_deref(), Some("77-2025-842692"));
+        // The label's last letter and colon in the crop: read after them.
+        let labelled = draw(bold, 44.0, "р: 77-2025-842692");
+        assert_eq!(registration_glyphs(&labelled, "77-2025-842692").as_deref(), Some("77-2025-842692"));
+        // Groups that are not on the line: never a confirmation.
+        assert_ne!(registration_glyphs(&line, "77-2025842692").as_deref(), Some("77-2025842692"));
+        assert_eq!(registration_glyphs(&line, "--"), None);
+    }
 
     #[test]
     fn an_a4_image_without_a_resolution_gets_its_dpi_from_its_size() {

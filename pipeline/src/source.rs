@@ -52,13 +52,7 @@ pub const EXPORT_MAX_PIXELS: u64 = 36_000_000;
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions {
-            max_pixels: 60_000_000,
-            render_dpi: 300.0,
-            default_dpi: 300.0,
-            decode_dpi: 300.0,
-            keep_pixels: RENDER_MAX_PIXELS,
-        }
+        SourceOptions { max_pixels: 60_000_000, render_dpi: 300.0, default_dpi: 300.0, decode_dpi: 300.0, keep_pixels: RENDER_MAX_PIXELS }
     }
 }
 
@@ -822,7 +816,9 @@ mod tests {
 
     /// A test page with detail at every scale: RGB stripes and a diagonal gradient.
     fn busy_page(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 13 % 256) as u8, ((x + y) % 256) as u8, if (x / 3 + y / 5) % 2 == 0 { 30 } else { 220 }]))
+        RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 13 % 256) as u8, ((x + y) % 256) as u8, if (x / 3 + y / 5) % 2 == 0 { 30 } else { 220 }])
+        })
     }
 
     /// An LZW-compressed RGB TIFF of `rows_per_strip`-row strips, declaring `dpi`.
