@@ -477,8 +477,8 @@ fn after_first_word(line: &image::GrayImage) -> Option<image::GrayImage> {
     let inked: Vec<bool> = (0..w).map(|x| (0..h).any(|y| line.get_pixel(x, y).0[0] < level)).collect();
     let first = inked.iter().position(|&i| i)?;
     let (mut gap, min_gap) = (0u32, (h / 3).max(3));
-    for x in first..w as usize {
-        if inked[x] {
+    for (x, &ink) in inked.iter().enumerate().skip(first) {
+        if ink {
             if gap >= min_gap {
                 let from = x.saturating_sub(2) as u32;
                 return raster::crop(line, from as i64, 0, (w - from) as i64, h as i64);

@@ -86,6 +86,17 @@ impl Store {
     /// `passed`, have an imported registration number and no scan yet; the blank number is the one given,
     /// else the one the page was read with. Refused with the reason otherwise; nothing changes then.
     pub async fn assign_review(&self, item_id: &str, application_id: &str, blank_number: Option<&str>, actor: &str) -> Result<Attachment> {
+        // Two decisions at once on PostgreSQL: the later insert of the application's attachment hits the
+        // key the first one stored. That is the same conflict the checks below report, not a failure.
+        self.assign_review_once(item_id, application_id, blank_number, actor).await.map_err(|e| match e {
+            StoreError::Database(ref d) if e.is_conflict() => StoreError::Conflict(format!(
+                "review item {item_id}: another decision on application {application_id} was stored at the same moment; reload and decide again ({d})"
+            )),
+            e => e,
+        })
+    }
+
+    async fn assign_review_once(&self, item_id: &str, application_id: &str, blank_number: Option<&str>, actor: &str) -> Result<Attachment> {
         let item = self.review_item(item_id).await?.ok_or_else(|| StoreError::NotFound(format!("review item {item_id} does not exist")))?;
         if item.state != "open" {
             return Err(StoreError::Conflict(format!("review item {item_id} is already {}", item.state)));
