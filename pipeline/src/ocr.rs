@@ -433,20 +433,16 @@ impl Votes {
         self.confirmed.is_some() || self.texts.iter().any(|v| v.1 >= 2)
     }
 
-    /// Readings of the text that count as agreeing ones: the variants that read it, and the glyph reader
-    /// when it confirmed it.
-    fn support(&self, text: &str, agreeing: usize) -> usize {
-        agreeing + usize::from(self.confirmed.as_deref() == Some(text))
-    }
-
     fn best(mut self) -> Option<BlankNumberReading> {
-        let support: Vec<usize> = self.texts.iter().map(|v| self.support(&v.0, v.1)).collect();
-        let mut texts: Vec<((String, usize, f32), usize)> = self.texts.drain(..).zip(support).collect();
-        texts.sort_by(|a, b| b.1.cmp(&a.1).then(b.0 .1.cmp(&a.0 .1)).then(b.0 .2.total_cmp(&a.0 .2)));
+        // Readings that count as agreeing ones: the variants that read the text, and the glyph reader
+        // when it confirmed it.
+        let confirmed = self.confirmed.take();
+        let support = |text: &str, agreeing: usize| agreeing + usize::from(confirmed.as_deref() == Some(text));
+        self.texts.sort_by(|a, b| support(&b.0, b.1).cmp(&support(&a.0, a.1)).then(b.1.cmp(&a.1)).then(b.2.total_cmp(&a.2)));
         let matching = self.matching;
-        texts.into_iter().next().map(|((text, agreeing, confidence), support)| {
+        self.texts.into_iter().next().map(|(text, agreeing, confidence)| {
             // One lone reading is worth less; disagreeing readings pull it down further.
-            let agreement = if support >= 2 { 1.0 } else { 0.8 };
+            let agreement = if support(&text, agreeing) >= 2 { 1.0 } else { 0.8 };
             let consensus = agreeing as f32 / matching as f32;
             BlankNumberReading {
                 text,

@@ -456,16 +456,10 @@ fn registration_glyphs(line: &image::GrayImage, number: &str) -> Option<String> 
     // hold the label's last letter and its colon: where the whole line does not cut into the groups,
     // the line after its first gap as wide as a word space.
     let read = crate::glyphs::read(line, &groups).or_else(|| crate::glyphs::read(&after_first_word(line)?, &groups))?;
-    let mut digits = read.chars.iter();
-    Some(
-        number
-            .chars()
-            .map(|c| match c.is_ascii_digit() {
-                true => digits.next().map_or('?', |g| if g.sure() { g.best } else { '?' }),
-                false => c,
-            })
-            .collect(),
-    )
+    // The reading's own text (`?` where unsure), its group spaces left out, put in the number's shape.
+    let text = read.text();
+    let mut digits = text.chars().filter(|c| *c != ' ');
+    Some(number.chars().map(|c| if c.is_ascii_digit() { digits.next().unwrap_or('?') } else { c }).collect())
 }
 
 /// A line crop (grey, tight) from its first gap of paper at least a third of the line's height wide on:
