@@ -205,15 +205,19 @@ pub fn read_blank_number(
         // The number is usually the darkest ink in the zone; a stamp or a pen over it is lighter:
         // thresholds close to the number's own darkness drop them.
         let between = |f: f32| (dark as f32 + (paper as f32 - dark as f32) * f).round() as u8;
-        let variants: [&dyn Fn() -> GrayImage; 6] = [
-            &|| raster::threshold(&line.tight, between(0.4)),
-            &|| raster::threshold(&line.tight, otsu),
-            &|| raster::stretch_contrast(&line.tight),
-            &|| raster::threshold(&line.tight, between(0.25)),
-            &|| raster::threshold(&line.wide, between(0.4)),
-            &|| raster::threshold(&line.tight, between(0.6)),
+        // Each variant with the crop it is made from: the crop of the variant that settles the reading is
+        // the line the stack's book learns from and checks. The wide crop can hold a character the line
+        // finder left out of the tight one (a last digit beyond a stamp's ring): checked on the tight
+        // crop, that character would be missing and the book would contradict a right reading.
+        let variants: [(&GrayImage, &dyn Fn() -> GrayImage); 6] = [
+            (&line.tight, &|| raster::threshold(&line.tight, between(0.4))),
+            (&line.tight, &|| raster::threshold(&line.tight, otsu)),
+            (&line.tight, &|| raster::stretch_contrast(&line.tight)),
+            (&line.tight, &|| raster::threshold(&line.tight, between(0.25))),
+            (&line.wide, &|| raster::threshold(&line.wide, between(0.4))),
+            (&line.tight, &|| raster::threshold(&line.tight, between(0.6))),
         ];
-        for variant in variants {
+        for (source, variant) in variants {
             let image = variant();
             // A mark running through the digits turns one into another now and then, with Tesseract
             // none the wiser: what such an image reads is a hint, never a sure reading.
@@ -225,7 +229,7 @@ pub fn read_blank_number(
                 votes.confirmed = Some(text.clone());
             }
             if votes.settled() {
-                settled_line = Some(line.tight.clone());
+                settled_line = Some(source.clone());
                 break;
             }
         }
@@ -365,7 +369,8 @@ const SAMPLE_CONFIDENCE: f32 = 0.85;
 /// The blank number's image on a page whose pose came from its code, kept for the stack check.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumberImage {
-    /// The printed line of a number read for sure (grey, tight around the characters, 10 px/mm).
+    /// The printed line of a number read for sure (grey, 10 px/mm): the crop the settling reading was
+    /// made from, tight around the characters or, where the tight crop left one out, the wider one.
     Read { text: String, line: GrayImage },
     /// The whole search zone of a number not read for sure (grey, 10 px/mm).
     Unread { zone: GrayImage },

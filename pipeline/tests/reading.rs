@@ -249,3 +249,31 @@ fn a_character_with_a_broken_off_stroke_beside_it_is_not_read_for_sure() {
     let fourth = dark_cut.chars[5];
     assert!(!(fourth.sure() && fourth.best != '4'), "the broken 4 was read as a {} for sure", fourth.best);
 }
+
+/// Seed 6419, page 5 (`office`: grey JPEG at 400 dpi, DejaVu Serif Condensed, a stamp's ring across the
+/// number's last digits): the blank-number zone as the page reader cuts it (10 px/mm), sheet area
+/// (121, 8) mm, 78 × 22 mm. The line finder's tight crop ends at the ring and leaves the last digit out;
+/// the wide crop holds it.
+const RING_OVER_LAST_DIGIT_ZONE: &[u8] = include_bytes!("data/office-zone-ring-over-last-digit.png");
+
+#[test]
+fn the_line_kept_for_the_stack_check_holds_every_character_the_readers_read() {
+    use certscan_pipeline::glyphs;
+    use certscan_pipeline::locate::SheetPose;
+    use certscan_pipeline::ocr::{read_blank_number, NumberImage};
+    let zone_image = image::load_from_memory(RING_OVER_LAST_DIGIT_ZONE).expect("the fixture is a PNG").to_rgb8();
+    // The fixture is the page: its top-left pixel is the area's top-left corner at 10 px/mm.
+    let pose = SheetPose { px_per_mm: 10.0, rotation_deg: 0.0, origin_px: (-1210.0, -80.0) };
+    let mut spec = template().recognition.blank_number.clone();
+    spec.rect = certscan_templates::Rect { x: 125.0, y: 12.0, w: 70.0, h: 14.0 };
+    let (reading, image) = read_blank_number(&zone_image, &pose, &spec, 4.0, false, &ocr()).expect("the readers run");
+    let reading = reading.expect("the number is read");
+    assert_eq!((reading.text.as_str(), reading.glyphs.as_deref()), ("63 8570481", Some("63 8570481")), "{reading:?}");
+    // Both readers read all nine digits, so the number's line is kept for the stack's book to learn from
+    // and check; that line must show all nine, or the book finds the last digit missing and contradicts
+    // a right reading (this page went to review so).
+    let NumberImage::Read { text, line } = image else { panic!("a number both readers read alike is kept as its line: {image:?}") };
+    assert_eq!(text, "63 8570481");
+    let on_line = glyphs::read(&line, &glyphs::groups_of(&spec.example)).expect("the kept line is cut into characters");
+    assert_eq!(on_line.text(), "63 8570481");
+}
