@@ -442,9 +442,9 @@ fn marked_characters(pieces: &Pieces, chars: &[Character]) -> Vec<usize> {
     // Whether a box (x0, y0, x1, y1) reaches out of the band anywhere along its columns, and whether it
     // meets the band's rows at all.
     let out_of_band = |x0: usize, y0: usize, x1: usize, y1: usize| {
-        let (top, bottom) = [x0 as f32, x1 as f32].iter().fold((f32::MAX, f32::MIN), |(t, b), &x| {
-            (t.min(top_at_0 + top_slope * x), b.max(bottom_at_0 + bottom_slope * x))
-        });
+        let (top, bottom) = [x0 as f32, x1 as f32]
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(t, b), &x| (t.min(top_at_0 + top_slope * x), b.max(bottom_at_0 + bottom_slope * x)));
         let meets = (y1 as f32) >= top - slack && (y0 as f32) <= bottom + slack;
         let reaches = (y0 as f32) < top - slack || (y1 as f32) > bottom + slack;
         (meets, reaches)
