@@ -439,15 +439,22 @@ fn marked_characters(pieces: &Pieces, chars: &[Character]) -> Vec<usize> {
     let (top_slope, top_at_0) = fit(&|c| c.1 as f32);
     let (bottom_slope, bottom_at_0) = fit(&|c| c.3 as f32);
     let slack = BAND_SLACK + ch as f32 * BAND_SLACK_SHARE;
-    // Whether a box (x0, y0, x1, y1) reaches out of the band anywhere along its columns, and whether it
-    // meets the band's rows at all.
-    let out_of_band = |x0: usize, y0: usize, x1: usize, y1: usize| {
-        let (top, bottom) = [x0 as f32, x1 as f32]
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(t, b), &x| (t.min(top_at_0 + top_slope * x), b.max(bottom_at_0 + bottom_slope * x)));
-        let meets = (y1 as f32) >= top - slack && (y0 as f32) <= bottom + slack;
-        let reaches = (y0 as f32) < top - slack || (y1 as f32) > bottom + slack;
-        (meets, reaches)
+    // The band's rows over the columns x0..=x1 (the widest, both edges being straight lines), with slack.
+    let band = |x0: usize, x1: usize| {
+        let (x0, x1) = (x0 as f32, x1 as f32);
+        let top = (top_at_0 + top_slope * x0).min(top_at_0 + top_slope * x1) - slack;
+        let bottom = (bottom_at_0 + bottom_slope * x0).max(bottom_at_0 + bottom_slope * x1) + slack;
+        (top, bottom)
+    };
+    // A box (x0, y0, x1, y1) with ink above or below the band.
+    let reaches_out = |&(x0, y0, x1, y1): &(usize, usize, usize, usize)| {
+        let (top, bottom) = band(x0, x1);
+        (y0 as f32) < top || (y1 as f32) > bottom
+    };
+    // A box with ink on the band's rows.
+    let meets = |&(x0, y0, x1, y1): &(usize, usize, usize, usize)| {
+        let (top, bottom) = band(x0, x1);
+        (y1 as f32) >= top && (y0 as f32) <= bottom
     };
     let in_chars: Vec<usize> = chars.iter().flat_map(|c| c.4.iter().copied()).collect();
     let marks: Vec<usize> = pieces
@@ -455,13 +462,16 @@ fn marked_characters(pieces: &Pieces, chars: &[Character]) -> Vec<usize> {
         .iter()
         .enumerate()
         .skip(1)
-        .filter(|(label, b)| b.4 >= 4 && !in_chars.contains(label) && out_of_band(b.0, b.1, b.2, b.3) == (true, true))
+        .filter(|(label, b)| {
+            let area = (b.0, b.1, b.2, b.3);
+            b.4 >= 4 && !in_chars.contains(label) && meets(&area) && reaches_out(&area)
+        })
         .map(|(label, _)| label)
         .collect();
     chars
         .iter()
         .enumerate()
-        .filter(|(_, c)| out_of_band(c.0, c.1, c.2, c.3).1 || (!marks.is_empty() && near_mark(pieces.labels, c, &marks)))
+        .filter(|(_, c)| reaches_out(&(c.0, c.1, c.2, c.3)) || (!marks.is_empty() && near_mark(pieces.labels, c, &marks)))
         .map(|(i, _)| i)
         .collect()
 }

@@ -209,16 +209,17 @@ pub fn read_blank_number(
         // the line the stack's book learns from and checks. The wide crop can hold a character the line
         // finder left out of the tight one (a last digit beyond a stamp's ring): checked on the tight
         // crop, that character would be missing and the book would contradict a right reading.
-        let variants: [(&GrayImage, &dyn Fn() -> GrayImage); 6] = [
-            (&line.tight, &|| raster::threshold(&line.tight, between(0.4))),
-            (&line.tight, &|| raster::threshold(&line.tight, otsu)),
-            (&line.tight, &|| raster::stretch_contrast(&line.tight)),
-            (&line.tight, &|| raster::threshold(&line.tight, between(0.25))),
-            (&line.wide, &|| raster::threshold(&line.wide, between(0.4))),
-            (&line.tight, &|| raster::threshold(&line.tight, between(0.6))),
+        type Variant<'a> = (&'a GrayImage, &'a dyn Fn(&GrayImage) -> GrayImage);
+        let variants: [Variant; 6] = [
+            (&line.tight, &|crop| raster::threshold(crop, between(0.4))),
+            (&line.tight, &|crop| raster::threshold(crop, otsu)),
+            (&line.tight, &raster::stretch_contrast),
+            (&line.tight, &|crop| raster::threshold(crop, between(0.25))),
+            (&line.wide, &|crop| raster::threshold(crop, between(0.4))),
+            (&line.tight, &|crop| raster::threshold(crop, between(0.6))),
         ];
         for (source, variant) in variants {
-            let image = variant();
+            let image = variant(source);
             // A mark running through the digits turns one into another now and then, with Tesseract
             // none the wiser: what such an image reads is a hint, never a sure reading.
             // So is a line whose crop cuts through ink at its side: a character there may be cut in half
