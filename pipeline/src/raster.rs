@@ -141,16 +141,20 @@ pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
     let src = rgb.as_raw();
     let mut out = vec![255u8; w * h];
     out.par_chunks_mut(w).enumerate().for_each(|(by, row)| {
-        for (bx, o) in row.iter_mut().enumerate() {
-            let (mut sum, mut n) = (0u32, 0u32);
-            for y in (by * k..(by * k + k).min(src_h)).step_by(step) {
-                let line = &src[y * src_w * 3..][..src_w * 3];
-                for x in (bx * k..(bx * k + k).min(src_w)).step_by(step) {
-                    let p = &line[x * 3..x * 3 + 3];
-                    sum += luma([p[0], p[1], p[2]]) as u32;
-                    n += 1;
+        // Row by row through the sampled source rows, each block's samples summed in place: the
+        // source is read front to back (a block at a time over `k` rows cost more than the sums).
+        let (mut sums, mut counts) = (vec![0u32; w], vec![0u32; w]);
+        for y in (by * k..(by * k + k).min(src_h)).step_by(step) {
+            let line = &src[y * src_w * 3..][..src_w * 3];
+            for ((sum, n), block) in sums.iter_mut().zip(counts.iter_mut()).zip(line.chunks(3 * k)) {
+                // Every `step`-th pixel of the block: the first three bytes of each chunk.
+                for p in block.chunks(3 * step) {
+                    *sum += luma([p[0], p[1], p[2]]) as u32;
+                    *n += 1;
                 }
             }
+        }
+        for ((o, sum), n) in row.iter_mut().zip(sums).zip(counts) {
             if let Some(mean) = sum.checked_div(n) {
                 *o = mean as u8;
             }
@@ -333,6 +337,24 @@ mod tests {
         // Every other pixel: the lines still show as ink.
         let sampled = reduced_luminance(&rgb, 5, 2);
         assert!(sampled.get_pixel(0, 0).0[0] < 200 && sampled.get_pixel(0, 1).0[0] > 240, "{sampled:?}");
+        // Every other (or third) pixel in both directions: the mean of exactly those pixels' luminance.
+        for (k, step) in [(5u32, 2u32), (6, 2), (6, 3), (4, 1)] {
+            let sampled = reduced_luminance(&rgb, k, step);
+            assert_eq!(sampled.dimensions(), (61 / k, 47 / k));
+            for (bx, by, got) in sampled.enumerate_pixels() {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for y in (by * k..by * k + k).step_by(step as usize) {
+                    for x in (bx * k..bx * k + k).step_by(step as usize) {
+                        sum += full.get_pixel(x, y).0[0] as u32;
+                        n += 1;
+                    }
+                }
+                assert_eq!(got.0[0] as u32, sum / n, "k {k} step {step} block ({bx}, {by})");
+            }
+        }
+        // A page narrower and lower than one block: one block of all of it.
+        let narrow = reduced_luminance(&RgbImage::from_pixel(3, 2, image::Rgb([100, 100, 100])), 6, 2);
+        assert_eq!((narrow.dimensions(), narrow.get_pixel(0, 0).0[0]), ((1, 1), 100));
         let crop = crop_luminance(&rgb, 40, 30, 100, 100).unwrap();
         assert_eq!(crop.dimensions(), (21, 17));
         assert_eq!(crop.get_pixel(5, 5), full.get_pixel(45, 35));
