@@ -297,6 +297,17 @@ pub fn find_code_in_zones(rgb: &RgbImage, dpi: f64, template: &Template, options
     CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
 }
 
+/// Resolution the quick code passes reduce a page towards: modules of the 30 mm code are 4 px there.
+const CODE_SEARCH_DPI: f64 = 150.0;
+
+/// The whole factor the quick code passes reduce a page of `dpi` by: the largest that keeps it at about
+/// [`CODE_SEARCH_DPI`] or above (7 % under is allowed: 290 dpi halves to 145), 1 when none does. A
+/// rounded factor took a 240-dpi page to 120 dpi, where half of such pages' codes went unread and each
+/// cost the full search (three times a page's time).
+fn code_reduction(dpi: f64) -> f32 {
+    (dpi / CODE_SEARCH_DPI + 0.07).floor().max(1.0) as f32
+}
+
 fn quick_zones(
     search: &mut Search,
     page_px: (u32, u32),
@@ -308,14 +319,14 @@ fn quick_zones(
     let likely: [u32; 2] = if page_px.0 > page_px.1 { [90, 270] } else { [0, 180] };
     let sheet = (template.page.width_mm as f64, template.page.height_mm as f64);
     let zone = grow(&template.code.symbol_rect(), options.zone_margin_mm as f32);
-    let factor = (dpi / 150.0).max(1.0);
+    let factor = code_reduction(dpi);
     for o in likely {
         let pose = SheetPose::centred(sheet, page_px, dpi, o, 0.0);
         let (x, y, w, h) = pose.page_box(&zone);
         let Some(crop) = crop(x, y, w, h) else {
             continue;
         };
-        let small = raster::downscale(&crop, factor as f32);
+        let small = raster::downscale(&crop, factor);
         let f = crop.width() as f64 / small.width() as f64;
         let (x0, y0) = (x.max(0) as f64, y.max(0) as f64);
         let at = move |(px, py): (i32, i32)| (x0 + px as f64 * f, y0 + py as f64 * f);
@@ -335,7 +346,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     let orientations: [u32; 4] = if landscape { [90, 270, 0, 180] } else { [0, 180, 90, 270] };
     let sheet = (input.template.page.width_mm as f64, input.template.page.height_mm as f64);
     let zone = grow(&input.template.code.symbol_rect(), options.zone_margin_mm as f32);
-    let factor = (dpi / 150.0).max(1.0);
+    let factor = code_reduction(dpi);
 
     // 1. The code zone in the two orientations the page's aspect allows, at ~150 dpi: a tenth of the
     //    page's pixels, and where the code is on almost every certificate.
@@ -346,11 +357,19 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         }
     }
 
-    // 2. Whole page at ~150 dpi.
-    let reduced = raster::downscale(gray, factor as f32);
-    let factor_x = gray.width() as f64 / reduced.width() as f64;
+    // 2. Whole page at ~150 dpi. The reduced page is made when a step needs it: a search that starts
+    //    after this step needs it only at the last step, which most such searches never reach.
+    let reduced_page = std::cell::OnceCell::new();
+    let reduced = || {
+        reduced_page.get_or_init(|| {
+            let reduced = raster::downscale(gray, factor);
+            let factor_x = gray.width() as f64 / reduced.width() as f64;
+            (reduced, factor_x)
+        })
+    };
     if options.start <= SearchStart::WholePage {
-        if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(&reduced), scaled(factor_x)) {
+        let (reduced, factor_x) = reduced();
+        if let Some(found) = search.attempt(QrStrategy::PageReduced, || decode_all(reduced), scaled(*factor_x)) {
             return Some(found);
         }
     }
@@ -458,9 +477,10 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
             return Some(found);
         }
     }
+    let (reduced, factor_x) = reduced();
     let window = ((module_px / factor_x) * 6.0).round().max(15.0) as u32 | 1;
-    let binary = raster::local_mean_binarise(&reduced, window, 12);
-    search.attempt(QrStrategy::PageBinarised, || decode_binary(&binary), scaled(factor_x))
+    let binary = raster::local_mean_binarise(reduced, window, 12);
+    search.attempt(QrStrategy::PageBinarised, || decode_binary(&binary), scaled(*factor_x))
 }
 
 #[cfg(test)]
@@ -490,6 +510,20 @@ mod tests {
             let base: u8 = if dark { 40 } else { 215 };
             image::Luma([base.saturating_add(speckle() / 8)])
         })
+    }
+
+    #[test]
+    fn the_quick_passes_keep_about_150_dpi_whatever_the_page_dpi() {
+        for dpi in 140..=1300 {
+            let k = code_reduction(dpi as f64);
+            assert_eq!(k.fract(), 0.0, "a whole factor at {dpi} dpi");
+            let reduced = dpi as f64 / k as f64;
+            assert!(reduced >= 140.0, "{dpi} dpi reduced by {k} to {reduced}");
+            assert!(reduced < 2.0 * 150.0 || k == 1.0, "{dpi} dpi reduced by {k} to {reduced}: could go further");
+        }
+        // 240 dpi stays whole: halved it is 120, where codes of blurred scans go unread.
+        assert_eq!((code_reduction(200.0), code_reduction(240.0), code_reduction(290.0), code_reduction(300.0)), (1.0, 1.0, 2.0, 2.0));
+        assert_eq!(code_reduction(72.0), 1.0);
     }
 
     #[test]

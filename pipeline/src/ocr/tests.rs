@@ -163,3 +163,18 @@ fn the_groups_of_a_large_monospaced_number_are_one_line() {
     let (lx, _, w, _) = lines.first().expect("the number's line").tight_box;
     assert!(lx <= 120 && lx + w >= x as i64 - 7, "{:?}", lines.iter().map(|l| l.tight_box).collect::<Vec<_>>());
 }
+
+#[test]
+fn the_engine_is_started_on_every_thread_of_the_pool_and_a_missing_language_is_an_error() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    pool.install(|| {
+        TesseractOcr::new(None, "eng").expect("tesseract-ocr-eng is installed");
+        let started = rayon::broadcast(|_| ENGINES.with(|engines| engines.borrow().contains_key(&(None, "eng".to_string()))));
+        assert_eq!(started, vec![true; 3]);
+        TesseractOcr::release_engines();
+        match TesseractOcr::new(None, "no-such-language") {
+            Err(OcrError::Init { language, .. }) => assert_eq!(language, "no-such-language"),
+            other => panic!("expected a start error, got {other:?}"),
+        }
+    });
+}
