@@ -487,15 +487,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Pseudo-random bytes (a fixed linear congruential sequence): the same every run.
-    fn noise(seed: u64) -> impl FnMut() -> u8 {
-        let mut state = seed;
-        move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 56) as u8
-        }
-    }
+    use crate::raster::tests::noise;
 
     /// A QR symbol drawn `module` pixels a module with a quiet zone, greyed and speckled.
     fn drawn_code(text: &str, module: u32, seed: u64) -> GrayImage {

@@ -356,16 +356,21 @@ pub fn pad_white(gray: &GrayImage, border: u32) -> GrayImage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Pseudo-random bytes (a fixed linear congruential sequence): the same every run.
+    pub(crate) fn noise(seed: u64) -> impl FnMut() -> u8 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 56) as u8
+        }
+    }
 
     #[test]
     fn resize_is_images_triangle_resampling_pixel_for_pixel() {
-        let mut state = 12345u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 56) as u8
-        };
+        let mut next = noise(12345);
         let noise = GrayImage::from_fn(301, 207, |_, _| image::Luma([next()]));
         let gradient = GrayImage::from_fn(240, 350, |x, y| image::Luma([((x * 3 + y * 7) % 256) as u8]));
         let sizes = [(200, 138), (100, 69), (125, 86), (301, 100), (450, 300), (97, 400), (1, 1), (3, 500), (301, 207)];
