@@ -705,6 +705,12 @@ pub(crate) fn clean_line(zone: &GrayImage) -> Option<GrayImage> {
     (!crossed_by_marks(&binary) && !cuts_ink_at_side(&binary)).then_some(line.tight)
 }
 
+/// Whether a mark runs through a grey line crop's characters with its ink taken at Otsu's level (where
+/// a mark lighter than the print, which the darker thresholds of the reading dropped, is ink again).
+pub(crate) fn crossed_at_otsu(line: &GrayImage) -> bool {
+    crossed_by_marks(&raster::threshold(line, raster::otsu(line)))
+}
+
 /// Whether a binarised line crop has ink in its outermost columns within the rows of its characters.
 fn cuts_ink_at_side(image: &GrayImage) -> bool {
     let (w, h) = (image.width(), image.height());

@@ -9,7 +9,7 @@ use image::GrayImage;
 use super::characters;
 use super::runs::Settled;
 use crate::blank_number::PrintFit;
-use crate::ocr::{ink_and_paper, pieces};
+use crate::ocr::{crossed_at_otsu, ink_and_paper, pieces};
 use crate::raster;
 
 /// How well a text must fit an image.
@@ -107,6 +107,12 @@ impl GlyphBook {
     pub fn learn(&mut self, text: &str, line: &GrayImage) {
         let chars = characters(text);
         if chars.is_empty() || (self.length != 0 && chars.len() != self.length) {
+            return;
+        }
+        // The line was settled by variants thresholded near the print's own darkness, which drop a
+        // lighter mark (a stamp's ring, grey writing); at the book's level that mark is ink again, and its
+        // pieces would be taken for characters (a ring's arc learned as a 4, a 2 joined to a word below it).
+        if crossed_at_otsu(line) {
             return;
         }
         let (w, h) = (line.width() as usize, line.height() as usize);
