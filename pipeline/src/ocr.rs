@@ -241,8 +241,13 @@ pub fn read_blank_number(
             glyph_readings.extend(line_glyphs);
             break;
         }
-        if other_band.is_none() {
-            other_band = line_glyphs;
+        // Of the bands that gave no number, the one whose reading is surest lends it (the first of
+        // equals): a band of a stamp's lettering beside the number, widened, cuts through the digits'
+        // rows and reads some of them wrong for sure; the number's own band, read whole, must not lose
+        // to it for coming second (office seed 6412 p7).
+        let sure = |g: &glyphs::GlyphReading| g.chars.iter().filter(|c| c.sure()).count();
+        if let Some(g) = line_glyphs.filter(|g| other_band.as_ref().is_none_or(|o| sure(g) > sure(o))) {
+            other_band = Some(g);
         }
     }
     // A pen or a stamp over the number (a black signature over a red number, a stamp's ring joining

@@ -277,3 +277,24 @@ fn the_line_kept_for_the_stack_check_holds_every_character_the_readers_read() {
     let on_line = glyphs::read(&line, &glyphs::groups_of(&spec.example)).expect("the kept line is cut into characters");
     assert_eq!(on_line.text(), "63 8570481");
 }
+
+/// Seed 6412, page 7 (`office`: a stamp over the number's right half, the stamp's lettering "ПЕТЕ" beside
+/// its last digits): the blank-number zone as the page reader cuts it through the code's pose (10 px/mm),
+/// sheet area (121, 8) mm, 78 × 22 mm, in grey.
+const STAMP_LETTERING_BESIDE_NUMBER_ZONE: &[u8] = include_bytes!("data/office-zone-stamp-lettering-beside-number.png");
+
+#[test]
+fn a_band_of_a_stamps_lettering_does_not_lend_its_misreading_over_the_numbers_own_band() {
+    use certscan_pipeline::locate::SheetPose;
+    use certscan_pipeline::ocr::read_blank_number;
+    let zone_image = image::load_from_memory(STAMP_LETTERING_BESIDE_NUMBER_ZONE).expect("the fixture is a PNG").to_rgb8();
+    let pose = SheetPose { px_per_mm: 10.0, rotation_deg: 0.0, origin_px: (-1210.0, -80.0) };
+    let mut spec = template().recognition.blank_number.clone();
+    spec.rect = certscan_templates::Rect { x: 125.0, y: 12.0, w: 70.0, h: 14.0 };
+    let (reading, _) = read_blank_number(&zone_image, &pose, &spec, 4.0, false, &ocr()).expect("the readers run");
+    // The line finder's first band is the lettering; widened to the number's width it cuts through the
+    // digits' rows and read "?? 94780??". The number's own band, second, reads every digit for sure.
+    // No band gave Tesseract a number, so the glyph reader's reading is the page's voice for the stack check.
+    let glyphs = reading.as_ref().and_then(|r| r.glyphs.clone());
+    assert_eq!(glyphs.as_deref(), Some("29 5168987"), "{reading:?}");
+}
