@@ -3,8 +3,10 @@
 
 mod support;
 
+use certscan_pipeline::ocr::NumberImage;
 use certscan_pipeline::page::{read_page, PageOptions, Straightening};
-use certscan_pipeline::TesseractOcr;
+use certscan_pipeline::{BlankNumberReading, TesseractOcr};
+use certscan_templates::model::BlankNumberZone;
 
 use support::*;
 
@@ -256,17 +258,25 @@ fn a_character_with_a_broken_off_stroke_beside_it_is_not_read_for_sure() {
 /// the wide crop holds it.
 const RING_OVER_LAST_DIGIT_ZONE: &[u8] = include_bytes!("data/office-zone-ring-over-last-digit.png");
 
-#[test]
-fn the_line_kept_for_the_stack_check_holds_every_character_the_readers_read() {
-    use certscan_pipeline::glyphs;
+/// The blank-number readers on a zone fixture (a PNG of the search zone as the page reader cuts it, sheet
+/// area (121, 8) mm, 78 × 22 mm at 10 px/mm), read as a grey page with the code's 4 mm of play; also the
+/// zone's template spec, whose example groups the characters.
+fn read_zone_fixture(png: &[u8]) -> (Option<BlankNumberReading>, NumberImage, BlankNumberZone) {
     use certscan_pipeline::locate::SheetPose;
-    use certscan_pipeline::ocr::{read_blank_number, NumberImage};
-    let zone_image = image::load_from_memory(RING_OVER_LAST_DIGIT_ZONE).expect("the fixture is a PNG").to_rgb8();
+    use certscan_pipeline::ocr::read_blank_number;
+    let zone_image = image::load_from_memory(png).expect("the fixture is a PNG").to_rgb8();
     // The fixture is the page: its top-left pixel is the area's top-left corner at 10 px/mm.
     let pose = SheetPose { px_per_mm: 10.0, rotation_deg: 0.0, origin_px: (-1210.0, -80.0) };
     let mut spec = template().recognition.blank_number.clone();
     spec.rect = certscan_templates::Rect { x: 125.0, y: 12.0, w: 70.0, h: 14.0 };
     let (reading, image) = read_blank_number(&zone_image, &pose, &spec, 4.0, false, &ocr()).expect("the readers run");
+    (reading, image, spec)
+}
+
+#[test]
+fn the_line_kept_for_the_stack_check_holds_every_character_the_readers_read() {
+    use certscan_pipeline::glyphs;
+    let (reading, image, spec) = read_zone_fixture(RING_OVER_LAST_DIGIT_ZONE);
     let reading = reading.expect("the number is read");
     assert_eq!((reading.text.as_str(), reading.glyphs.as_deref()), ("63 8570481", Some("63 8570481")), "{reading:?}");
     // Both readers read all nine digits, so the number's line is kept for the stack's book to learn from
@@ -285,13 +295,7 @@ const STAMP_LETTERING_BESIDE_NUMBER_ZONE: &[u8] = include_bytes!("data/office-zo
 
 #[test]
 fn a_band_of_a_stamps_lettering_does_not_lend_its_misreading_over_the_numbers_own_band() {
-    use certscan_pipeline::locate::SheetPose;
-    use certscan_pipeline::ocr::read_blank_number;
-    let zone_image = image::load_from_memory(STAMP_LETTERING_BESIDE_NUMBER_ZONE).expect("the fixture is a PNG").to_rgb8();
-    let pose = SheetPose { px_per_mm: 10.0, rotation_deg: 0.0, origin_px: (-1210.0, -80.0) };
-    let mut spec = template().recognition.blank_number.clone();
-    spec.rect = certscan_templates::Rect { x: 125.0, y: 12.0, w: 70.0, h: 14.0 };
-    let (reading, _) = read_blank_number(&zone_image, &pose, &spec, 4.0, false, &ocr()).expect("the readers run");
+    let (reading, _, _) = read_zone_fixture(STAMP_LETTERING_BESIDE_NUMBER_ZONE);
     // The line finder's first band is the lettering; widened to the number's width it cuts through the
     // digits' rows and read "?? 94780??". The number's own band, second, reads every digit for sure.
     // No band gave Tesseract a number, so the glyph reader's reading is the page's voice for the stack check.
