@@ -29,7 +29,12 @@ def main():
     out_dir, scans = sys.argv[1], sys.argv[2:]
     os.makedirs(out_dir, exist_ok=True)
     kinds = {}
-    sources = [pdfium.PdfDocument(path) for path in scans]
+    sources = []
+    for path in scans:
+        try:
+            sources.append(pdfium.PdfDocument(path))
+        except (pdfium.PdfiumError, OSError) as e:
+            sys.exit(f"{path}: cannot be opened as a PDF: {e}")
     for source in sources:
         for i in range(len(source)):
             k = kind(source[i])
