@@ -14,6 +14,7 @@
 //! - [`server`]: assembling a running service from `Settings` (embedded or distributed).
 
 pub mod auth;
+pub mod drain;
 pub mod error;
 pub mod handlers;
 pub mod ledger;
@@ -101,6 +102,8 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        // Inside the body timeout: the rest of a refused body is read under it too.
+        .layer(axum::middleware::from_fn(drain::drain_unread))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.limits.body_timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(axum::middleware::from_fn(error::json_errors))

@@ -231,6 +231,31 @@ async fn framework_rejections_and_errors_keep_the_json_shape_and_echo_no_long_in
     service.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_read_to_its_end_so_its_413_arrives_and_the_connection_lives_on() {
+    let (service, _dir, _db) = service(|_| {}).await;
+    // A 5 MiB roster against the 4 MiB JSON limit, sent whole, and a second request behind it on the same
+    // connection. A server that answers and closes with the body half read resets the connection: the
+    // writing client gets a broken pipe instead of the 413.
+    let body = vec![b' '; 5 * 1024 * 1024];
+    let mut request = format!(
+        "PUT /v1/exams/EX-1 HTTP/1.1\r\nHost: certscan\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    request.extend_from_slice(b"GET /healthz HTTP/1.1\r\nHost: certscan\r\nConnection: close\r\n\r\n");
+    let mut stream = TcpStream::connect(service.addr).await.unwrap();
+    let sent = stream.write_all(&request).await;
+    assert!(sent.is_ok(), "the server stopped reading the refused body: {sent:?}");
+    let answer = read_until_closed(&mut stream, 60).await.expect("both answers within 60 s");
+    let refused = answer.find("HTTP/1.1 413").unwrap_or_else(|| panic!("no 413: {answer}"));
+    let healthy = answer.find("HTTP/1.1 200").unwrap_or_else(|| panic!("the connection did not live on: {answer}"));
+    assert!(refused < healthy, "{answer}");
+    assert!(answer[refused..healthy].contains("\"too_large\""), "{answer}");
+    service.stop().await;
+}
+
 #[test]
 fn the_compose_file_ships_no_default_secrets_and_no_published_broker_ui() {
     let compose = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docker/compose.yaml")).unwrap();
