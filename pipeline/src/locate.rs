@@ -135,7 +135,14 @@ pub fn grow(rect: &Rect, margin_mm: f32) -> Rect {
 
 /// Cuts `rect` (sheet mm) out of the page as an upright crop at `px_per_mm`, sampling bilinearly through
 /// the pose; what falls outside the page is white.
+///
+/// In fixed point: positions step along a row in 1/2^24 px, each neighbour weighs in 1/256 (a position
+/// within 1/512 px of the exact one), the mix rounds to the nearest value. Three times faster than the
+/// same in floating point, which was 7.5 % of `certscan process`'s time (one crop of the number zone
+/// per page, 780 × 220 px).
 pub fn cut(page: &RgbImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> RgbImage {
+    /// Fraction bits of a position.
+    const P: u32 = 24;
     let w = ((rect.w as f64 * px_per_mm).round() as u32).max(1);
     let h = ((rect.h as f64 * px_per_mm).round() as u32).max(1);
     let origin = pose.to_page(rect.x as f64, rect.y as f64);
@@ -149,57 +156,47 @@ pub fn cut(page: &RgbImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> Rg
     };
     let (pw, ph) = (page.width() as i64, page.height() as i64);
     let raw = page.as_raw();
-    let sample = |x: i64, y: i64| -> [f32; 3] {
+    let stride = pw as usize * 3;
+    let fixed = |v: f64| (v * f64::from(1u32 << P)).round() as i64;
+    // One neighbour's channels, white off the page.
+    let sample = |x: i64, y: i64| -> [u8; 3] {
         if x < 0 || y < 0 || x >= pw || y >= ph {
-            return [255.0; 3];
+            return [255; 3];
         }
-        let i = ((y * pw + x) * 3) as usize;
-        [raw[i] as f32, raw[i + 1] as f32, raw[i + 2] as f32]
+        let i = y as usize * stride + x as usize * 3;
+        [raw[i], raw[i + 1], raw[i + 2]]
     };
-    // The four neighbours of (xi, yi): straight from two rows when all are on the page (nearly every
-    // pixel of a crop), else one by one with white off the page.
-    let neighbours = |xi: i64, yi: i64| -> [[f32; 3]; 4] {
-        if xi >= 0 && yi >= 0 && xi < pw - 1 && yi < ph - 1 {
-            let i = ((yi * pw + xi) * 3) as usize;
-            let (top, bottom) = (&raw[i..i + 6], &raw[i + pw as usize * 3..][..6]);
-            let px = |row: &[u8], at: usize| [row[at] as f32, row[at + 1] as f32, row[at + 2] as f32];
-            [px(top, 0), px(top, 3), px(bottom, 0), px(bottom, 3)]
-        } else {
-            let (x1, y1) = (xi.saturating_add(1), yi.saturating_add(1));
-            [sample(xi, yi), sample(x1, yi), sample(xi, y1), sample(x1, y1)]
-        }
-    };
+    let (dx, dy) = (fixed(step_x.0), fixed(step_x.1));
     let mut out = vec![0u8; w as usize * h as usize * 3];
     for (v, row) in out.chunks_exact_mut(w as usize * 3).enumerate() {
         let v = v as f64 + 0.5;
-        for (u, px) in row.chunks_exact_mut(3).enumerate() {
-            let u = u as f64 + 0.5;
-            let x = origin.0 + u * step_x.0 + v * step_y.0 - 0.5;
-            let y = origin.1 + u * step_x.1 + v * step_y.1 - 0.5;
-            let (x0, y0) = (floor(x), floor(y));
-            let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-            let [a, b, c, d] = neighbours(x0 as i64, y0 as i64);
+        // The row's first pixel centre, less half a pixel: the top-left neighbour's corner.
+        let (mut x, mut y) = (fixed(origin.0 + 0.5 * step_x.0 + v * step_y.0 - 0.5), fixed(origin.1 + 0.5 * step_x.1 + v * step_y.1 - 0.5));
+        for px in row.chunks_exact_mut(3) {
+            // The position to the nearest 1/256 px: its whole pixel and the second neighbour's weight.
+            let (xr, yr) = ((x + (1 << (P - 9))) >> (P - 8), (y + (1 << (P - 9))) >> (P - 8));
+            let (xi, yi) = (xr >> 8, yr >> 8);
+            let (fx, fy) = ((xr & 255) as u32, (yr & 255) as u32);
+            // The four neighbours straight from two rows when all are on the page (nearly every pixel of a
+            // crop), else one by one.
+            let (top, bottom): ([u8; 6], [u8; 6]) = if xi >= 0 && yi >= 0 && xi < pw - 1 && yi < ph - 1 {
+                let i = yi as usize * stride + xi as usize * 3;
+                (raw[i..i + 6].try_into().expect("6 bytes"), raw[i + stride..i + stride + 6].try_into().expect("6 bytes"))
+            } else {
+                let (x1, y1) = (xi.saturating_add(1), yi.saturating_add(1));
+                let join = |a: [u8; 3], b: [u8; 3]| [a[0], a[1], a[2], b[0], b[1], b[2]];
+                (join(sample(xi, yi), sample(x1, yi)), join(sample(xi, y1), sample(x1, y1)))
+            };
             for k in 0..3 {
-                let top = a[k] + (b[k] - a[k]) * fx;
-                let bottom = c[k] + (d[k] - c[k]) * fx;
-                // A convex mix of 0..255 values: adding a half and truncating rounds (no libm call).
-                px[k] = (top + (bottom - top) * fy + 0.5).min(255.0) as u8;
+                let t = u32::from(top[k]) * (256 - fx) + u32::from(top[k + 3]) * fx;
+                let b = u32::from(bottom[k]) * (256 - fx) + u32::from(bottom[k + 3]) * fx;
+                px[k] = ((t * (256 - fy) + b * fy + (1 << 15)) >> 16) as u8;
             }
+            x += dx;
+            y += dy;
         }
     }
     RgbImage::from_raw(w, h, out).expect("sized above")
-}
-
-/// `x.floor()` without the library call it is on x86-64's baseline (no SSE4.1 rounding instruction):
-/// truncation, one down for a negative fraction. Exact for every value a page coordinate can take.
-#[inline]
-fn floor(x: f64) -> f64 {
-    let t = x as i64 as f64;
-    if t > x {
-        t - 1.0
-    } else {
-        t
-    }
 }
 
 /// [`cut`] for a grey page.
@@ -226,13 +223,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_quick_floor_is_the_floor() {
-        for x in [-3.0, -2.5, -1.0, -0.75, -0.0, 0.0, 0.25, 1.0, 1.999, 2.0, 1e9 + 0.5, -1e9 - 0.5] {
-            assert_eq!(floor(x), x.floor(), "{x}");
-        }
-    }
-
-    #[test]
     fn a_cut_running_off_the_page_is_white_there_and_bilinear_inside() {
         // A 4x3 page: each pixel's red is 10 x + 50 y, green 100, blue 200 - red.
         let page = RgbImage::from_fn(4, 3, |x, y| {
@@ -257,6 +247,39 @@ mod tests {
         let half = cut(&page, &pose, &Rect { x: 0.5, y: 0.0, w: 4.0, h: 1.0 }, 1.0);
         assert_eq!(half.get_pixel(0, 0).0, [5, 100, 195]);
         assert_eq!(half.get_pixel(3, 0).0, [143, 178, 213]);
+    }
+
+    #[test]
+    fn a_turned_cut_is_the_exact_bilinear_mix_within_one_level() {
+        // Smooth channels (a step of at most 1 between neighbours but at the green's wrap), a turned pose,
+        // and a rectangle that runs off the page's top-left.
+        let page = RgbImage::from_fn(300, 200, |x, y| image::Rgb([(x / 2 + y / 3) as u8, (100 + x % 40) as u8, (200 - y / 2) as u8]));
+        let pose = SheetPose { px_per_mm: 3.7, rotation_deg: 7.3, origin_px: (40.0, 10.0) };
+        let (rect, k) = (Rect { x: -12.0, y: -6.0, w: 60.0, h: 40.0 }, 5.0);
+        let crop = cut(&page, &pose, &rect, k);
+        let at = |x: f64, y: f64, c: usize| {
+            let inside = x >= 0.0 && y >= 0.0 && x < 300.0 && y < 200.0;
+            if inside {
+                f64::from(page.get_pixel(x as u32, y as u32).0[c])
+            } else {
+                255.0
+            }
+        };
+        let mut off_page = 0;
+        for (u, v, p) in crop.enumerate_pixels() {
+            let (x, y) = pose.to_page(rect.x as f64 + (u as f64 + 0.5) / k, rect.y as f64 + (v as f64 + 0.5) / k);
+            let (x, y) = (x - 0.5, y - 0.5);
+            let (x0, y0) = (x.floor(), y.floor());
+            let (fx, fy) = (x - x0, y - y0);
+            for c in 0..3 {
+                let top = at(x0, y0, c) * (1.0 - fx) + at(x0 + 1.0, y0, c) * fx;
+                let bottom = at(x0, y0 + 1.0, c) * (1.0 - fx) + at(x0 + 1.0, y0 + 1.0, c) * fx;
+                let exact = top * (1.0 - fy) + bottom * fy;
+                assert!((f64::from(p.0[c]) - exact).abs() <= 1.0, "({u}, {v}) channel {c}: {} against {exact}", p.0[c]);
+            }
+            off_page += usize::from(x < -1.0 || y < -1.0);
+        }
+        assert!(off_page > 1000, "the rectangle was meant to run off the page: {off_page} pixels off it");
     }
 
     #[test]
