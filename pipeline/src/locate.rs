@@ -138,7 +138,7 @@ pub fn grow(rect: &Rect, margin_mm: f32) -> Rect {
 ///
 /// In fixed point: positions step along a row in 1/2^24 px, each neighbour weighs in 1/256 (a position
 /// within 1/512 px of the exact one), the mix rounds to the nearest value. Three times faster than the
-/// same in floating point, which was 7.5 % of `certscan process`'s time (one crop of the number zone
+/// same in floating point, which was 7.8 % of `certscan process`'s time (one crop of the number zone
 /// per page, 780 × 220 px).
 pub fn cut(page: &RgbImage, pose: &SheetPose, rect: &Rect, px_per_mm: f64) -> RgbImage {
     /// Fraction bits of a position.
