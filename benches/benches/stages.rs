@@ -13,7 +13,7 @@ use certscan_pipeline::ocr::{read_blank_number, search_margin_mm};
 use certscan_pipeline::orient::{orientation_from_page, pose_from_code, InkMap};
 use certscan_pipeline::qr::{find_code, find_code_in_zones, CodeSearchInput, CodeSearchOptions};
 use certscan_pipeline::source::DecodedPage;
-use certscan_pipeline::{raster, read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr};
+use certscan_pipeline::{read_decoded, PageImage, PageOptions, PageSource, SourceOptions, TesseractOcr};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use image::GrayImage;
 
@@ -49,8 +49,9 @@ fn stages(c: &mut Criterion) {
         // Only pages at the working resolution or below: the stage benches call the stages directly.
         .filter(|p| p.dpi <= page_options.max_working_dpi * 1.05)
         .map(|page| {
-            let colour = raster::has_colour(&page.image);
-            Prepared { gray: raster::luminance(&page.image), ink: colour.then(|| raster::ink_channel(&page.image)), colour, page }
+            let view = page.image.view();
+            let colour = view.has_colour();
+            Prepared { gray: view.luminance().into_owned(), ink: colour.then(|| view.ink_channel().into_owned()), colour, page }
         })
         .collect();
     let n = pages.len() as u64;
@@ -77,12 +78,12 @@ fn stages(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    group.bench_function("luminance", |b| b.iter(|| pages.iter().map(|p| raster::luminance(&p.page.image).width()).sum::<u32>()));
+    group.bench_function("luminance", |b| b.iter(|| pages.iter().map(|p| p.page.image.view().luminance().width()).sum::<u32>()));
     group.bench_function("prepare", |b| {
         b.iter(|| {
             for p in &pages {
-                let colour = raster::has_colour(&p.page.image);
-                std::hint::black_box((colour, InkMap::from_rgb(&p.page.image, p.page.dpi as f64)));
+                let colour = p.page.image.view().has_colour();
+                std::hint::black_box((colour, InkMap::from_page(&p.page.image, p.page.dpi as f64)));
             }
         })
     });

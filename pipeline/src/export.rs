@@ -8,6 +8,7 @@ use pdfium_render::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::pdf::{PdfEngine, PdfError};
+use crate::pixels::PagePixels;
 use crate::scan::ScanOptions;
 use crate::source::{PageImage, PageSource, ScanFormat, ScanInput, SourceError, SourceOptions, EXPORT_MAX_PIXELS};
 
@@ -77,10 +78,15 @@ pub fn for_each_page_file<'a, E: From<ExportError>>(
         let Some(&rotate) = wanted.get(&page) else { continue };
         if let PageImage::Decoded(d) = encoded.decode() {
             let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-                .encode_image(&d.image)
-                .map_err(|e| ExportError::Page { page, reason: format!("cannot encode: {e}") })?;
-            let single = JpegPage { jpeg, width: d.image.width(), height: d.image.height(), dpi: d.dpi, grayscale: false, rotate };
+            let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
+            // A grey page stays a grey JPEG.
+            let encoded = match &d.image {
+                PagePixels::Rgb(rgb) => encoder.encode_image(rgb),
+                PagePixels::Gray(gray) => encoder.encode_image(gray),
+            };
+            encoded.map_err(|e| ExportError::Page { page, reason: format!("cannot encode: {e}") })?;
+            let grayscale = matches!(d.image, PagePixels::Gray(_));
+            let single = JpegPage { jpeg, width: d.image.width(), height: d.image.height(), dpi: d.dpi, grayscale, rotate };
             let pdf = jpeg_pages_pdf(vec![single], "certscan").map_err(|reason| ExportError::Page { page, reason })?;
             f(page, pdf)?;
         }

@@ -13,6 +13,7 @@
 //! - [`ocr`]: the OCR trait, Tesseract behind it, and the blank-number reader.
 //! - [`page`]: one page, start to finish → [`PageReading`].
 //! - [`scan`]: a whole file, pages in parallel with bounded memory.
+//! - [`pixels`]: a page's pixels as decoded, colour or grey, and what the stages take from them.
 //! - [`raster`]: pixel helpers the stages share.
 //! - [`export`]: one-page PDFs of scanned pages; JPEG pages → PDF.
 //! - [`process`]: a scan file read and decided, start to finish.
@@ -32,6 +33,7 @@ pub mod ocr;
 pub mod orient;
 pub mod page;
 pub mod pdf;
+pub mod pixels;
 pub mod process;
 pub mod qr;
 pub mod raster;

@@ -28,7 +28,8 @@ use certscan_templates::Rect;
 pub use crate::blank_number::BlankNumberReading;
 use crate::blank_number::{HINT_CONFIDENCE_CAP, MIN_BLANK_NUMBER_CONFIDENCE};
 use crate::glyphs;
-use crate::locate::{cut, grow, SheetPose};
+use crate::locate::{grow, SheetPose};
+use crate::pixels::Pixels;
 use crate::raster;
 
 /// One line of recognised text.
@@ -173,8 +174,8 @@ const OCR_PX_PER_MM: f64 = 10.0;
 /// of play. `colour`: the page is a colour scan (stamps can be told apart by colour). Also gives back the
 /// zone's image for the stack check (`crate::stack`): the printed line when it was read for sure, else
 /// the whole zone crop.
-pub fn read_blank_number(
-    page: &RgbImage,
+pub fn read_blank_number<'a>(
+    page: impl Into<Pixels<'a>>,
     pose: &SheetPose,
     zone: &BlankNumberZone,
     margin_mm: f32,
@@ -183,7 +184,7 @@ pub fn read_blank_number(
 ) -> Result<(Option<BlankNumberReading>, NumberImage), OcrError> {
     let pattern = Regex::new(&zone.pattern).map_err(|e| OcrError::Engine(format!("bad blank number pattern: {e}")))?;
     let area = grow(&zone.rect, margin_mm);
-    let crop = cut(page, pose, &area, OCR_PX_PER_MM);
+    let crop = page.into().cut(pose, &area, OCR_PX_PER_MM);
     let gray = if colour { raster::ink_channel(&crop) } else { raster::luminance(&crop) };
     let mut votes = Votes::default();
     let mut hints = Votes::default();
@@ -999,9 +1000,14 @@ pub struct ZoneLine {
 }
 
 /// OCR of an arbitrary template rectangle as one line (the printed identity of a page without a code).
-pub fn read_zone_line(page: &RgbImage, pose: &SheetPose, rect: &Rect, charset: &str, ocr: &dyn Ocr) -> Result<Option<ZoneLine>, OcrError> {
-    let crop = cut(page, pose, &grow(rect, 2.0), OCR_PX_PER_MM);
-    let gray = raster::luminance(&crop);
+pub fn read_zone_line<'a>(
+    page: impl Into<Pixels<'a>>,
+    pose: &SheetPose,
+    rect: &Rect,
+    charset: &str,
+    ocr: &dyn Ocr,
+) -> Result<Option<ZoneLine>, OcrError> {
+    let gray = page.into().cut_luminance(pose, &grow(rect, 2.0), OCR_PX_PER_MM);
     let Some(line) = find_text_line(&gray) else {
         return Ok(None);
     };

@@ -5,11 +5,12 @@
 //! gives the skew; the template's text lines, correlated with the page's ink rows, rank up against
 //! down (the blank-number reader then confirms by reading both). Talks to nothing.
 
-use image::{GrayImage, RgbImage};
+use image::GrayImage;
 
 use certscan_templates::Template;
 
 use crate::locate::SheetPose;
+use crate::pixels::Pixels;
 use crate::qr::FoundCode;
 use crate::raster;
 
@@ -55,9 +56,10 @@ impl InkMap {
 
     /// The map straight from a colour page, sampling every few pixels (text and frame lines are several
     /// pixels wide at scanning resolutions, so none is missed); no full grey page needed.
-    pub fn from_rgb(rgb: &RgbImage, dpi: f64) -> InkMap {
+    pub fn from_page<'a>(page: impl Into<Pixels<'a>>, dpi: f64) -> InkMap {
+        let page = page.into();
         let k = (dpi / ANALYSIS_DPI).max(1.0).round() as u32;
-        InkMap::from_reduced(raster::reduced_luminance(rgb, k, (k / 3).max(1)), rgb.width())
+        InkMap::from_reduced(page.reduced_luminance(k, (k / 3).max(1)), page.width())
     }
 
     fn from_reduced(small: GrayImage, full_width: u32) -> InkMap {

@@ -5,14 +5,13 @@
 
 use std::time::Instant;
 
-use image::RgbImage;
-
 use certscan_domain::{is_certscan_code, CertificatePayload, PayloadError, RegisterPagePayload};
 use certscan_templates::{fonts, Align, Rect, Template};
 
 use crate::locate::SheetPose;
 use crate::ocr::{read_blank_number, read_zone_line, search_margin_mm, BlankNumberReading, NumberImage, Ocr, OcrError};
 use crate::orient::{orientation_from_page, pose_from_code, InkMap};
+use crate::pixels::Pixels;
 use crate::qr::{
     find_code, find_code_in_zones, second_decoder_certificate, CodeSearch, CodeSearchInput, CodeSearchOptions, FoundCode, QrStrategy,
     SearchStart,
@@ -177,22 +176,29 @@ pub fn dpi_from_size(width: u32, height: u32, template: &Template) -> Option<f32
 
 /// Reads one page image at `dpi`. The reading's `page` is 0; [`read_decoded`] and the file readers set it.
 /// Errors are OCR engine failures only; everything a page can look like is a value.
-pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr, options: &PageOptions) -> Result<PageReading, OcrError> {
+pub fn read_page<'a>(
+    image: impl Into<Pixels<'a>>,
+    dpi: f32,
+    template: &Template,
+    ocr: &dyn Ocr,
+    options: &PageOptions,
+) -> Result<PageReading, OcrError> {
     let started = Instant::now();
     let mut timings = PageTimings::default();
+    let page = image.into();
 
     // Work at no more than the working resolution; coordinates are scaled back at the end.
-    let (work, work_dpi, back) = if dpi > options.max_working_dpi * 1.05 {
+    let small;
+    let (image, work_dpi, back) = if dpi > options.max_working_dpi * 1.05 {
         // A whole factor: block averaging is fast; 400 dpi becomes 200, 600 becomes 300.
         let k = (dpi / options.max_working_dpi).ceil() as u32;
-        let small = raster::downscale_rgb(image, k);
-        let back = image.width() as f64 / small.width() as f64;
-        (std::borrow::Cow::Owned(small), dpi / back as f32, back)
+        small = page.downscale(k);
+        let back = page.width() as f64 / small.width() as f64;
+        (small.view(), dpi / back as f32, back)
     } else {
-        (std::borrow::Cow::Borrowed(image), dpi, 1.0)
+        (page, dpi, 1.0)
     };
-    let image = work.as_ref();
-    let colour = raster::has_colour(image);
+    let colour = image.has_colour();
     timings.prepare_ms = ms(started);
 
     let mut reading = PageReading::empty(0, dpi);
@@ -200,13 +206,13 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
     // the full search the stamp-dropping ink channel) is made only for the pages that need more.
     let ours = |s: &CodeSearch| s.code.as_ref().is_some_and(|c| is_certscan_code(&c.text));
     let gray_page = std::sync::OnceLock::new();
-    let gray = || gray_page.get_or_init(|| raster::luminance(image));
+    let gray = || gray_page.get_or_init(|| image.luminance()).as_ref();
     let t = Instant::now();
     let mut quick = find_code_in_zones(image, work_dpi as f64, template, &options.code);
     // The page's layout map, for the blank-page check and the page's own pose: a tenth of a page's time,
     // made only when the code zone gave no code of ours (a page with one is not blank, and its pose
     // comes from the code).
-    let map = if ours(&quick) { None } else { Some(InkMap::from_rgb(image, work_dpi as f64)) };
+    let map = if ours(&quick) { None } else { Some(InkMap::from_page(image, work_dpi as f64)) };
     if map.as_ref().is_some_and(|m| m.inner_ink_fraction() < options.blank_ink_fraction) {
         reading.blank_page = true;
         timings.code_ms = ms(t);
@@ -261,8 +267,8 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
         let (search, from_page) = rayon::join(
             || {
                 let t = Instant::now();
-                let ink = colour.then(|| raster::ink_channel(image));
-                let input = CodeSearchInput { gray: gray(), ink: ink.as_ref(), dpi: work_dpi as f64, template };
+                let ink = colour.then(|| image.ink_channel());
+                let input = CodeSearchInput { gray: gray(), ink: ink.as_deref(), dpi: work_dpi as f64, template };
                 (find_code(input, &CodeSearchOptions { start: SearchStart::Escalation, ..options.code }), ms(t))
             },
             || -> Result<_, OcrError> {
@@ -270,9 +276,9 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
                 // Made above whenever the code zone gave no code of ours, which is how this branch is reached.
                 let map = match map.as_ref() {
                     Some(map) => std::borrow::Cow::Borrowed(map),
-                    None => std::borrow::Cow::Owned(InkMap::from_rgb(image, work_dpi as f64)),
+                    None => std::borrow::Cow::Owned(InkMap::from_page(image, work_dpi as f64)),
                 };
-                let orientation = orientation_from_page(&map, (image.width(), image.height()), work_dpi as f64, template);
+                let orientation = orientation_from_page(&map, image.dimensions(), work_dpi as f64, template);
                 let orient_ms = ms(t);
                 let t = Instant::now();
                 let mut found = None;
@@ -391,7 +397,7 @@ pub fn read_page(image: &RgbImage, dpi: f32, template: &Template, ocr: &dyn Ocr,
 
 /// When the code is a register page's: the page's code, pose and signature check set on `reading`
 /// (coordinates scaled back by `back` to the image as decoded).
-fn register_reading(image: &RgbImage, code: Option<&FoundCode>, back: f64, reading: &mut PageReading) -> Option<RegisterPageReading> {
+fn register_reading(image: Pixels<'_>, code: Option<&FoundCode>, back: f64, reading: &mut PageReading) -> Option<RegisterPageReading> {
     let code = code?;
     let payload = RegisterPagePayload::parse(&code.text).ok()?;
     let (pose, register) = read_register_page(image, code, payload)?;

@@ -11,11 +11,12 @@
 //! Corners come back in page pixels, in the symbol's own order, so `orient` can tell the rotation.
 //! Talks to nothing; `certscan_domain` decides whether a text is ours.
 
-use image::{GrayImage, RgbImage};
+use image::GrayImage;
 
 use certscan_templates::Template;
 
 use crate::locate::{grow, SheetPose};
+use crate::pixels::Pixels;
 use crate::raster;
 
 /// One decoded QR symbol.
@@ -290,10 +291,11 @@ pub fn find_code(input: CodeSearchInput<'_>, options: &CodeSearchOptions) -> Cod
 /// The first, cheapest pass straight on a colour page: the code zone in the two orientations the
 /// page's aspect allows, cut out, turned grey and reduced to ~150 dpi; no grey page of the whole sheet
 /// is made. Most pages end here; for the others, [`find_code`] goes on.
-pub fn find_code_in_zones(rgb: &RgbImage, dpi: f64, template: &Template, options: &CodeSearchOptions) -> CodeSearch {
+pub fn find_code_in_zones<'a>(page: impl Into<Pixels<'a>>, dpi: f64, template: &Template, options: &CodeSearchOptions) -> CodeSearch {
+    let page = page.into();
     let mut search = Search { attempts: 0, foreign: None };
-    let crop = |x, y, w, h| raster::crop_luminance(rgb, x, y, w, h);
-    let found = quick_zones(&mut search, (rgb.width(), rgb.height()), dpi.max(1.0), template, options, crop);
+    let crop = |x, y, w, h| page.crop_luminance(x, y, w, h);
+    let found = quick_zones(&mut search, page.dimensions(), dpi.max(1.0), template, options, crop);
     CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
 }
 

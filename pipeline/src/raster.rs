@@ -135,21 +135,37 @@ pub fn downscale_rgb(rgb: &RgbImage, k: u32) -> RgbImage {
 /// `step`-th pixel in both directions: a layout map needs no more, and it costs a fraction of a full
 /// grey page.
 pub fn reduced_luminance(rgb: &RgbImage, k: u32, step: u32) -> GrayImage {
+    reduced_mean::<3>(rgb.as_raw(), rgb.dimensions(), k, step, |p| luma([p[0], p[1], p[2]]))
+}
+
+/// [`reduced_luminance`] of a grey page: the same as of that page spread to RGB.
+pub fn reduced_gray(gray: &GrayImage, k: u32, step: u32) -> GrayImage {
+    reduced_mean::<1>(gray.as_raw(), gray.dimensions(), k, step, |p| p[0])
+}
+
+/// The mean of `value` over each `k` x `k` block of a page of `C` interleaved channels, sampled at every
+/// `step`-th pixel in both directions.
+fn reduced_mean<const C: usize>(
+    src: &[u8],
+    (src_w, src_h): (u32, u32),
+    k: u32,
+    step: u32,
+    value: impl Fn(&[u8]) -> u8 + Sync,
+) -> GrayImage {
     let (k, step) = (k.max(1) as usize, step.clamp(1, k.max(1)) as usize);
-    let (w, h) = ((rgb.width() as usize / k).max(1), (rgb.height() as usize / k).max(1));
-    let (src_w, src_h) = (rgb.width() as usize, rgb.height() as usize);
-    let src = rgb.as_raw();
+    let (src_w, src_h) = (src_w as usize, src_h as usize);
+    let (w, h) = ((src_w / k).max(1), (src_h / k).max(1));
     let mut out = vec![255u8; w * h];
     out.par_chunks_mut(w).enumerate().for_each(|(by, row)| {
         // Row by row through the sampled source rows, each block's samples summed in place: the
         // source is read front to back (a block at a time over `k` rows cost more than the sums).
         let (mut sums, mut counts) = (vec![0u32; w], vec![0u32; w]);
         for y in (by * k..(by * k + k).min(src_h)).step_by(step) {
-            let line = &src[y * src_w * 3..][..src_w * 3];
-            for ((sum, n), block) in sums.iter_mut().zip(counts.iter_mut()).zip(line.chunks(3 * k)) {
-                // Every `step`-th pixel of the block: the first three bytes of each chunk.
-                for p in block.chunks(3 * step) {
-                    *sum += luma([p[0], p[1], p[2]]) as u32;
+            let line = &src[y * src_w * C..][..src_w * C];
+            for ((sum, n), block) in sums.iter_mut().zip(counts.iter_mut()).zip(line.chunks(C * k)) {
+                // Every `step`-th pixel of the block: the first C bytes of each chunk.
+                for p in block.chunks(C * step) {
+                    *sum += value(p) as u32;
                     *n += 1;
                 }
             }

@@ -14,9 +14,9 @@ use certscan_domain::RegisterPagePayload;
 use certscan_templates::register::RegisterTemplate;
 use certscan_templates::Rect;
 
-use crate::locate::{cut, grow, SheetPose};
+use crate::locate::{grow, SheetPose};
+use crate::pixels::Pixels;
 use crate::qr::FoundCode;
-use crate::raster;
 
 /// What was read on one register page.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +94,12 @@ pub fn pose_from_register_code(code: &FoundCode, layout: &RegisterTemplate) -> O
 
 /// Checks every row's signature cell of a register page whose code was read (`image` at the pose's
 /// scale). `None` when the code's corners give no pose.
-pub fn read_register_page(image: &RgbImage, code: &FoundCode, payload: RegisterPagePayload) -> Option<(SheetPose, RegisterPageReading)> {
+pub fn read_register_page<'a>(
+    image: impl Into<Pixels<'a>>,
+    code: &FoundCode,
+    payload: RegisterPagePayload,
+) -> Option<(SheetPose, RegisterPageReading)> {
+    let image = image.into();
     let layout = register_layout();
     let pose = pose_from_register_code(code, layout)?;
     let rows = payload.first_row..=payload.last_row;
@@ -103,7 +108,7 @@ pub fn read_register_page(image: &RgbImage, code: &FoundCode, payload: RegisterP
         .map(|(i, row)| {
             let cell = layout.signature_cell(i);
             let ink = measure_cell(image, &pose, &cell);
-            let crop = cut(image, &pose, &grow(&cell, 1.5), CROP_PX_PER_MM);
+            let crop = image.cut(&pose, &grow(&cell, 1.5), CROP_PX_PER_MM);
             SignatureCell { row, verdict: judge_cell(ink), ink, crop_png: png(&crop) }
         })
         .collect();
@@ -118,9 +123,9 @@ fn png(image: &RgbImage) -> Vec<u8> {
 
 /// The ink inside a cell: cut with a margin, the printed borders found near where the layout puts them,
 /// the inside binarised against the paper around it, specks dropped.
-pub fn measure_cell(image: &RgbImage, pose: &SheetPose, cell: &Rect) -> CellInk {
+pub fn measure_cell<'a>(image: impl Into<Pixels<'a>>, pose: &SheetPose, cell: &Rect) -> CellInk {
     let k = MEASURE_PX_PER_MM;
-    let crop = raster::luminance(&cut(image, pose, &grow(cell, SEARCH_MARGIN_MM), k));
+    let crop = image.into().cut_luminance(pose, &grow(cell, SEARCH_MARGIN_MM), k);
     let ink = ink_mask(&crop);
     let (w, h) = (crop.width() as usize, crop.height() as usize);
     let margin = SEARCH_MARGIN_MM as f64 * k;

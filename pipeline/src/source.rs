@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use image::{ImageFormat, RgbImage};
 
 use crate::pdf::{ExtractPolicy, PdfEngine, PdfError, PdfPageRaster, RENDER_MAX_PIXELS};
+use crate::pixels::PagePixels;
 
 /// What the source decodes and how large a page may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,7 +84,8 @@ pub enum PageOrigin {
 pub struct DecodedPage {
     /// 1-based page number in the file.
     pub page: usize,
-    pub image: RgbImage,
+    /// Grey for a grey JPEG page; colour otherwise.
+    pub image: PagePixels,
     /// Pixels per inch of `image` on the scanned sheet, as far as the file tells (a JPEG decoded at a
     /// reduced scale has its dpi scaled alike).
     pub dpi: f32,
@@ -134,7 +136,7 @@ impl EncodedPage {
         let unreadable = |reason: String| PageImage::Unreadable { page, reason };
         let (image, dpi) = match self.content {
             Content::Failed(reason) => return unreadable(reason),
-            Content::Pixels(image) => (image, self.dpi),
+            Content::Pixels(image) => (PagePixels::Rgb(image), self.dpi),
             Content::Jpeg(data) => {
                 // An assumed dpi may be far from the truth (the page's size corrects it later): no reduction.
                 let decode_dpi = if self.origin == PageOrigin::ImageAssumedDpi { f32::INFINITY } else { self.decode_dpi };
@@ -650,8 +652,8 @@ mod tests {
         assert_eq!(page.image.dimensions(), (401, 500));
         assert_eq!(page.dpi, 300.0);
         // The picture is the same, only smaller: dark left, light right.
-        assert!(page.image.get_pixel(100, 250).0[0] < 60, "{:?}", page.image.get_pixel(100, 250));
-        assert!(page.image.get_pixel(300, 250).0[0] > 200, "{:?}", page.image.get_pixel(300, 250));
+        assert!(page.image.to_rgb().get_pixel(100, 250).0[0] < 60, "{:?}", page.image.to_rgb().get_pixel(100, 250));
+        assert!(page.image.to_rgb().get_pixel(300, 250).0[0] > 200, "{:?}", page.image.to_rgb().get_pixel(300, 250));
     }
 
     #[test]
@@ -751,7 +753,7 @@ mod tests {
         assert!(matches!(turbojpeg::read_header(&bytes).unwrap().colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK));
         let page = decoded_with(&bytes, SourceOptions::default());
         assert_eq!(page.image.dimensions(), (48, 32));
-        let (left, right) = (page.image.get_pixel(6, 16).0, page.image.get_pixel(42, 16).0);
+        let (left, right) = (page.image.to_rgb().get_pixel(6, 16).0, page.image.to_rgb().get_pixel(42, 16).0);
         assert!(left.iter().zip(right).all(|(l, r)| l.abs_diff(r) > 150), "left {left:?}, right {right:?}");
     }
 
@@ -796,7 +798,7 @@ mod tests {
     }
 
     fn only_page(bytes: &[u8]) -> RgbImage {
-        decoded_with(bytes, SourceOptions::default()).image
+        decoded_with(bytes, SourceOptions::default()).image.to_rgb().into_owned()
     }
 
     #[test]
@@ -839,16 +841,16 @@ mod tests {
         let decoded = decoded_with(&strip_tiff(&page, 600, 16), SourceOptions::default());
         assert_eq!(decoded.dpi, 300.0);
         assert_eq!(decoded.origin, PageOrigin::ImageWithDpi);
-        assert_eq!(decoded.image, crate::raster::downscale_rgb(&page, 2), "the same pixels as reducing the whole page");
+        assert_eq!(decoded.image, PagePixels::Rgb(crate::raster::downscale_rgb(&page, 2)), "the same pixels as reducing the whole page");
         // 300 dpi stays whole, every strip in place.
         let whole = decoded_with(&strip_tiff(&page, 300, 7), SourceOptions::default());
-        assert_eq!((whole.dpi, &whole.image), (300.0, &page));
+        assert_eq!((whole.dpi, &whole.image), (300.0, &PagePixels::Rgb(page.clone())));
         // Export keeps full resolution.
         let export = SourceOptions { decode_dpi: f32::INFINITY, ..SourceOptions::default() };
-        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), export).image, page);
+        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), export).image, PagePixels::Rgb(page.clone()));
         // The cap on the pixels kept holds whatever the dpi: a quarter of them halves the page.
         let capped = SourceOptions { decode_dpi: f32::INFINITY, keep_pixels: 203 * 151 / 4, ..SourceOptions::default() };
-        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), capped).image, crate::raster::downscale_rgb(&page, 2));
+        assert_eq!(decoded_with(&strip_tiff(&page, 600, 16), capped).image, PagePixels::Rgb(crate::raster::downscale_rgb(&page, 2)));
     }
 
     #[test]
@@ -935,8 +937,8 @@ mod tests {
         let page = busy_page(121, 90);
         let decoded = decoded_with(&png_at_dpi(&page, 600.0), SourceOptions::default());
         assert!((decoded.dpi - 300.0).abs() < 0.5, "{}", decoded.dpi);
-        assert_eq!(decoded.image, crate::raster::downscale_rgb(&page, 2));
-        assert_eq!(decoded_with(&png_at_dpi(&page, 300.0), SourceOptions::default()).image, page);
+        assert_eq!(decoded.image, PagePixels::Rgb(crate::raster::downscale_rgb(&page, 2)));
+        assert_eq!(decoded_with(&png_at_dpi(&page, 300.0), SourceOptions::default()).image, PagePixels::Rgb(page.clone()));
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn a_multi_page_tiff_is_read_page_by_page_with_its_resolution() {
                 assert_eq!(p.page, i + 1);
                 assert_eq!(p.origin, PageOrigin::ImageWithDpi);
                 assert_eq!(p.dpi, 200.0);
-                assert_eq!(&p.image, &pages[i]);
+                assert_eq!(*p.image.to_rgb(), pages[i]);
             }
             other => panic!("{other:?}"),
         }

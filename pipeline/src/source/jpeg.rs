@@ -5,8 +5,10 @@
 //! (CMYK, YCCK) or refuses goes to the `image` crate's decoder, whole. The parent module's
 //! [`check_before_decoding`] runs first for both; this module adds its count of a progressive JPEG's scans.
 
-use image::{ImageFormat, RgbImage};
+use image::{GrayImage, ImageFormat, RgbImage};
 use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
+
+use crate::pixels::PagePixels;
 
 use super::{check_before_decoding, decode_checked, jpeg_segments, ScanFormat};
 
@@ -22,20 +24,21 @@ const DPI_SLACK: f32 = 0.02;
 /// (`f32::INFINITY`: whole), and in any case at most `keep_pixels` large. Returns the image and its dpi. Refused before decoding: what
 /// [`check_before_decoding`] refuses (checked on the full size). When both decoders fail, the reason
 /// gives both.
-pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64, keep_pixels: u64) -> Result<(RgbImage, f32), String> {
+pub(super) fn decode(data: &[u8], dpi: f32, decode_dpi: f32, max_pixels: u64, keep_pixels: u64) -> Result<(PagePixels, f32), String> {
     let size = check_before_decoding(data, ScanFormat::Jpeg, max_pixels)?;
     let turbo_reason = match decode_scaled(data, dpi, decode_dpi, keep_pixels) {
         Ok(decoded) => return Ok(decoded),
         Err(reason) => reason,
     };
     match decode_checked(data, ImageFormat::Jpeg, size, max_pixels) {
-        Ok(image) => Ok((image, dpi)),
+        Ok(image) => Ok((PagePixels::Rgb(image), dpi)),
         Err(reason) => Err(format!("{turbo_reason}; {reason}")),
     }
 }
 
-/// libjpeg-turbo's decoding at the scale [`scale_for`] picks, straight into RGB (a grey JPEG too).
-fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32, keep_pixels: u64) -> Result<(RgbImage, f32), String> {
+/// libjpeg-turbo's decoding at the scale [`scale_for`] picks, straight into RGB, or for a grey JPEG into
+/// grey (a third of the memory, and no pass spreading it to RGB).
+fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32, keep_pixels: u64) -> Result<(PagePixels, f32), String> {
     let failed = |e: turbojpeg::Error| format!("libjpeg-turbo cannot decode the JPEG: {e}");
     let mut decompressor = Decompressor::new().map_err(failed)?;
     let header = decompressor.read_header(data).map_err(failed)?;
@@ -57,11 +60,19 @@ fn decode_scaled(data: &[u8], dpi: f32, decode_dpi: f32, keep_pixels: u64) -> Re
     let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
         return Err(format!("libjpeg-turbo: {width}x{height} pixels is too large"));
     };
-    let mut pixels = vec![0u8; 3 * width * height];
-    let output = turbojpeg::Image { pixels: pixels.as_mut_slice(), width, pitch: 3 * width, height, format: PixelFormat::RGB };
+    let dpi = dpi * scale.num() as f32 / scale.denom() as f32;
+    let grey = header.colorspace == Colorspace::Gray;
+    let (channels, format) = if grey { (1, PixelFormat::GRAY) } else { (3, PixelFormat::RGB) };
+    let mut pixels = vec![0u8; channels * width * height];
+    let output = turbojpeg::Image { pixels: pixels.as_mut_slice(), width, pitch: channels * width, height, format };
     decompressor.decompress(data, output).map_err(failed)?;
-    let image = RgbImage::from_raw(w, h, pixels).ok_or("libjpeg-turbo: the pixel buffer does not fit the image")?;
-    Ok((image, dpi * scale.num() as f32 / scale.denom() as f32))
+    let misfit = "libjpeg-turbo: the pixel buffer does not fit the image";
+    let image = if grey {
+        PagePixels::Gray(GrayImage::from_raw(w, h, pixels).ok_or(misfit)?)
+    } else {
+        PagePixels::Rgb(RgbImage::from_raw(w, h, pixels).ok_or(misfit)?)
+    };
+    Ok((image, dpi))
 }
 
 /// The smallest of the `supported` scales M/8 at or under 1 at which a page of `dpi` keeps at least
@@ -219,6 +230,26 @@ mod tests {
         // Over export's cap it is reduced too: within 8 MP, 7/8 (9.8 MP) is too large, 6/8 (7.2 MP) fits.
         let (image, _) = decode(&data, 300.0, f32::INFINITY, 60_000_000, 8_000_000).expect("decoded");
         assert_eq!((image.width(), image.height()), (3000, 2400));
+    }
+
+    #[test]
+    fn a_grey_jpeg_is_held_grey_with_the_values_an_rgb_decoding_spreads() {
+        let gray = image::GrayImage::from_fn(160, 120, |x, y| image::Luma([((x * 7 + y * 13) % 256) as u8]));
+        let mut data = Vec::new();
+        gray.write_to(&mut std::io::Cursor::new(&mut data), ImageFormat::Jpeg).expect("encoded");
+        let (image, dpi) = decode(&data, 300.0, 300.0, 60_000_000, RENDER_MAX_PIXELS).expect("decoded");
+        assert_eq!(dpi, 300.0);
+        let PagePixels::Gray(held) = &image else { panic!("a grey JPEG is held in RGB") };
+        let rgb = turbojpeg::decompress(&data, PixelFormat::RGB).expect("libjpeg-turbo decodes it to RGB");
+        assert_eq!((rgb.width, rgb.height), (160, 120));
+        let spread: Vec<u8> = held.as_raw().iter().flat_map(|&v| [v, v, v]).collect();
+        assert_eq!(spread, rgb.pixels, "each grey value is what RGB decoding puts in all three channels");
+        // A colour JPEG stays in colour.
+        let colour = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, 90, (y * 5) as u8]));
+        let mut data = Vec::new();
+        colour.write_to(&mut std::io::Cursor::new(&mut data), ImageFormat::Jpeg).expect("encoded");
+        let (image, _) = decode(&data, 300.0, 300.0, 60_000_000, RENDER_MAX_PIXELS).expect("decoded");
+        assert!(matches!(image, PagePixels::Rgb(_)));
     }
 
     /// A marker segment: marker, big-endian length (counting itself), body.
