@@ -390,7 +390,9 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         ZoneVariant::Otsu,
         ZoneVariant::Blurred,
     ];
-    // Crops first for every orientation with the cheap variant, then the heavier variants.
+    // The zone of every orientation, cut once. Every variant runs on the two orientations the page's
+    // aspect allows before any runs on the other two (a sheet turned across its page is rare): a page
+    // whose code needs the third variant took 13 attempts instead of 7.
     let crops: Vec<_> = orientations
         .iter()
         .filter_map(|&o| {
@@ -402,8 +404,10 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
         })
         .collect();
     let module_px = input.template.code.size_mm as f64 / 37.0 * dpi / 25.4;
-    for variant in variants {
-        for (o, x0, y0, crop, ink) in &crops {
+    let likely = &orientations[..2];
+    let aspect_allows = [true, false].into_iter().flat_map(|allowed| variants.iter().map(move |&variant| (allowed, variant)));
+    for (allowed, variant) in aspect_allows {
+        for (o, x0, y0, crop, ink) in crops.iter().filter(|c| likely.contains(&c.0) == allowed) {
             let strategy = QrStrategy::Zone { orientation_deg: *o, variant };
             let at = |factor: f64| move |(x, y): (i32, i32)| (x0 + x as f64 * factor, y0 + y as f64 * factor);
             let found = match variant {
