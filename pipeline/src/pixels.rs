@@ -22,6 +22,41 @@ pub enum PagePixels {
 }
 
 impl PagePixels {
+    /// An RGB page, held grey when every pixel is neutral (R = G = B): a black-and-white or grey scan
+    /// that came as RGB (PDFium renders a CCITT G4 page to RGB; a grey PNG or TIFF). Exact: the grey page
+    /// reads as the RGB one does (see [`Pixels`]). A colour page is usually told from its first row.
+    pub fn neutral_as_grey(rgb: RgbImage) -> PagePixels {
+        let (w, h) = rgb.dimensions();
+        let raw = rgb.as_raw();
+        let mut grey = Vec::with_capacity(raw.len() / 3);
+        let row = w as usize * 3;
+        for line in raw.chunks_exact(row.max(1)) {
+            let mut differ = 0u8;
+            // Eight pixels at a time with fixed indices, which the compiler turns into vector code.
+            let mut pixels = line.chunks_exact(24);
+            for p in &mut pixels {
+                let p: &[u8; 24] = p.try_into().expect("chunks of 24");
+                let mut out = [0u8; 8];
+                for i in 0..8 {
+                    differ |= (p[3 * i] ^ p[3 * i + 1]) | (p[3 * i + 1] ^ p[3 * i + 2]);
+                    out[i] = p[3 * i];
+                }
+                grey.extend_from_slice(&out);
+            }
+            for p in pixels.remainder().chunks_exact(3) {
+                differ |= (p[0] ^ p[1]) | (p[1] ^ p[2]);
+                grey.push(p[0]);
+            }
+            if differ != 0 {
+                return PagePixels::Rgb(rgb);
+            }
+        }
+        match GrayImage::from_raw(w, h, grey) {
+            Some(gray) => PagePixels::Gray(gray),
+            None => PagePixels::Rgb(rgb),
+        }
+    }
+
     pub fn view(&self) -> Pixels<'_> {
         Pixels::from(self)
     }
@@ -181,6 +216,22 @@ mod tests {
             let bar = if (40..70).contains(&x) && y > 20 { 30 } else { 0 };
             image::Luma([(next() / 8).saturating_add((x + y) as u8 / 2).saturating_add(90).saturating_sub(bar)])
         })
+    }
+
+    #[test]
+    fn an_rgb_page_is_held_grey_only_when_every_pixel_is_neutral() {
+        let gray = grey_page(301, 233);
+        let rgb = raster::gray_to_rgb(&gray);
+        assert_eq!(PagePixels::neutral_as_grey(rgb.clone()), PagePixels::Gray(gray));
+        // One pixel a level off neutral, in the last row, after the last whole eight of it: kept in RGB.
+        let mut tinted = rgb.clone();
+        tinted.get_pixel_mut(300, 232).0[2] ^= 1;
+        assert_eq!(PagePixels::neutral_as_grey(tinted.clone()), PagePixels::Rgb(tinted));
+        let mut tinted = rgb;
+        tinted.get_pixel_mut(17, 100).0[1] ^= 64;
+        assert_eq!(PagePixels::neutral_as_grey(tinted.clone()), PagePixels::Rgb(tinted));
+        let empty = RgbImage::new(0, 0);
+        assert_eq!(PagePixels::neutral_as_grey(empty).dimensions(), (0, 0));
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl EncodedPage {
         let unreadable = |reason: String| PageImage::Unreadable { page, reason };
         let (image, dpi) = match self.content {
             Content::Failed(reason) => return unreadable(reason),
-            Content::Pixels(image) => (PagePixels::Rgb(image), self.dpi),
+            Content::Pixels(image) => (PagePixels::neutral_as_grey(image), self.dpi),
             Content::Jpeg(data) => {
                 // An assumed dpi may be far from the truth (the page's size corrects it later): no reduction.
                 let decode_dpi = if self.origin == PageOrigin::ImageAssumedDpi { f32::INFINITY } else { self.decode_dpi };
