@@ -54,8 +54,8 @@ impl InkMap {
         InkMap::from_reduced(raster::downscale(gray, factor as f32), gray.width())
     }
 
-    /// The map straight from a colour page, sampling every few pixels (text and frame lines are several
-    /// pixels wide at scanning resolutions, so none is missed); no full grey page needed.
+    /// The map straight from a page as decoded (colour or grey), sampling every few pixels (text and frame
+    /// lines are several pixels wide at scanning resolutions, so none is missed); no full grey page needed.
     pub fn from_page<'a>(page: impl Into<Pixels<'a>>, dpi: f64) -> InkMap {
         let page = page.into();
         let k = (dpi / ANALYSIS_DPI).max(1.0).round() as u32;
