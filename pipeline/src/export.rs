@@ -80,12 +80,11 @@ pub fn for_each_page_file<'a, E: From<ExportError>>(
             let mut jpeg = Vec::new();
             let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90);
             // A grey page stays a grey JPEG.
-            let encoded = match &d.image {
-                PagePixels::Rgb(rgb) => encoder.encode_image(rgb),
-                PagePixels::Gray(gray) => encoder.encode_image(gray),
+            let (encoded, grayscale) = match &d.image {
+                PagePixels::Rgb(rgb) => (encoder.encode_image(rgb), false),
+                PagePixels::Gray(gray) => (encoder.encode_image(gray), true),
             };
             encoded.map_err(|e| ExportError::Page { page, reason: format!("cannot encode: {e}") })?;
-            let grayscale = matches!(d.image, PagePixels::Gray(_));
             let single = JpegPage { jpeg, width: d.image.width(), height: d.image.height(), dpi: d.dpi, grayscale, rotate };
             let pdf = jpeg_pages_pdf(vec![single], "certscan").map_err(|reason| ExportError::Page { page, reason })?;
             f(page, pdf)?;

@@ -82,18 +82,6 @@ impl PagePixels {
     }
 }
 
-impl From<RgbImage> for PagePixels {
-    fn from(rgb: RgbImage) -> Self {
-        PagePixels::Rgb(rgb)
-    }
-}
-
-impl From<GrayImage> for PagePixels {
-    fn from(gray: GrayImage) -> Self {
-        PagePixels::Gray(gray)
-    }
-}
-
 /// A page's pixels, borrowed: what the reading stages take.
 #[derive(Debug, Clone, Copy)]
 pub enum Pixels<'a> {

@@ -288,7 +288,7 @@ pub fn find_code(input: CodeSearchInput<'_>, options: &CodeSearchOptions) -> Cod
     CodeSearch { code: found.or(search.foreign), attempts: search.attempts }
 }
 
-/// The first, cheapest pass straight on a colour page: the code zone in the two orientations the
+/// The first, cheapest pass straight on the page as decoded (colour or grey): the code zone in the two orientations the
 /// page's aspect allows, cut out, turned grey and reduced to ~150 dpi; no grey page of the whole sheet
 /// is made. Most pages end here; for the others, [`find_code`] goes on.
 pub fn find_code_in_zones<'a>(page: impl Into<Pixels<'a>>, dpi: f64, template: &Template, options: &CodeSearchOptions) -> CodeSearch {
@@ -392,7 +392,7 @@ fn run_strategies(input: &CodeSearchInput<'_>, options: &CodeSearchOptions, sear
     ];
     // The zone of every orientation, cut once. Every variant runs on the two orientations the page's
     // aspect allows before any runs on the other two (a sheet turned across its page is rare): a page
-    // whose code needs the third variant took 13 attempts instead of 7.
+    // whose code needs the third variant takes 7 attempts instead of 13.
     let crops: Vec<_> = orientations
         .iter()
         .filter_map(|&o| {

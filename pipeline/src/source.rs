@@ -84,7 +84,7 @@ pub enum PageOrigin {
 pub struct DecodedPage {
     /// 1-based page number in the file.
     pub page: usize,
-    /// Grey for a grey JPEG page; colour otherwise.
+    /// Grey for a grey JPEG page and for an RGB page whose every pixel is neutral; colour otherwise.
     pub image: PagePixels,
     /// Pixels per inch of `image` on the scanned sheet, as far as the file tells (a JPEG decoded at a
     /// reduced scale has its dpi scaled alike).
