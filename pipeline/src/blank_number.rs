@@ -171,7 +171,12 @@ pub enum PrintFit {
 ///   Tesseract, which fail differently, both put it first. Tesseract's confidence does not count here (a
 ///   mark over the line caps it); its text does, and the print has found that text's every glyph whole.
 ///   A shadowed competitor is not overruled this way: there the candidate's advantage may be a mark's
-///   ink that both readers took for print (a pen along a 3's open side makes an 8 for both);
+///   ink that both readers took for print (a pen along a 3's open side makes an 8 for both). Nor is an
+///   unclear one that the stack's order leaves for the page (`in_sequence`: a number its runs leave
+///   unread) when Tesseract's text is none of those: a pen across a 0's top makes a 6 for Tesseract and
+///   the print alike, so there they do not fail differently, and the order, which does, points
+///   elsewhere (office seed 6415, page 1: 19 9063008 in a run of 19 9062991–19 9063012 taken for
+///   19 9063068);
 /// - or the one candidate that fits whole, whatever the others (unclear or shadowed), when the page's
 ///   place in the file gives that very number (`placed`, see `crate::stack`: the pages around it carry
 ///   the numbers just below and above, read by both readers). The order staff loaded the blanks in fails
@@ -183,6 +188,7 @@ pub fn stack_choice(
     reading: Option<&BlankNumberReading>,
     print: PrintOnTesseract,
     placed: Option<&str>,
+    in_sequence: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let mut whole = fitting.iter().filter(|(_, fit)| *fit == PrintFit::Whole).map(|(text, _)| text);
     let (Some(first), None) = (whole.next(), whole.next()) else {
@@ -191,6 +197,9 @@ pub fn stack_choice(
     let alone = fitting.len() == 1;
     let others_unclear = fitting.iter().all(|(text, fit)| text == first || *fit == PrintFit::Unclear);
     let tesseract_first = reading.is_some_and(|r| r.tesseract.as_deref() == Some(first.as_str()));
+    // Tesseract and the print against the stack's order: a rival the order leaves for this page stands.
+    let order_against = !in_sequence(first) && fitting.iter().any(|(text, _)| text != first && in_sequence(text));
+    let tesseract_first = tesseract_first && !order_against;
     let in_place = placed == Some(first.as_str());
     ((alone || (tesseract_first && others_unclear) || in_place) && stack_may_take(reading, first, print)).then(|| first.clone())
 }
@@ -278,53 +287,91 @@ mod tests {
     fn the_stack_takes_a_whole_fit_over_unclear_ones_only_when_tesseract_read_it() {
         use PrintFit::{Shadowed, Unclear, Whole};
         let silent = PrintOnTesseract::Silent;
+        let none = |_: &str| false;
         let fits = |list: &[(&str, PrintFit)]| list.iter().map(|(t, f)| (t.to_string(), *f)).collect::<Vec<_>>();
         let alone = fits(&[("44 0031186", Whole)]);
-        assert_eq!(stack_choice(&alone, None, silent, None).as_deref(), Some("44 0031186"), "every other candidate ruled out");
+        assert_eq!(stack_choice(&alone, None, silent, None, &none).as_deref(), Some("44 0031186"), "every other candidate ruled out");
         let with_unclear = fits(&[("44 0031185", Unclear), ("44 0031186", Whole), ("44 0031198", Unclear)]);
-        assert_eq!(stack_choice(&with_unclear, None, silent, None), None, "no reader read anything");
+        assert_eq!(stack_choice(&with_unclear, None, silent, None, &none), None, "no reader read anything");
         let hint = reading("44 0031186", 0.0, Some("44 0031186"), None);
         assert_eq!(
-            stack_choice(&with_unclear, Some(&hint), silent, None).as_deref(),
+            stack_choice(&with_unclear, Some(&hint), silent, None, &none).as_deref(),
             Some("44 0031186"),
             "Tesseract's text, even as a hint"
         );
         let other_hint = reading("44 0031185", 0.3, Some("44 0031185"), None);
-        assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent, None), None, "Tesseract read one of the unclear ones");
+        assert_eq!(stack_choice(&with_unclear, Some(&other_hint), silent, None, &none), None, "Tesseract read one of the unclear ones");
         let glyphs_against = reading("44 0031186", 0.3, Some("44 0031186"), Some("44 00311?5"));
-        assert_eq!(stack_choice(&with_unclear, Some(&glyphs_against), silent, None), None, "the glyph reader read another last digit");
+        assert_eq!(
+            stack_choice(&with_unclear, Some(&glyphs_against), silent, None, &none),
+            None,
+            "the glyph reader read another last digit"
+        );
         let shadowed = fits(&[("44 0031183", Shadowed), ("44 0031188", Whole)]);
         let hint_8 = reading("44 0031188", 0.3, Some("44 0031188"), None);
-        assert_eq!(stack_choice(&shadowed, Some(&hint_8), silent, None), None, "a 3 whose open side a pen may have closed");
+        assert_eq!(stack_choice(&shadowed, Some(&hint_8), silent, None, &none), None, "a 3 whose open side a pen may have closed");
         let two_fit = fits(&[("44 0031186", Whole), ("44 0031196", Whole)]);
-        assert_eq!(stack_choice(&two_fit, Some(&hint), silent, None), None, "two candidates fit whole");
+        assert_eq!(stack_choice(&two_fit, Some(&hint), silent, None, &none), None, "two candidates fit whole");
         let none_whole = fits(&[("44 0031186", Unclear)]);
-        assert_eq!(stack_choice(&none_whole, Some(&hint), silent, None), None, "only unclear");
-        assert_eq!(stack_choice(&[], Some(&hint), silent, None), None);
+        assert_eq!(stack_choice(&none_whole, Some(&hint), silent, None, &none), None, "only unclear");
+        assert_eq!(stack_choice(&[], Some(&hint), silent, None, &none), None);
+    }
+
+    #[test]
+    fn tesseract_and_the_print_do_not_overrule_a_rival_the_stacks_order_leaves_for_the_page() {
+        use PrintFit::{Unclear, Whole};
+        let silent = PrintOnTesseract::Silent;
+        // Office seed 6415, page 1: a pen across the top of 19 9063008's second 0 made it a 6 for
+        // Tesseract and for the print; the run 19 9062991–19 9063012 left 19 9063008 unread.
+        let fitting = vec![("19 9063008".to_string(), Unclear), ("19 9063068".to_string(), Whole)];
+        let pen = reading("19 9063068", 0.0, Some("19 9063068"), Some("19 906????"));
+        let gap = |t: &str| t == "19 9063008";
+        assert_eq!(stack_choice(&fitting, Some(&pen), silent, None, &gap), None, "the order's number stands against both");
+        // Tesseract's text is itself a number the order leaves: the print and Tesseract settle it as before.
+        let both = |t: &str| t == "19 9063008" || t == "19 9063068";
+        assert_eq!(stack_choice(&fitting, Some(&pen), silent, None, &both).as_deref(), Some("19 9063068"));
+        // The unclear rival is no number of the order either: as before.
+        assert_eq!(stack_choice(&fitting, Some(&pen), silent, None, &|_: &str| false).as_deref(), Some("19 9063068"));
+        // Every rival ruled out by the print: the one fit stands, in the order or not.
+        let alone = vec![("19 9063068".to_string(), Whole)];
+        assert_eq!(stack_choice(&alone, Some(&pen), silent, None, &gap).as_deref(), Some("19 9063068"));
     }
 
     #[test]
     fn the_pages_place_in_the_file_settles_a_whole_fit_over_shadowed_ones_and_nothing_else() {
         use PrintFit::{Shadowed, Unclear, Whole};
         let silent = PrintOnTesseract::Silent;
+        let none = |_: &str| false;
         let fits = |list: &[(&str, PrintFit)]| list.iter().map(|(t, f)| (t.to_string(), *f)).collect::<Vec<_>>();
         let shadowed = fits(&[("44 0031183", Shadowed), ("44 0031188", Whole), ("44 0031190", Unclear)]);
-        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031188")).as_deref(), Some("44 0031188"), "print and place agree");
-        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031183")), None, "the place gives a number the print only shadows");
-        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031177")), None, "the place gives a number that is no candidate");
-        assert_eq!(stack_choice(&shadowed, None, silent, None), None, "no place, no reader: as before");
+        assert_eq!(
+            stack_choice(&shadowed, None, silent, Some("44 0031188"), &none).as_deref(),
+            Some("44 0031188"),
+            "print and place agree"
+        );
+        assert_eq!(
+            stack_choice(&shadowed, None, silent, Some("44 0031183"), &none),
+            None,
+            "the place gives a number the print only shadows"
+        );
+        assert_eq!(stack_choice(&shadowed, None, silent, Some("44 0031177"), &none), None, "the place gives a number that is no candidate");
+        assert_eq!(stack_choice(&shadowed, None, silent, None, &none), None, "no place, no reader: as before");
         let two_fit = fits(&[("44 0031186", Whole), ("44 0031196", Whole)]);
-        assert_eq!(stack_choice(&two_fit, None, silent, Some("44 0031186")), None, "the print cannot tell two candidates apart");
+        assert_eq!(stack_choice(&two_fit, None, silent, Some("44 0031186"), &none), None, "the print cannot tell two candidates apart");
         let none_whole = fits(&[("44 0031186", Unclear)]);
-        assert_eq!(stack_choice(&none_whole, None, silent, Some("44 0031186")), None, "the place alone is no evidence");
+        assert_eq!(stack_choice(&none_whole, None, silent, Some("44 0031186"), &none), None, "the place alone is no evidence");
         let tesseract_sure_elsewhere = reading("44 0031183", 0.95, Some("44 0031183"), None);
         assert_eq!(
-            stack_choice(&shadowed, Some(&tesseract_sure_elsewhere), silent, Some("44 0031188")),
+            stack_choice(&shadowed, Some(&tesseract_sure_elsewhere), silent, Some("44 0031188"), &none),
             None,
             "a reader read something else for sure"
         );
         let glyphs_against = reading("44 0031183", 0.3, Some("44 0031183"), Some("44 00311?3"));
-        assert_eq!(stack_choice(&shadowed, Some(&glyphs_against), silent, Some("44 0031188")), None, "the glyph reader read a 3 for sure");
+        assert_eq!(
+            stack_choice(&shadowed, Some(&glyphs_against), silent, Some("44 0031188"), &none),
+            None,
+            "the glyph reader read a 3 for sure"
+        );
     }
 
     #[test]

@@ -190,7 +190,8 @@ fn complete_numbers(book: &GlyphBook, readings: &mut [PageReading]) {
                 Some(t) if candidates.contains(t) && !fitting.iter().any(|(c, _)| c == t) => PrintOnTesseract::Contradicts,
                 _ => PrintOnTesseract::Silent,
             };
-            if let Some(text) = stack_choice(&fitting, r.blank_number.as_ref(), print, placed.as_deref()) {
+            let in_sequence = |text: &str| gaps.iter().any(|g| g == text);
+            if let Some(text) = stack_choice(&fitting, r.blank_number.as_ref(), print, placed.as_deref(), &in_sequence) {
                 r.blank_number = Some(match &r.blank_number {
                     Some(b) => b.settled_by_stack(text),
                     None => BlankNumberReading::stack_only(text),
