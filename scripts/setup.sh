@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what certscan needs on Debian 12, idempotently: Debian packages (tesseract, leptonica, clang for
-# bindgen, cmake and nasm for the bundled libjpeg-turbo, fonts, pip) and libpdfium.so from the pypdfium2 wheel on PyPI into .pdfium/ of this project.
+# bindgen, cmake and nasm for the bundled libjpeg-turbo, g++ for the bundled zxing-cpp, fonts, pip) and libpdfium.so from the pypdfium2 wheel on PyPI into .pdfium/ of this project.
 # Everything comes from the package registries only. Run as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The pdfium build the bindings are tested with (pdfium 8149); bump deliberately, not by accident.
 PYPDFIUM2_VERSION="${PYPDFIUM2_VERSION:-5.15.2}"
-# cmake and nasm build the libjpeg-turbo that the turbojpeg crate bundles (nasm for its SIMD code).
+# cmake and nasm build the libjpeg-turbo that the turbojpeg crate bundles (nasm for its SIMD code); cmake and
+# g++ build the zxing-cpp (QR reader) that the zxing-cpp crate bundles.
 PACKAGES=(libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus clang libclang-dev pkg-config
-          fonts-dejavu-core ca-certificates cmake nasm)
+          fonts-dejavu-core ca-certificates cmake nasm g++)
 # python3 with pip may come from elsewhere (pyenv); Debian's is installed only when none works.
 if ! { command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; }; then
   PACKAGES+=(python3 python3-pip)

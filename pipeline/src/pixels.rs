@@ -158,6 +158,16 @@ impl<'a> Pixels<'a> {
         }
     }
 
+    /// A rectangle of the page (clamped to it) as its brightest channel ([`raster::ink_channel`]: a blue or
+    /// violet stamp drops out); None if nothing of it is inside, or on a grey page, which has no channel
+    /// but its luminance.
+    pub fn crop_ink(self, x: i64, y: i64, w: i64, h: i64) -> Option<GrayImage> {
+        match self {
+            Pixels::Rgb(rgb) => raster::crop(rgb, x, y, w, h).map(|c| raster::ink_channel(&c)),
+            Pixels::Gray(_) => None,
+        }
+    }
+
     /// The luminance reduced by a whole factor `k`, sampling every `step`-th pixel
     /// ([`raster::reduced_luminance`]).
     pub fn reduced_luminance(self, k: u32, step: u32) -> GrayImage {

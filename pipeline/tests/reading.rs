@@ -208,19 +208,38 @@ fn report_stage_timings() {
 const STAMPED_CODE_PAGE: &[u8] = include_bytes!("data/office-stamp-ring-over-code-200dpi.png");
 
 #[test]
-fn a_code_rqrr_cannot_read_is_read_by_the_second_decoder_and_the_number_through_the_pages_pose() {
+fn a_code_rqrr_cannot_read_is_read_by_zxing_in_the_quick_pass_and_the_number_through_the_codes_pose() {
     let page = image::load_from_memory(STAMPED_CODE_PAGE).expect("the fixture is a PNG").to_rgb8();
     let r = read_page(&page, 200.0, template(), &ocr(), &PageOptions::default()).unwrap();
     let code = r.code.as_ref().expect("a code is found");
-    assert_eq!(code.strategy, certscan_pipeline::qr::QrStrategy::SecondDecoder, "{r:?}");
+    assert_eq!(
+        code.strategy,
+        certscan_pipeline::qr::QrStrategy::ZoneQuick { orientation_deg: 0, reader: certscan_pipeline::qr::Reader::Fast }
+    );
     let payload = code.payload.as_ref().expect("a certscan payload");
     // The simulator's truth for that page.
     assert_eq!((payload.exam_id.as_str(), payload.application_id.as_str()), ("EX-2026-935597", "A-355986"));
     assert_eq!(payload.registration_number, "77-2026-304722");
-    assert!(matches!(r.straightening, Straightening::FromPage { .. }), "{:?}", r.straightening);
+    assert_eq!(r.straightening, Straightening::FromCode);
     let number = r.blank_number.as_ref().expect("the number is read");
     assert_eq!(number.text, "07 6269608");
     assert!(number.evidence().is_some(), "both readers read it: {number:?}");
+}
+
+#[test]
+fn the_second_decoder_reads_the_code_rqrr_cannot() {
+    use certscan_pipeline::{qr, raster};
+    let gray = raster::luminance(&image::load_from_memory(STAMPED_CODE_PAGE).expect("the fixture is a PNG").to_rgb8());
+    // rqrr, at the page's resolution and reduced, reads nothing of ours on it.
+    let ours = |codes: Vec<qr::DecodedCode>| codes.iter().any(|c| certscan_domain::is_certscan_code(&c.text));
+    assert!(!ours(qr::decode_all(&gray)) && !ours(qr::decode_all(&raster::downscale(&gray, 2.0))));
+    let text = qr::second_decoder_certificate(&gray, 200.0).expect("rxing reads it");
+    let payload = certscan_domain::CertificatePayload::parse(&text).expect("a certscan payload");
+    // The simulator's truth for that page.
+    assert_eq!(
+        (payload.exam_id.as_str(), payload.application_id.as_str(), payload.registration_number.as_str()),
+        ("EX-2026-935597", "A-355986", "77-2026-304722")
+    );
 }
 
 /// Blank-number lines cut from black-and-white 200-dpi pages of the `office` simulator (DejaVu Serif

@@ -337,7 +337,7 @@ fn page(n: usize, app: &str, tesseract: Option<(&str, f32)>, glyphs: Option<&str
         text: payload.encode(),
         payload: Ok(payload),
         corners: [(0.0, 0.0); 4],
-        strategy: crate::qr::QrStrategy::PageReduced,
+        strategy: crate::qr::QrStrategy::PageReduced { reader: crate::qr::Reader::Rqrr },
     });
     r.blank_number = match (tesseract, glyphs) {
         (Some((t, confidence)), g) => Some(BlankNumberReading {
