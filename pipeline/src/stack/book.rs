@@ -395,9 +395,17 @@ impl GlyphBook {
         };
         let (min_x, max_x) = (layout.iter().map(|o| o.0).min()?, layout.iter().map(|o| o.0).max()?);
         let (min_y, max_y) = (layout.iter().map(|o| o.1).min()?, layout.iter().map(|o| o.1).max()?);
+        // A place where the first glyph's core cannot be 60 % inked scores nothing (`give_up`): one whose
+        // core's bounding box holds too little ink is passed over without looking at the core.
+        let sums = InkSums::new(page);
+        let first = common.first().and_then(|&(i, c)| Some((layout[i], self.glyphs[&c].first()?)));
+        let first = first.and_then(|(offset, g)| Some((offset, CoreBox::of(&g.core)?)));
         let mut best = (0.0f32, (0, 0));
         for y in (-min_y..page.h - max_y).step_by(2) {
             for x in (-min_x..page.w - max_x).step_by(2) {
+                if first.as_ref().is_some_and(|(offset, core)| core.cannot_reach(&sums, (x + offset.0, y + offset.1), 0.6)) {
+                    continue;
+                }
                 let s = score((x, y), false, true);
                 if s > best.0 {
                     best = (s, (x, y));
@@ -771,11 +779,107 @@ impl Zone {
     }
 }
 
+/// Inked pixels of a zone summed over every rectangle from its top-left corner (a summed-area table).
+struct InkSums {
+    w: i32,
+    h: i32,
+    /// (w + 1) x (h + 1): entry (x, y) counts the ink left of x and above y.
+    sums: Vec<u32>,
+}
+
+impl InkSums {
+    fn new(page: &Zone) -> InkSums {
+        let (w, h) = (page.w.max(0), page.h.max(0));
+        let stride = w as usize + 1;
+        let mut sums = vec![0u32; stride * (h as usize + 1)];
+        for y in 0..h as usize {
+            let mut row = 0u32;
+            for x in 0..w as usize {
+                row += page.ink[y * w as usize + x] as u32;
+                sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + row;
+            }
+        }
+        InkSums { w, h, sums }
+    }
+
+    /// Inked pixels in the rectangle x0..=x1, y0..=y1 (clipped to the zone: outside is no ink).
+    fn count(&self, (x0, y0): (i32, i32), (x1, y1): (i32, i32)) -> u32 {
+        let (x0, y0) = (x0.max(0), y0.max(0));
+        let (x1, y1) = ((x1 + 1).min(self.w), (y1 + 1).min(self.h));
+        if x0 >= x1 || y0 >= y1 {
+            return 0;
+        }
+        let stride = self.w as usize + 1;
+        let at = |x: i32, y: i32| self.sums[y as usize * stride + x as usize];
+        at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0)
+    }
+}
+
+/// A glyph core's bounding box (offsets from its anchor) and its pixel count.
+struct CoreBox {
+    min: (i32, i32),
+    max: (i32, i32),
+    points: usize,
+}
+
+impl CoreBox {
+    fn of(core: &[(i32, i32)]) -> Option<CoreBox> {
+        let min = (core.iter().map(|p| p.0).min()?, core.iter().map(|p| p.1).min()?);
+        let max = (core.iter().map(|p| p.0).max()?, core.iter().map(|p| p.1).max()?);
+        Some(CoreBox { min, max, points: core.len() })
+    }
+
+    /// Whether the core placed at `at` is sure to be less than `share` inked ([`Zone::coverage`] under
+    /// it): its bounding box holds less ink than that share of its points. The same division as the
+    /// coverage's, so the answer is exact.
+    fn cannot_reach(&self, sums: &InkSums, at: (i32, i32), share: f32) -> bool {
+        let inked = sums.count((at.0 + self.min.0, at.1 + self.min.1), (at.0 + self.max.0, at.1 + self.max.1));
+        (inked as f32 / self.points as f32) < share
+    }
+}
+
 /// Of [`GlyphBook::fitting`]'s verdicts, the one candidate that fits outright when it is the only one
 /// not ruled out.
 fn only_fit(fitting: &[(String, bool)]) -> Option<String> {
     match fitting {
         [(text, true)] => Some(text.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raster::tests::noise;
+
+    #[test]
+    fn a_place_passed_over_for_too_little_ink_could_never_have_scored() {
+        let mut next = noise(77);
+        for (w, h, dense) in [(60u32, 30u32, 128u8), (41, 17, 40), (25, 60, 90), (1, 1, 128)] {
+            let gray = GrayImage::from_fn(w, h, |_, _| image::Luma([if next() < dense { 20 } else { 230 }]));
+            let zone = Zone::new(&gray);
+            let sums = InkSums::new(&zone);
+            // The summed-area table counts what the zone's own ink says, rectangle by rectangle.
+            for (x0, y0, x1, y1) in [(0, 0, w as i32 - 1, h as i32 - 1), (-3, -2, 4, 5), (2, 1, 2, 1), (5, 5, 3, 3), (-9, -9, -1, -1)] {
+                let direct = (y0..=y1).flat_map(|y| (x0..=x1).map(move |x| (x, y))).filter(|&(x, y)| zone.ink(x, y)).count() as u32;
+                assert_eq!(sums.count((x0, y0), (x1, y1)), direct, "{w}x{h} ({x0},{y0})-({x1},{y1})");
+            }
+            // A core (dy ≤ 0, like a glyph's): wherever it is passed over, its coverage is under the share.
+            let core: Vec<(i32, i32)> = (0..25).map(|_| ((next() % 9) as i32 - 2, -((next() % 11) as i32))).collect();
+            let bounds = CoreBox::of(&core).expect("a core");
+            let (mut passed, mut kept) = (0, 0);
+            for y in -12..h as i32 + 12 {
+                for x in -12..w as i32 + 12 {
+                    if bounds.cannot_reach(&sums, (x, y), 0.6) {
+                        passed += 1;
+                        assert!(zone.coverage(&core, (x, y)) < 0.6, "{w}x{h} at ({x}, {y})");
+                    } else {
+                        kept += 1;
+                    }
+                }
+            }
+            assert!(passed > 0 && (kept > 0 || w == 1), "{w}x{h}: {passed} passed over, {kept} kept");
+        }
+        assert!(CoreBox::of(&[]).is_none());
     }
 }
