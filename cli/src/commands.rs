@@ -275,8 +275,19 @@ fn process_scan(
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let mut processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |_| progress.inc(1))
-        .with_context(|| format!("{scan_name}: cannot read the scan"))?;
+    // A PDF's pages are copied out as their readings come in (PDFium's copy runs on this thread, which
+    // otherwise waits for the pool; after the reading it ran with one core idle).
+    let mut staged = match scan.format() {
+        Some(certscan_pipeline::ScanFormat::Pdf) => Some(StagedPages::new(out)?),
+        _ => None,
+    };
+    let mut processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |reading| {
+        progress.inc(1);
+        if let Some(staged) = staged.as_mut() {
+            staged.add(engine, scan, reading.page, certscan_pipeline::process::upright(reading));
+        }
+    })
+    .with_context(|| format!("{scan_name}: cannot read the scan"))?;
     certscan_pipeline::ledger::judge(&mut processed.decisions, ledger);
     progress.finish_and_clear();
 
@@ -300,14 +311,20 @@ fn process_scan(
         std::fs::create_dir_all(out.join("register")).with_context(|| format!("cannot create {}", out.display()))?;
     }
     // Each file is written as soon as it is copied out: memory does not grow with the page count.
-    let mut written = std::collections::BTreeSet::new();
-    certscan_pipeline::export::for_each_page_file(scan, engine, &options, &pages, |page, bytes| -> Result<()> {
-        let (_, name) = exports.iter().find(|(p, _)| *p == page).expect("only listed pages are copied");
-        write_atomically(&out.join(name), &bytes)?;
-        written.insert(page);
-        Ok(())
-    })
-    .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
+    let written = match staged {
+        Some(staged) => staged.finish(engine, scan, &exports, out).with_context(|| format!("{scan_name}: cannot copy pages out"))?,
+        None => {
+            let mut written = std::collections::BTreeSet::new();
+            certscan_pipeline::export::for_each_page_file(scan, engine, &options, &pages, |page, bytes| -> Result<()> {
+                let (_, name) = exports.iter().find(|(p, _)| *p == page).expect("only listed pages are copied");
+                write_atomically(&out.join(name), &bytes)?;
+                written.insert(page);
+                Ok(())
+            })
+            .with_context(|| format!("{scan_name}: cannot copy pages out"))?;
+            written
+        }
+    };
     // A page that cannot be decoded has no file of its own; its review item says why.
     exports.retain(|(p, _)| written.contains(p));
 
@@ -324,6 +341,89 @@ fn process_scan(
     let report = Report { exam_id: roster.exam_id.clone(), pages, summary };
     write_atomically(&out.join("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     Ok(report)
+}
+
+/// The page files of a PDF scan, copied out of it while the rest of the file is still being read, into a
+/// hidden folder of the output folder; once every page is decided, each page that gets a file is renamed
+/// into place ([`StagedPages::finish`]). The folder goes with whatever is left in it (the pages that get
+/// no file, or all of them when processing fails) when this is dropped.
+struct StagedPages {
+    dir: PathBuf,
+    /// Pages (1-based) and their upright rotation, waiting to be copied in one PDFium call.
+    pending: Vec<(usize, u32)>,
+    staged: std::collections::BTreeSet<usize>,
+    /// The first copy that failed; the rest are not tried.
+    error: Option<anyhow::Error>,
+}
+
+impl StagedPages {
+    /// Pages copied out per PDFium call: each call opens the document once; few pages a call keep the
+    /// pool supplied with pages to read meanwhile.
+    const CHUNK: usize = 8;
+
+    fn new(out: &Path) -> Result<StagedPages> {
+        let dir = out.join(".pages-being-copied");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(StagedPages { dir, pending: Vec::new(), staged: Default::default(), error: None })
+    }
+
+    fn file(&self, page: usize) -> PathBuf {
+        self.dir.join(format!("page-{page:04}.pdf"))
+    }
+
+    fn add(&mut self, engine: &PdfEngine, scan: ScanInput<'_>, page: usize, upright: u32) {
+        self.pending.push((page, upright));
+        if self.pending.len() >= Self::CHUNK {
+            self.copy_pending(engine, scan);
+        }
+    }
+
+    fn copy_pending(&mut self, engine: &PdfEngine, scan: ScanInput<'_>) {
+        let chunk = std::mem::take(&mut self.pending);
+        if self.error.is_some() || chunk.is_empty() {
+            return;
+        }
+        let indexed: Vec<(usize, u32)> = chunk.iter().map(|&(page, rotate)| (page - 1, rotate)).collect();
+        let copied = engine.split_pages(scan, &indexed).map_err(anyhow::Error::from).and_then(|files| {
+            for (&(page, _), file) in chunk.iter().zip(files) {
+                write_atomically(&self.file(page), &file)?;
+                self.staged.insert(page);
+            }
+            Ok(())
+        });
+        if let Err(e) = copied {
+            self.error = Some(e);
+        }
+    }
+
+    /// Copies what is left, then moves each of `exports` (page, file name under `out`) into place.
+    /// Returns the pages that got their file.
+    fn finish(
+        mut self,
+        engine: &PdfEngine,
+        scan: ScanInput<'_>,
+        exports: &[(usize, String)],
+        out: &Path,
+    ) -> Result<std::collections::BTreeSet<usize>> {
+        self.copy_pending(engine, scan);
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut written = std::collections::BTreeSet::new();
+        for (page, name) in exports.iter().filter(|(page, _)| self.staged.contains(page)) {
+            let target = out.join(name);
+            std::fs::rename(self.file(*page), &target).with_context(|| format!("cannot write {}", target.display()))?;
+            written.insert(*page);
+        }
+        Ok(written)
+    }
+}
+
+impl Drop for StagedPages {
+    fn drop(&mut self) {
+        // Best effort: what is left is copies of scan pages, never a result.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn print_summary(report: &Report, out: &Path) {

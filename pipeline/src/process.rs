@@ -28,9 +28,13 @@ impl Processed {
 
     /// The clockwise display rotation that shows a page upright (undoing the quarter turn it was found in).
     pub fn upright(&self, page: usize) -> u32 {
-        let turn = self.reading(page).map_or(0, |r| r.orientation_deg);
-        (360 - turn % 360) % 360
+        self.reading(page).map_or(0, upright)
     }
+}
+
+/// The clockwise display rotation that shows the page of `reading` upright.
+pub fn upright(reading: &PageReading) -> u32 {
+    (360 - reading.orientation_deg % 360) % 360
 }
 
 /// Reads and decides every page; `on_page` sees each reading as it completes (for progress).
