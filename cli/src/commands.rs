@@ -284,7 +284,7 @@ fn process_scan(
     let mut processed = process_scan_core(scan, Some(engine), &template, &ocr, &options, roster, records, |reading| {
         progress.inc(1);
         if let Some(staged) = staged.as_mut() {
-            staged.add(engine, scan, reading.page, certscan_pipeline::process::upright(reading));
+            staged.add(engine, scan, &options, reading.page, certscan_pipeline::process::upright(reading));
         }
     })
     .with_context(|| format!("{scan_name}: cannot read the scan"))?;
@@ -304,7 +304,6 @@ fn process_scan(
         };
         exports.push((*page, name));
     }
-    let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, processed.upright(*p))).collect();
     std::fs::create_dir_all(out.join("attachments")).with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::create_dir_all(out.join("review")).with_context(|| format!("cannot create {}", out.display()))?;
     if exports.iter().any(|(_, name)| name.starts_with("register/")) {
@@ -312,8 +311,11 @@ fn process_scan(
     }
     // Each file is written as soon as it is copied out: memory does not grow with the page count.
     let written = match staged {
-        Some(staged) => staged.finish(engine, scan, &exports, out).with_context(|| format!("{scan_name}: cannot copy pages out"))?,
+        Some(staged) => {
+            staged.finish(engine, scan, &options, &exports, out).with_context(|| format!("{scan_name}: cannot copy pages out"))?
+        }
         None => {
+            let pages: Vec<(usize, u32)> = exports.iter().map(|(p, _)| (*p, processed.upright(*p))).collect();
             let mut written = std::collections::BTreeSet::new();
             certscan_pipeline::export::for_each_page_file(scan, engine, &options, &pages, |page, bytes| -> Result<()> {
                 let (_, name) = exports.iter().find(|(p, _)| *p == page).expect("only listed pages are copied");
@@ -349,6 +351,8 @@ fn process_scan(
 /// no file, or all of them when processing fails) when this is dropped.
 struct StagedPages {
     dir: PathBuf,
+    /// The output folder, when this made it (a run that fails leaves no empty one behind).
+    made_out: Option<PathBuf>,
     /// Pages (1-based) and their upright rotation, waiting to be copied in one PDFium call.
     pending: Vec<(usize, u32)>,
     staged: std::collections::BTreeSet<usize>,
@@ -362,33 +366,32 @@ impl StagedPages {
     const CHUNK: usize = 8;
 
     fn new(out: &Path) -> Result<StagedPages> {
+        let made_out = (!out.exists()).then(|| out.to_path_buf());
         let dir = out.join(".pages-being-copied");
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(StagedPages { dir, pending: Vec::new(), staged: Default::default(), error: None })
+        Ok(StagedPages { dir, made_out, pending: Vec::new(), staged: Default::default(), error: None })
     }
 
-    fn file(&self, page: usize) -> PathBuf {
-        self.dir.join(format!("page-{page:04}.pdf"))
+    fn file(dir: &Path, page: usize) -> PathBuf {
+        dir.join(format!("page-{page:04}.pdf"))
     }
 
-    fn add(&mut self, engine: &PdfEngine, scan: ScanInput<'_>, page: usize, upright: u32) {
+    fn add(&mut self, engine: &PdfEngine, scan: ScanInput<'_>, options: &ScanOptions, page: usize, upright: u32) {
         self.pending.push((page, upright));
         if self.pending.len() >= Self::CHUNK {
-            self.copy_pending(engine, scan);
+            self.copy_pending(engine, scan, options);
         }
     }
 
-    fn copy_pending(&mut self, engine: &PdfEngine, scan: ScanInput<'_>) {
+    fn copy_pending(&mut self, engine: &PdfEngine, scan: ScanInput<'_>, options: &ScanOptions) {
         let chunk = std::mem::take(&mut self.pending);
         if self.error.is_some() || chunk.is_empty() {
             return;
         }
-        let indexed: Vec<(usize, u32)> = chunk.iter().map(|&(page, rotate)| (page - 1, rotate)).collect();
-        let copied = engine.split_pages(scan, &indexed).map_err(anyhow::Error::from).and_then(|files| {
-            for (&(page, _), file) in chunk.iter().zip(files) {
-                write_atomically(&self.file(page), &file)?;
-                self.staged.insert(page);
-            }
+        let (dir, staged) = (&self.dir, &mut self.staged);
+        let copied = certscan_pipeline::export::for_each_page_file(scan, engine, options, &chunk, |page, bytes| -> Result<()> {
+            write_atomically(&Self::file(dir, page), &bytes)?;
+            staged.insert(page);
             Ok(())
         });
         if let Err(e) = copied {
@@ -402,17 +405,18 @@ impl StagedPages {
         mut self,
         engine: &PdfEngine,
         scan: ScanInput<'_>,
+        options: &ScanOptions,
         exports: &[(usize, String)],
         out: &Path,
     ) -> Result<std::collections::BTreeSet<usize>> {
-        self.copy_pending(engine, scan);
+        self.copy_pending(engine, scan, options);
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         let mut written = std::collections::BTreeSet::new();
         for (page, name) in exports.iter().filter(|(page, _)| self.staged.contains(page)) {
             let target = out.join(name);
-            std::fs::rename(self.file(*page), &target).with_context(|| format!("cannot write {}", target.display()))?;
+            std::fs::rename(Self::file(&self.dir, *page), &target).with_context(|| format!("cannot write {}", target.display()))?;
             written.insert(*page);
         }
         Ok(written)
@@ -423,6 +427,10 @@ impl Drop for StagedPages {
     fn drop(&mut self) {
         // Best effort: what is left is copies of scan pages, never a result.
         let _ = std::fs::remove_dir_all(&self.dir);
+        // Only an empty folder goes (a run that failed before writing anything); one with results stays.
+        if let Some(out) = &self.made_out {
+            let _ = std::fs::remove_dir(out);
+        }
     }
 }
 
